@@ -1,0 +1,58 @@
+"""Units a person writes in a scenario: durations ("250us", "2ms", "10s", "5m") and sizes
+("512B", "1KiB", "60MB").
+
+Bare numbers are seconds and bytes. Strings are parsed with a strict regular expression, never
+evaluated. Internally the simulator works in seconds and bytes only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|µs|ms|s|m|h)?\s*$")
+_DURATION_FACTORS = {None: 1.0, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
+_SIZE_FACTORS = {
+    None: 1,
+    "B": 1,
+    "KB": 1000,
+    "KiB": 1024,
+    "MB": 1000**2,
+    "MiB": 1024**2,
+    "GB": 1000**3,
+    "GiB": 1024**3,
+}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number (seconds) or a string with a unit (us, ms, s, m, h)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 2ms or 0.5, not a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return float(m.group(1)) * _DURATION_FACTORS[m.group(2)]
+    raise ValueError(f"expected a duration such as 2ms, 10s or 0.5 (seconds), got {value!r}")
+
+
+def parse_size(value: Any) -> float:
+    """Bytes from a number or a string with a unit (B, KB, KiB, MB, MiB, GB, GiB)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 1KiB or 512, not a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        m = _SIZE.match(value)
+        if m:
+            return float(m.group(1)) * _SIZE_FACTORS[m.group(2)]
+    raise ValueError(f"expected a size such as 512B, 1KiB or 60MB, got {value!r}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[float, BeforeValidator(parse_size)]
