@@ -1,0 +1,1 @@
+"""The order-service application, written once over the Transport seam."""

@@ -1,0 +1,115 @@
+"""The application: service instances, the edge clients and the workload, over a Transport.
+
+The application is the same object on both architectures; only ``transport`` differs.
+Observers (who hears which subject) are resolved once, before the run, by the caller that
+owns the subject rules (:mod:`sim.api`), and handed in as plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sim.app.plan import Planner
+from sim.app.service import ServiceInstance
+from sim.app.transport import Transport
+from sim.app.workload import Workload
+from sim.core.component import Component
+from sim.core.network import Network
+from sim.core.placement import Placer
+from sim.core.recorder import Recorder
+from sim.core.streams import Streams
+from sim.core.trace import Trace
+from sim.scenario.model import Flow, Scenario
+
+
+def request_subject(sc: Scenario, service: str, operation: str) -> str:
+    """The subject that names requests to service.operation (both architectures use it)."""
+    subject = sc.services[service].operations[operation].subject
+    return subject or f"svc.{service}.{operation}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observer:
+    """A service that hears a subject: one copy per event (shared) or one per instance."""
+
+    service: str
+    operation: str
+    delivery: str
+
+
+class Application:
+    """Everything architecture-neutral about one run."""
+
+    def __init__(
+        self,
+        env: Any,
+        sc: Scenario,
+        streams: Streams,
+        net: Network,
+        placer: Placer,
+        recorder: Recorder,
+        observers: Mapping[str, tuple[Observer, ...]],
+    ):
+        self.env = env
+        self.sc = sc
+        self.streams = streams
+        self.net = net
+        self.placer = placer
+        self.recorder = recorder
+        self.observers = observers
+        self.planner = Planner(sc, streams)
+        self.transport: Transport = None  # type: ignore[assignment]  # set by the runner
+        self.instances: dict[str, list[ServiceInstance]] = {s: [] for s in sc.services}
+        self.clients = Component(
+            env, "client", "clients", placer.clients(), cores=sc.workload.clients
+        )
+        self.workload = Workload(self, sc.workload)
+        self._next_id = 0
+        self._event_id = 0
+
+    def start(self) -> None:
+        """Start the infrastructure, every instance, then the load."""
+        self.transport.start()
+        for name, svc in self.sc.services.items():
+            for i in range(svc.instances):
+                self.start_instance(name, i)
+        self.workload.start()
+
+    def start_instance(self, service: str, index: int) -> ServiceInstance:
+        cfg = self.sc.services[service]
+        inst = ServiceInstance(
+            self, service, index, cfg, self.placer.instance(service, index, cfg.region)
+        )
+        self.instances[service].append(inst)
+        self.transport.attach(inst)
+        return inst
+
+    def launch(self, flow: Flow) -> None:
+        """An open arrival: one logical request on its own process."""
+        self.env.process(self.client_request(flow))
+
+    def client_request(self, flow: Flow, client: int | None = None) -> Generator[Any, Any, None]:
+        """One logical request from the edge, recorded when its reply arrives."""
+        rid = self._next_id
+        self._next_id += 1
+        rec = self.recorder
+        tr = Trace(rid, flow.name, self.env.now, rid in rec.trace_ids)
+        rec.begin()
+        plan = self.planner.plan(flow.service, flow.operation)
+        status = yield from self.transport.request(
+            tr, self.clients, flow.service, flow.operation, plan
+        )
+        rec.end(tr, self.env.now, status)
+
+    def event_trace(self, flow: str, start: float) -> Trace:
+        """A trace for one event delivery (its own row, not part of any request's latency)."""
+        self._event_id += 1
+        return Trace(self._event_id, flow, start)
+
+    def components(self) -> list[Component]:
+        out: list[Component] = [self.clients]
+        for insts in self.instances.values():
+            out.extend(insts)
+        return out

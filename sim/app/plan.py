@@ -1,0 +1,54 @@
+"""Request plans: every random choice of one logical request, drawn when it arrives.
+
+When an order arrives, the whole tree of work it will cause is drawn at once: the CPU
+demand of each operation it reaches and which probabilistic calls and events happen. Each
+(service, operation) draws from its own named stream in arrival order, so both
+architectures give request *k* exactly the same work (common random numbers, Law §11.2),
+even though requests overtake each other differently inside them. Event handlers draw
+their demand from their own streams when they run (the same values, possibly in another
+order between architectures).
+"""
+
+from __future__ import annotations
+
+from sim.app.transport import Plan
+from sim.core.distributions import Sampler, Uniforms
+from sim.core.streams import Streams
+from sim.scenario.model import Scenario
+
+
+class Planner:
+    """Draws plans for operations of a scenario's services."""
+
+    def __init__(self, sc: Scenario, streams: Streams):
+        self.sc = sc
+        self._demand: dict[tuple[str, str], Sampler] = {}
+        self._branch: dict[tuple[str, str], Uniforms] = {}
+        self._event_demand: dict[tuple[str, str], Sampler] = {}
+        for sname, svc in sc.services.items():
+            for oname, op in svc.operations.items():
+                key = (sname, oname)
+                self._demand[key] = Sampler(op.demand, streams.get(f"demand/{sname}/{oname}"))
+                self._branch[key] = Uniforms(streams.get(f"route/{sname}/{oname}"))
+                self._event_demand[key] = Sampler(
+                    op.demand, streams.get(f"event-demand/{sname}/{oname}")
+                )
+
+    def plan(self, service: str, operation: str) -> Plan:
+        """The demand, sub-plans (None: call not made) and event flags of one request."""
+        op = self.sc.services[service].operations[operation]
+        key = (service, operation)
+        demand = self._demand[key]()
+        branch = self._branch[key]
+        children = tuple(
+            self.plan(c.service, c.operation)
+            if c.probability >= 1.0 or branch() < c.probability
+            else None
+            for c in op.calls
+        )
+        emits = tuple(e.probability >= 1.0 or branch() < e.probability for e in op.emits)
+        return (demand, children, emits)
+
+    def event_demand(self, service: str, operation: str) -> float:
+        """CPU demand of one event handled by service.operation."""
+        return self._event_demand[(service, operation)]()

@@ -1,0 +1,198 @@
+"""The command line: a thin shell over :mod:`sim.api`.
+
+``main(argv) -> int`` with exit codes 0 (success), 1 (a run that failed), 2 (bad input).
+Errors are one line (``scenarios/x.yaml:12: workload.arrivals.rate: …``), never a
+traceback, unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+EXAMPLES = {
+    "run": """examples:
+  sim run scenarios/order-service.yaml
+  sim run scenarios/order-service.yaml --arch messaging --seed 7
+  sim run scenarios/order-service.yaml --set workload.arrivals.rate=500 --out /tmp/r500""",
+    "validate": """examples:
+  sim validate scenarios/order-service.yaml""",
+    "schema": """examples:
+  sim schema > scenario.schema.json""",
+}
+
+
+class UsageError(Exception):
+    """Bad command-line input (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="sim",
+        description="Compare an HTTP service mesh with a message broker for one application.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `sim COMMAND --help` for each command's options and examples.",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser(
+        "run",
+        help="simulate a scenario and write results and a report",
+        epilog=EXAMPLES["run"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("file", help="scenario YAML")
+    r.add_argument("--arch", choices=["http", "messaging", "both"], default="both")
+    r.add_argument("--out", help="output folder (default reports/<scenario-name>/)")
+    r.add_argument("--seed", type=int, help="override run.seed")
+    r.add_argument("--replications", type=int, help="override run.replications")
+    r.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value, e.g. workload.arrivals.rate=500 (repeatable)",
+    )
+    r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    r.add_argument("--format", choices=["table", "json"], default="table", help="terminal output")
+
+    v = sub.add_parser(
+        "validate",
+        help="check a scenario file without running it",
+        epilog=EXAMPLES["validate"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("file")
+    v.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+
+    sub.add_parser(
+        "schema",
+        help="print the scenario JSON Schema (for editor autocompletion)",
+        epilog=EXAMPLES["schema"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    from sim.scenario import ScenarioError
+
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "schema":
+            return _schema()
+    except ScenarioError as e:
+        if debug:
+            raise
+        print(str(e), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as e:  # a run that failed: one line unless --debug
+        if debug:
+            raise
+        print(f"sim: run failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_BAD_INPUT
+
+
+def _load(args: argparse.Namespace) -> Scenario:
+    from sim.api import load_scenario
+
+    return load_scenario(args.file, args.sets)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    sc = _load(args)
+    n = sum(s.instances for s in sc.services.values())
+    print(
+        f"{args.file}: ok — {len(sc.services)} services, {n} instances, {len(sc.workload.flows)} flow(s)"
+    )
+    return EXIT_OK
+
+
+def _schema() -> int:
+    from sim.scenario import Scenario
+
+    print(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sim.api import compare
+    from sim.output import write_run
+    from sim.report import side_by_side
+
+    sc = _load(args)
+    if args.replications is not None and args.replications < 1:
+        print("sim run: --replications must be >= 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    archs = ("http", "messaging") if args.arch == "both" else (args.arch,)
+    cmp = compare(sc, seed=args.seed, replications=args.replications, architectures=archs)
+    out = Path(args.out) if args.out else Path("reports") / _safe_name(sc.name)
+    write_run(out, sc, cmp)
+    if args.quiet:
+        return EXIT_OK
+    if args.format == "json":
+        print(cmp.summary.to_json(orient="records"))
+    elif len(archs) == 2:
+        print(
+            f"{sc.name}: {sc.run.duration:g} s measured after {sc.run.warmup:g} s warm-up, "
+            f"{cmp.metadata['replications']} replication(s), seed {cmp.metadata['seed']}\n"
+        )
+        print(side_by_side(cmp.summary))
+        print(
+            f"\nwrote {out}/ (summary.csv, requests.parquet, components.csv, timeseries.csv, report.md)"
+        )
+    else:
+        s = cmp.summary
+        print(
+            s[s["flow"].isin(["all", "system"])][
+                ["flow", "metric", "unit", "value", "low", "high"]
+            ].to_string(index=False)
+        )
+    return EXIT_OK
+
+
+def _safe_name(name: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name).strip(".-")
+    return keep or "scenario"
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

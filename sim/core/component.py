@@ -1,0 +1,70 @@
+"""Components: anything that has a place, maybe cores, a memory ledger and connections.
+
+Gateways, sidecars, services, brokers, control planes are all :class:`Component` with a
+``kind``. The parent that wires them (an architecture's transport) owns the list; a
+component reads no global state. Counters are plain attributes for speed; gauges are
+time-weighted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.core.cpu import Cpu
+from sim.core.metrics import Gauge
+from sim.core.network import Place
+
+
+class Memory:
+    """A memory ledger: a baseline plus what is added and removed over time (bytes)."""
+
+    __slots__ = ("baseline", "gauge")
+
+    def __init__(self, env: Any, baseline: float):
+        self.baseline = baseline
+        self.gauge = Gauge(env, baseline)
+
+    def add(self, nbytes: float) -> None:
+        self.gauge.add(nbytes)
+
+    def remove(self, nbytes: float) -> None:
+        self.gauge.add(-nbytes)
+
+
+class Component:
+    """A named piece of the running system with its resources and counters."""
+
+    def __init__(
+        self,
+        env: Any,
+        kind: str,
+        name: str,
+        place: Place,
+        cores: int = 0,
+        memory: float = 0.0,
+        service: str = "",
+    ):
+        self.env = env
+        self.kind = kind
+        self.name = name
+        self.place = place
+        self.service = service
+        self.cpu: Cpu | None = Cpu(env, cores) if cores > 0 else None
+        self.memory = Memory(env, memory)
+        self.conns_open = Gauge(env)
+        self.conns_opened = 0
+        self.conns_closed = 0
+        self.handshakes_tcp = 0
+        self.handshakes_tls = 0
+        self.handshakes_mtls = 0
+        self.bytes_out = 0.0
+        self.handled = 0
+
+    def gauges(self) -> list[Gauge]:
+        out = [self.memory.gauge, self.conns_open]
+        if self.cpu is not None:
+            out.append(self.cpu.busy)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.name}>"

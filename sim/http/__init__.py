@@ -1,0 +1,1 @@
+"""HTTP service-mesh architecture: API gateway, sidecar proxies, pools, webhooks."""

@@ -1,0 +1,40 @@
+"""Writing outputs atomically: a failed or interrupted run never leaves a half-written file
+in place of a good one (write to a temporary file in the same folder, then rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
+    """Call write(f) on a temporary file next to path, then atomically replace path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        f: IO[Any] = (
+            os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="")
+        )
+        with f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_text(path: str | Path, text: str) -> None:
+    """Write text atomically."""
+
+    def write(f: IO[Any]) -> None:
+        f.write(text)
+
+    atomic_write(path, write)

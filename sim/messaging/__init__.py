@@ -1,0 +1,1 @@
+"""Messaging layer: NATS subject matching and multi-tenant accounts as pure data."""

@@ -1,0 +1,81 @@
+"""The side-by-side comparison table printed in the terminal and used in reports."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+HEADLINE = [
+    ("all", "latency_p50", "latency p50"),
+    ("all", "latency_p99", "latency p99"),
+    ("all", "latency_mean", "latency mean"),
+    ("all", "throughput", "throughput"),
+    ("all", "error_rate", "error rate"),
+    ("system", "connections_mean", "open connections (mean)"),
+    ("system", "connections_peak", "open connections (peak)"),
+    ("system", "tls_handshakes", "TLS handshakes"),
+    ("system", "cpu_cores_infra", "CPU cores, infrastructure"),
+    ("system", "cpu_cores_total", "CPU cores, total"),
+    ("system", "memory_infra", "memory, infrastructure"),
+    ("system", "memory_app", "memory, services"),
+    ("system", "infra_processes", "infrastructure processes"),
+]
+
+
+def fmt(v: float, lo: float = math.nan, hi: float = math.nan) -> str:
+    """A number with 3–4 significant digits, and its interval when there is one."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    s = f"{v:.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
+    if not (math.isnan(lo) or math.isnan(hi)) and hi > lo:
+        s += f" [{lo:.3g}, {hi:.3g}]"
+    return s
+
+
+def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
+    """Rows of the headline table from a comparison summary (wide, paired)."""
+    rows = []
+    for flow, metric, label in HEADLINE:
+        sel = summary[(summary["flow"] == flow) & (summary["metric"] == metric)]
+        if sel.empty:
+            continue
+        r = sel.iloc[0]
+        ratio = r["ratio"]
+        sig = "" if r["n"] < 2 else (" *" if r["significant"] else " (n.s.)")
+        rows.append(
+            {
+                "metric": label,
+                "unit": str(r["unit"]),
+                "http": fmt(r["http"], r["http_low"], r["http_high"]),
+                "messaging": fmt(r["messaging"], r["messaging_low"], r["messaging_high"]),
+                "ratio": ("–" if ratio is None or math.isnan(ratio) else f"{ratio:.3g}×") + sig,
+            }
+        )
+    return rows
+
+
+def side_by_side(summary: pd.DataFrame) -> str:
+    """Plain-text table: metric, unit, http, messaging, messaging/http."""
+    rows = headline_rows(summary)
+    cols = ["metric", "unit", "http", "messaging", "ratio"]
+    head = {
+        "metric": "metric",
+        "unit": "unit",
+        "http": "http",
+        "messaging": "messaging",
+        "ratio": "messaging/http",
+    }
+    width = {
+        c: max(len(head[c]), *(len(r[c]) for r in rows)) if rows else len(head[c]) for c in cols
+    }
+    lines = ["  ".join(head[c].ljust(width[c]) for c in cols)]
+    lines.append("  ".join("-" * width[c] for c in cols))
+    for r in rows:
+        lines.append(
+            "  ".join(
+                r[c].ljust(width[c]) if c in ("metric", "unit") else r[c].rjust(width[c])
+                for c in cols
+            )
+        )
+    return "\n".join(lines)

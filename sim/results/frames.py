@@ -1,0 +1,132 @@
+"""Turning a finished run into frames, once, at the end.
+
+``requests``: one row per logical request that started in the measured window and one per
+event delivery (``kind``), with latency and its breakdown (seconds). ``components``: one row
+per component instance; CPU, utilisation and memory are over the measured window,
+connection and handshake counts over the whole run (handshakes mostly happen at start-up,
+which is part of what each architecture costs). ``timeseries``: tidy per-interval gauges
+by component kind, plus throughput, errors and p99 per interval from the requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.recorder import COLUMNS
+from sim.core.trace import BUCKETS, Trace
+from sim.engine import RawRun
+
+
+@dataclass
+class RunResult:
+    """One replication of one architecture."""
+
+    architecture: str
+    requests: pd.DataFrame
+    components: pd.DataFrame
+    timeseries: pd.DataFrame
+    metadata: dict[str, Any]
+    traces: dict[int, Trace] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Headline metrics of this run (see :func:`sim.results.summarize`)."""
+        from sim.results.summary import summarize
+
+        return summarize([self])
+
+
+def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
+    """Build the frames of one run."""
+    sc = raw.scenario
+    warmup = sc.run.warmup
+    rows = raw.recorder.rows
+    req = (
+        pd.DataFrame.from_records(rows, columns=list(COLUMNS))
+        if rows
+        else pd.DataFrame(columns=list(COLUMNS))
+    )
+    req = req[req["start"] >= warmup].reset_index(drop=True)
+    req["latency"] = req["end"] - req["start"]
+    req.insert(0, "replication", raw.replication)
+    req.insert(0, "architecture", raw.architecture)
+    for col in (*BUCKETS, "start", "end", "latency"):
+        req[col] = req[col].astype(float)
+
+    duration = sc.run.duration
+    comp_rows = []
+    for c in raw.components:
+        busy = c.cpu.busy.mean() if c.cpu is not None else 0.0
+        comp_rows.append(
+            {
+                "architecture": raw.architecture,
+                "replication": raw.replication,
+                "name": c.name,
+                "kind": c.kind,
+                "service": c.service,
+                "region": c.place.region,
+                "zone": c.place.zone,
+                "host": c.place.host,
+                "cores": c.cpu.cores if c.cpu is not None else 0,
+                "cpu_seconds": busy * duration,
+                "utilisation": busy / c.cpu.cores if c.cpu is not None else 0.0,
+                "memory_mean": c.memory.gauge.mean(),
+                "memory_peak": c.memory.gauge.peak,
+                "connections_opened": c.conns_opened,
+                "connections_closed": c.conns_closed,
+                "connections_peak": c.conns_open.peak,
+                "connections_open_end": c.conns_open.value,
+                "connections_mean": c.conns_open.mean(),
+                "tcp_handshakes": c.handshakes_tcp,
+                "tls_handshakes": c.handshakes_tls,
+                "mtls_handshakes": c.handshakes_mtls,
+                "bytes_out": c.bytes_out,
+                "handled": c.handled,
+            }
+        )
+    comps = pd.DataFrame(comp_rows)
+
+    ts = pd.DataFrame(raw.samples, columns=["t", "metric", "kind", "value"])
+    ts = pd.concat(
+        [ts, _request_series(req, sc.run.timeseries_interval, raw.end)], ignore_index=True
+    )
+    ts.insert(0, "replication", raw.replication)
+    ts.insert(0, "architecture", raw.architecture)
+
+    md = dict(meta)
+    rec = raw.recorder
+    done = sum(1 for r in rec.rows if r[0] == "request")
+    md.update(
+        architecture=raw.architecture,
+        replication=raw.replication,
+        seed=raw.seed,
+        wall_time=raw.wall_time,
+        generated=rec.generated,
+        completed=done,
+        in_flight=rec.in_flight,
+        simulated_time=raw.end,
+    )
+    return RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces))
+
+
+def _request_series(req: pd.DataFrame, interval: float, end: float) -> pd.DataFrame:
+    """Throughput, error rate and p99 per interval, by completion time (requests only)."""
+    r = req[req["kind"] == "request"]
+    if r.empty:
+        return pd.DataFrame(columns=["t", "metric", "kind", "value"])
+    bins = np.floor(r["end"].to_numpy() / interval).astype(int)
+    g = r.assign(bin=bins).groupby("bin")
+    out = []
+    for b, grp in g:
+        t = (int(b) + 1) * interval
+        if t > end + 1e-9:
+            continue
+        n = len(grp)
+        out.append((t, "throughput", "all", n / interval))
+        out.append((t, "error_rate", "all", float((grp["status"] != "ok").mean())))
+        out.append((t, "p99_latency", "all", float(np.percentile(grp["latency"], 99))))
+    return pd.DataFrame(out, columns=["t", "metric", "kind", "value"])

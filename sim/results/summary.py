@@ -1,0 +1,207 @@
+"""Headline metrics per run, intervals across replications, and the paired comparison.
+
+Each run is reduced to one value per (flow, metric). Across replications a metric gets a
+Student-t interval (the replication method, Law 2015 ch. 9 — also for quantiles such as
+p99: one p99 per replication). Because both architectures run replication *r* on the same
+random streams, the comparison is paired: the interval of ``messaging − http`` comes from
+the per-replication differences (:func:`sim.stats.paired_comparison`). With a single
+replication, intervals are NaN and nothing is called significant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.trace import BUCKETS
+from sim.stats import paired_comparison, replication_interval
+
+if TYPE_CHECKING:
+    from sim.results.frames import RunResult
+
+INFRA_EXCLUDE = ("service", "client")
+MB = 2.0**20
+
+
+def run_metrics(r: RunResult) -> list[tuple[str, str, str, float]]:
+    """(flow, metric, unit, value) for one run."""
+    md = r.metadata
+    duration = md["duration"]
+    out: list[tuple[str, str, str, float]] = []
+    req = r.requests
+    reqs = req[req["kind"] == "request"]
+    flows = (
+        [("all", reqs)] + [(f, g) for f, g in reqs.groupby("flow", sort=True)]
+        if len(reqs)
+        else [("all", reqs)]
+    )
+    for flow, g in flows:
+        lat = g["latency"].to_numpy() * 1e3
+        ok = (g["status"] == "ok").to_numpy()
+        out.append((flow, "requests", "count", float(len(g))))
+        out.append((flow, "throughput", "rps", float(ok.sum()) / duration))
+        out.append((flow, "error_rate", "fraction", float(1 - ok.mean()) if len(g) else math.nan))
+        out.append((flow, "latency_mean", "ms", float(lat.mean()) if len(g) else math.nan))
+        for q, name in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p99.9")):
+            out.append(
+                (
+                    flow,
+                    f"latency_{name}",
+                    "ms",
+                    float(np.percentile(lat, q)) if len(g) else math.nan,
+                )
+            )
+        if flow == "all":
+            for b in BUCKETS:
+                out.append(
+                    (flow, f"time_{b}", "ms", float(g[b].mean() * 1e3) if len(g) else math.nan)
+                )
+    ev = req[req["kind"] == "event"]
+    for flow, g in ev.groupby("flow", sort=True):
+        lat = g["latency"].to_numpy() * 1e3
+        out.append((flow, "deliveries", "count", float(len(g))))
+        out.append((flow, "delivery_mean", "ms", float(lat.mean())))
+        out.append((flow, "delivery_p99", "ms", float(np.percentile(lat, 99))))
+    c = r.components
+    infra = c[~c["kind"].isin(INFRA_EXCLUDE)]
+    app = c[c["kind"] == "service"]
+    conns = r.timeseries[r.timeseries["metric"] == "connections"].groupby("t")["value"].sum()
+    sysrows = [
+        ("connections_mean", "count", float(c["connections_mean"].sum() / 2)),
+        ("connections_peak", "count", float(conns.max() / 2) if len(conns) else math.nan),
+        ("tls_handshakes", "count", float(c["tls_handshakes"].sum() / 2)),
+        ("cpu_cores_infra", "cores", float(infra["cpu_seconds"].sum() / duration)),
+        ("cpu_cores_app", "cores", float(app["cpu_seconds"].sum() / duration)),
+        ("cpu_cores_total", "cores", float(c["cpu_seconds"].sum() / duration)),
+        ("memory_infra", "MB", float(infra["memory_mean"].sum() / MB)),
+        ("memory_app", "MB", float(app["memory_mean"].sum() / MB)),
+        ("infra_processes", "count", float(len(infra))),
+    ]
+    out.extend(("system", m, u, v) for m, u, v in sysrows)
+    return out
+
+
+def _long(results: Sequence[RunResult]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        for flow, metric, unit, value in run_metrics(r):
+            rows.append((r.architecture, r.metadata["replication"], flow, metric, unit, value))
+    return pd.DataFrame(
+        rows, columns=["architecture", "replication", "flow", "metric", "unit", "value"]
+    )
+
+
+def summarize(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Per architecture, flow and metric: the mean over replications with a 95 % interval."""
+    df = _long(results)
+    out = []
+    for (arch, flow, metric, unit), g in df.groupby(
+        ["architecture", "flow", "metric", "unit"], sort=False
+    ):
+        vals = g["value"].to_numpy(dtype=float)
+        est = _interval(vals)
+        out.append((arch, flow, metric, unit, est[0], est[1], est[2], len(vals)))
+    return pd.DataFrame(
+        out, columns=["architecture", "flow", "metric", "unit", "value", "low", "high", "n"]
+    )
+
+
+def _interval(vals: np.ndarray) -> tuple[float, float, float]:
+    finite = vals[np.isfinite(vals)]
+    if len(finite) == 0:
+        return (math.nan, math.nan, math.nan)
+    if len(finite) < 2 or np.all(finite == finite[0]):
+        v = float(finite.mean())
+        return (v, math.nan, math.nan) if len(finite) < 2 else (v, v, v)
+    e = replication_interval(finite)
+    return (e.value, e.low, e.high)
+
+
+@dataclass
+class Comparison:
+    """Both architectures, replication by replication on common random numbers."""
+
+    http: list[RunResult]
+    messaging: list[RunResult]
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def results(self) -> list[RunResult]:
+        return [*self.http, *self.messaging]
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """All runs' `requests`, `components` or `timeseries` in one frame."""
+        return pd.concat([getattr(r, name) for r in self.results()], ignore_index=True)
+
+
+def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult]) -> pd.DataFrame:
+    """Wide comparison: each metric for both sides with intervals, and messaging − http paired."""
+    df = _long([*http, *messaging])
+    rows = []
+    keys = df[["flow", "metric", "unit"]].drop_duplicates().itertuples(index=False)
+    for flow, metric, unit in keys:
+        sel = df[(df["flow"] == flow) & (df["metric"] == metric)]
+        a = sel[sel["architecture"] == "http"].set_index("replication")["value"]
+        b = sel[sel["architecture"] == "messaging"].set_index("replication")["value"]
+        idx = a.index.intersection(b.index)
+        ha, hl, hh = _interval(a.to_numpy(dtype=float)) if len(a) else (math.nan,) * 3
+        ma, ml, mh = _interval(b.to_numpy(dtype=float)) if len(b) else (math.nan,) * 3
+        diff = dlo = dhi = ratio = math.nan
+        significant = False
+        if len(idx):
+            av, bv = a.loc[idx].to_numpy(dtype=float), b.loc[idx].to_numpy(dtype=float)
+            diff = float(np.nanmean(bv - av))
+            ratio = (
+                float(np.nanmean(bv) / np.nanmean(av)) if np.nanmean(av) not in (0.0,) else math.nan
+            )
+            ok = np.isfinite(av) & np.isfinite(bv)
+            if ok.sum() >= 2 and not np.all(bv[ok] - av[ok] == (bv[ok] - av[ok])[0]):
+                pr = paired_comparison(av[ok], bv[ok])
+                dlo, dhi, significant = pr.difference.low, pr.difference.high, bool(pr.significant)
+            elif ok.sum() >= 2:
+                dlo = dhi = diff
+                significant = diff != 0
+        rows.append(
+            (
+                flow,
+                metric,
+                unit,
+                ha,
+                hl,
+                hh,
+                ma,
+                ml,
+                mh,
+                diff,
+                dlo,
+                dhi,
+                ratio,
+                significant,
+                len(idx),
+            )
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "flow",
+            "metric",
+            "unit",
+            "http",
+            "http_low",
+            "http_high",
+            "messaging",
+            "messaging_low",
+            "messaging_high",
+            "difference",
+            "difference_low",
+            "difference_high",
+            "ratio",
+            "significant",
+            "n",
+        ],
+    )

@@ -1,0 +1,197 @@
+"""Probability distributions as they are written in a scenario, each knowing its analytic mean.
+
+A distribution is a small pydantic model with a ``dist`` discriminator::
+
+    demand: {dist: exponential, mean: 2ms}
+    demand: {dist: lognormal, mean: 2ms, p99: 20ms}
+    demand: {dist: erlang, k: 4, mean: 2ms}
+    demand: {dist: empirical, samples: [1ms, 2ms, 5ms]}
+
+Sampling lives in :mod:`sim.core.distributions`; this module only describes and validates.
+Lognormal by mean and p99 solves ``mean = exp(mu + s²/2)`` and ``p99 = exp(mu + z·s)``
+(z = Φ⁻¹(0.99)) for the smaller root s, the usual way latency tails are specified.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.scenario.units import Duration
+
+Z99 = 2.3263478740408408  # standard normal 0.99 quantile
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @property
+    def mean(self) -> float:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class Constant(_Dist):
+    """Always the same value (M/D/1 service, fixed delays)."""
+
+    dist: Literal["constant"]
+    value: Duration = Field(ge=0)
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+
+class Exponential(_Dist):
+    """Memoryless, the M in M/M/1."""
+
+    dist: Literal["exponential"]
+    mean_: Duration = Field(alias="mean", gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Uniform(_Dist):
+    """Uniform between low and high."""
+
+    dist: Literal["uniform"]
+    low: Duration = Field(ge=0)
+    high: Duration = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError("high must be >= low")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+class TruncatedNormal(_Dist):
+    """Normal(mean, sd) truncated to [low, high] (low defaults to 0: times are never negative)."""
+
+    dist: Literal["normal"]
+    mu: Duration = Field(alias="mean", ge=0)
+    sd: Duration = Field(ge=0)
+    low: Duration = 0.0
+    high: Duration = math.inf
+
+    @model_validator(mode="after")
+    def _order(self) -> TruncatedNormal:
+        if self.high <= self.low:
+            raise ValueError("high must be > low")
+        return self
+
+    @property
+    def mean(self) -> float:
+        if self.sd == 0:
+            return min(max(self.mu, self.low), self.high)
+        from scipy.stats import truncnorm
+
+        a, b = (self.low - self.mu) / self.sd, (self.high - self.mu) / self.sd
+        return float(truncnorm.mean(a, b, loc=self.mu, scale=self.sd))
+
+
+class Lognormal(_Dist):
+    """Lognormal given either (mean, p99) or (mu, sigma) of the underlying normal."""
+
+    dist: Literal["lognormal"]
+    mean_: Duration | None = Field(default=None, alias="mean", gt=0)
+    p99: Duration | None = Field(default=None, gt=0)
+    mu: float | None = None
+    sigma: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _params(self) -> Lognormal:
+        by_mean = self.mean_ is not None and self.p99 is not None
+        by_mu = self.mu is not None and self.sigma is not None
+        if by_mean == by_mu:
+            raise ValueError("give either mean and p99, or mu and sigma")
+        if by_mean:
+            assert self.mean_ is not None and self.p99 is not None
+            if self.p99 <= self.mean_:
+                raise ValueError("p99 must be greater than mean")
+            # ln p99 - ln mean = z·s - s²/2  →  s² - 2 z s + 2 ln(p99/mean) = 0
+            c = 2 * math.log(self.p99 / self.mean_)
+            disc = Z99 * Z99 - c
+            if disc < 0:
+                raise ValueError("p99/mean too large for a lognormal (p99/mean must be < 15.0)")
+            s = Z99 - math.sqrt(disc)
+            object.__setattr__(self, "sigma", s)
+            object.__setattr__(self, "mu", math.log(self.mean_) - s * s / 2)
+        return self
+
+    @property
+    def mean(self) -> float:
+        assert self.mu is not None and self.sigma is not None
+        return math.exp(self.mu + self.sigma**2 / 2)
+
+
+class Gamma(_Dist):
+    """Gamma with a shape and a mean; Erlang-k is the integer-shape special case."""
+
+    dist: Literal["gamma"]
+    shape: float = Field(gt=0)
+    mean_: Duration = Field(alias="mean", gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Erlang(_Dist):
+    """Erlang-k: the sum of k exponential phases, squared coefficient of variation 1/k."""
+
+    dist: Literal["erlang"]
+    k: int = Field(ge=1)
+    mean_: Duration = Field(alias="mean", gt=0)
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
+
+
+class Empirical(_Dist):
+    """Resampling of observed values, or a histogram (bin edges and weights, uniform in bins)."""
+
+    dist: Literal["empirical"]
+    samples: list[Duration] | None = None
+    edges: list[Duration] | None = None
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _params(self) -> Empirical:
+        if (self.samples is None) == (self.edges is None):
+            raise ValueError("give either samples, or edges and weights")
+        if self.samples is not None:
+            if not self.samples or min(self.samples) < 0:
+                raise ValueError("samples must be a non-empty list of non-negative times")
+        else:
+            assert self.edges is not None
+            if self.weights is None or len(self.weights) != len(self.edges) - 1:
+                raise ValueError("a histogram needs len(weights) == len(edges) - 1")
+            if any(b <= a for a, b in zip(self.edges, self.edges[1:], strict=False)):
+                raise ValueError("edges must increase")
+            if min(self.weights) < 0 or sum(self.weights) <= 0:
+                raise ValueError("weights must be non-negative with a positive sum")
+        return self
+
+    @property
+    def mean(self) -> float:
+        if self.samples is not None:
+            return sum(self.samples) / len(self.samples)
+        assert self.edges is not None and self.weights is not None
+        total = sum(self.weights)
+        mids = [(a + b) / 2 for a, b in zip(self.edges, self.edges[1:], strict=False)]
+        return sum(w * m for w, m in zip(self.weights, mids, strict=True)) / total
+
+
+Distribution = Annotated[
+    Constant | Exponential | Uniform | TruncatedNormal | Lognormal | Gamma | Erlang | Empirical,
+    Field(discriminator="dist"),
+]

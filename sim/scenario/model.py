@@ -1,0 +1,340 @@
+"""The typed scenario: the only place where defaults live.
+
+A scenario describes one application (services, operations, calls, events, subscriptions),
+the load that drives it, where things are placed, and how each architecture is configured.
+Every default below names its source (``cited``); the sources are the rows of
+``shared/CALIBRATION.md`` or a public measurement named in the text. The application part
+is architecture-neutral; ``http`` and ``messaging`` hold what only one side has.
+
+Structural checks that need the whole scenario (references, call cycles, sizes) are model
+validators here and raise errors whose location is a path into the YAML, so the loader can
+name ``FILE:LINE``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.scenario.distributions import Constant, Distribution
+from sim.scenario.units import Duration, Size
+
+MAX_INSTANCES_PER_SERVICE = 10_000
+MAX_TOTAL_INSTANCES = 100_000
+MAX_SERVICES = 5_000
+MAX_RATE = 1_000_000.0
+
+
+def cited(default: Any, source: str, description: str = "", **kw: Any) -> Any:
+    """A pydantic Field whose default carries its source (shown by reports and `sim schema`)."""
+    return Field(default, description=description, json_schema_extra={"source": source}, **kw)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class LocatedError(ValueError):
+    """A semantic error that knows where in the scenario it is (a path of keys and indexes)."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+# --------------------------------------------------------------------------- application
+class Call(Strict):
+    """A synchronous request to another service's operation, awaited before replying."""
+
+    service: str
+    operation: str
+    probability: float = Field(1.0, ge=0, le=1, description="made with this probability")
+
+
+class Emit(Strict):
+    """An event published after the operation's work (fire and forget)."""
+
+    subject: str = Field(min_length=1)
+    bytes: Size = cited(512, "assumption: a small JSON order event", ge=0)
+    probability: float = Field(1.0, ge=0, le=1)
+
+
+class Operation(Strict):
+    """One operation of a service: CPU demand, then its calls in order, then its events."""
+
+    demand: Distribution = Field(default_factory=lambda: Constant(dist="constant", value=0.0))
+    request_bytes: Size = cited(1024, "Istio benchmark payload (1 KB), CALIBRATION.md", ge=0)
+    response_bytes: Size = cited(1024, "Istio benchmark payload (1 KB), CALIBRATION.md", ge=0)
+    calls: list[Call] = Field(default_factory=list)
+    emits: list[Emit] = Field(default_factory=list)
+    subject: str | None = Field(
+        None, description="messaging request subject (default svc.<service>.<operation>)"
+    )
+
+
+class Subscription(Strict):
+    """Interest in events (subject pattern with NATS wildcards) handled by an operation.
+
+    ``shared``: each event is handled once by one instance (queue group / load-balanced
+    webhook); ``each``: every instance gets its own copy (broadcast).
+    """
+
+    subject: str = Field(min_length=1)
+    operation: str
+    delivery: Literal["shared", "each"] = "shared"
+
+
+class Service(Strict):
+    """A service: identical instances, each with its own cores where requests queue (FIFO)."""
+
+    instances: int = Field(1, ge=0, le=MAX_INSTANCES_PER_SERVICE)
+    cores: int = Field(1, ge=1, le=256)
+    memory: Size = cited(128 * 2**20, "assumption: a small JVM/Go service container", ge=0)
+    region: str | None = None
+    operations: dict[str, Operation] = Field(default_factory=dict)
+    subscriptions: list[Subscription] = Field(default_factory=list)
+    listen_only: bool = Field(False, description="audit-style: receives copies, never replies")
+
+
+# --------------------------------------------------------------------------- workload
+class Flow(Strict):
+    """An entry point of external load: a share of the arrivals calls service.operation."""
+
+    name: str
+    service: str
+    operation: str
+    weight: float = Field(1.0, gt=0)
+
+
+class Poisson(Strict):
+    kind: Literal["poisson"]
+    rate: float = Field(gt=0, le=MAX_RATE, description="arrivals per second")
+
+
+class ConstantRate(Strict):
+    kind: Literal["constant"]
+    rate: float = Field(gt=0, le=MAX_RATE)
+
+
+class Mmpp(Strict):
+    """Two-state Markov-modulated Poisson process: bursts of `rates[1]` amid `rates[0]`."""
+
+    kind: Literal["mmpp"]
+    rates: tuple[float, float]
+    mean_sojourn: tuple[Duration, Duration]
+
+    @model_validator(mode="after")
+    def _check(self) -> Mmpp:
+        if min(self.rates) < 0 or max(self.rates) <= 0 or max(self.rates) > MAX_RATE:
+            raise ValueError("rates must be >= 0, one of them > 0, at most 1e6")
+        if min(self.mean_sojourn) <= 0:
+            raise ValueError("mean_sojourn must be > 0")
+        return self
+
+
+class Step(Strict):
+    at: Duration = Field(ge=0)
+    rate: float = Field(ge=0, le=MAX_RATE)
+    ramp: Duration = Field(0.0, ge=0, description="linear ramp from the previous rate")
+
+
+class Profile(Strict):
+    """Non-homogeneous Poisson arrivals following steps and ramps (sampled by thinning)."""
+
+    kind: Literal["profile"]
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        ats = [s.at for s in self.steps]
+        if ats != sorted(ats):
+            raise ValueError("steps must be in time order")
+        if max(s.rate for s in self.steps) <= 0:
+            raise ValueError("at least one step needs a rate > 0")
+        return self
+
+
+class Closed(Strict):
+    """Closed loop: `users` each send a request, wait for the reply, think, repeat."""
+
+    kind: Literal["closed"]
+    users: int = Field(ge=1, le=1_000_000)
+    think: Distribution
+
+
+Arrivals = Annotated[Poisson | ConstantRate | Mmpp | Profile | Closed, Field(discriminator="kind")]
+
+
+class Workload(Strict):
+    arrivals: Arrivals
+    flows: list[Flow] = Field(min_length=1)
+    clients: int = cited(
+        16, "assumption: client processes at the edge, each with its own connection(s)", ge=1
+    )
+
+
+# --------------------------------------------------------------------------- placement
+class Region(Strict):
+    name: str
+    zones: list[str] = Field(default_factory=lambda: ["a", "b", "c"], min_length=1)
+
+
+class Network(Strict):
+    """Round-trip times by placement; one-way delay is half the RTT plus size / bandwidth."""
+
+    same_host_rtt: Duration = cited(
+        25e-6,
+        "derived: nats bench unloaded request/reply ≈51 µs is two loopback round trips",
+        ge=0,
+    )
+    same_zone_rtt: Duration = cited(
+        250e-6, "measured ping within one AWS us-east-1 zone, avg 0.26 ms (public blog)", ge=0
+    )
+    cross_zone_rtt: Duration = cited(
+        1e-3, "measured ping between AWS zones 0.9–1.1 ms; FlashGrid 2023: 0.5–1.5 ms", ge=0
+    )
+    region_rtt: dict[str, dict[str, Duration]] = cited(
+        {}, "scenario-specific; e.g. cloudping inter-region tables", description="RTT matrix"
+    )
+    default_region_rtt: Duration = cited(80e-3, "assumption: transatlantic RTT ≈80 ms", ge=0)
+    bandwidth: float = cited(10e9, "assumption: 10 Gbit/s NICs", gt=0, description="bits/s")
+
+
+class Placement(Strict):
+    regions: list[Region] = Field(default_factory=lambda: [Region(name="region-1")], min_length=1)
+    network: Network = Field(default_factory=lambda: Network())
+    instances_per_host: int = Field(1, ge=1, description="service instances sharing one node")
+
+
+# --------------------------------------------------------------------------- shared costs
+class Tls(Strict):
+    """TLS on a connection: round trips by version, CPU on both ends, memory per side."""
+
+    version: Literal["none", "1.2", "1.3"] = cited("1.3", "RFC 8446 (TLS 1.3: +1 RTT)")
+    mutual: bool = cited(True, "Istio mTLS / NATS TLS with verify: both sides authenticate")
+    server_cpu: Duration = cited(
+        0.12e-3, "measured: OpenSSL 3.0 speed, full handshake ECDSA P-256, one core", ge=0
+    )
+    client_cpu: Duration = cited(0.085e-3, "measured: one P-256 certificate verify", ge=0)
+    mutual_cpu: Duration = cited(
+        0.085e-3, "measured: extra certificate verify for mTLS (P-256)", ge=0
+    )
+    memory_per_connection: Size = cited(
+        10 * 1024, "imperialviolet.org 'Overclocking SSL': <10 KB per TLS connection", ge=0
+    )
+
+
+# --------------------------------------------------------------------------- http side
+class Proxy(Strict):
+    """An Envoy-like proxy: per-request CPU, part on the request path, part after it."""
+
+    enabled: bool = True
+    cores: int = cited(2, "Istio ProxyConfig concurrency default: 2 worker threads", ge=1)
+    cpu_per_request: Duration = cited(
+        0.2e-3, "Istio 1.24 performance page: 0.20 vCPU per 1000 rps per proxy", ge=0
+    )
+    on_path_fraction: float = cited(
+        0.5,
+        "derived: Istio 1.20 two-proxy p90 +0.228 ms ⇒ ≈57 µs per pass on the path, "
+        "the rest (telemetry, stats) after the response",
+        ge=0,
+        le=1,
+    )
+    memory: Size = cited(
+        45 * 2**20,
+        "derived: Istio 60 MB per proxy at 1000 services minus 15 KB × 1000 clusters",
+        ge=0,
+    )
+    memory_per_cluster: Size = cited(15 * 1024, "envoyproxy/envoy issue #5201: ≈15 KB", ge=0)
+
+
+class Gateway(Proxy):
+    replicas: int = Field(2, ge=1, le=1000)
+    cores: int = cited(2, "Istio ingress gateway: Envoy with 2 worker threads", ge=1)
+    timeout: Duration = cited(15.0, "Envoy route timeout default 15 s", gt=0)
+
+
+class Pool(Strict):
+    """Connections from one proxy/client to one upstream."""
+
+    max_connections: int = cited(1024, "Envoy circuit breaker default: 1024 connections", ge=1)
+    max_streams: int = cited(
+        100, "RFC 9113 §6.5.2: SETTINGS_MAX_CONCURRENT_STREAMS should be ≥ 100", ge=1
+    )
+    idle_timeout: Duration = cited(3600.0, "Envoy HTTP idle timeout default 1 h", gt=0)
+
+
+class ControlPlane(Strict):
+    enabled: bool = True
+    cores: int = cited(1, "Istio: 1 vCPU for 1000 services / 2000 sidecars", ge=1)
+    memory: Size = cited(
+        256 * 2**20, "assumption: istiod base footprint before proxies connect", ge=0
+    )
+    memory_per_proxy: Size = cited(
+        0.75 * 2**20, "derived: Istio 1.5 GB for 2000 sidecars ≈ 0.75 MB each", ge=0
+    )
+
+
+class HttpSettings(Strict):
+    protocol: Literal["http1", "http2"] = cited(
+        "http1", "Istio DestinationRule h2UpgradePolicy default DO_NOT_UPGRADE"
+    )
+    internal_route: Literal["mesh", "gateway", "direct"] = "mesh"
+    gateway: Gateway = Field(default_factory=lambda: Gateway())
+    sidecar: Proxy = Field(default_factory=lambda: Proxy())
+    pool: Pool = Field(default_factory=lambda: Pool())
+    client_idle_timeout: Duration = cited(90.0, "Go net/http DefaultTransport: 90 s", gt=0)
+    tls: Tls = Field(default_factory=lambda: Tls())
+    control_plane: ControlPlane = Field(default_factory=lambda: ControlPlane())
+    events: Literal["webhook"] = cited(
+        "webhook", "GitHub webhooks: one HTTP request per subscriber per event"
+    )
+    webhook_timeout: Duration = cited(10.0, "GitHub webhooks wait 10 s for a 2xx", gt=0)
+
+
+# --------------------------------------------------------------------------- messaging side
+class Broker(Strict):
+    servers: int = Field(1, ge=1, le=1)  # clusters arrive with the messaging depth issue
+    cores: int = cited(2, "assumption: a 2-vCPU broker node, like the sidecar's 2 workers", ge=1)
+    cpu_per_message: Duration = cited(
+        0.1e-6, "derived: nats bench 4.9 M msg/s 1→1 ⇒ ≈0.2 µs per message, half parse", ge=0
+    )
+    cpu_per_delivery: Duration = cited(
+        0.1e-6, "derived: nats bench 4.9 M msg/s 1→1 ⇒ ≈0.2 µs per message, half write", ge=0
+    )
+    memory: Size = cited(11 * 2**20, "measured: nats-server 2.9 baseline RSS ≈11 MB", ge=0)
+    memory_per_connection: Size = cited(
+        20 * 1024, "measured: ≈20 KB RSS per idle client connection", ge=0
+    )
+    memory_per_subscription: Size = cited(
+        1024, "nats docs: >1M subscriptions need >1 GB ⇒ ≈1 KB", ge=0
+    )
+    max_payload: Size = cited(2**20, "nats-server const.go MAX_PAYLOAD_SIZE 1 MiB", gt=0)
+
+
+class MessagingSettings(Strict):
+    broker: Broker = Field(default_factory=lambda: Broker())
+    tls: Tls = Field(default_factory=lambda: Tls())
+    request_timeout: Duration = cited(2.0, "assumption: nats CLI request timeout 2 s", gt=0)
+
+
+# --------------------------------------------------------------------------- run
+class Run(Strict):
+    duration: Duration = Field(60.0, gt=0, le=30 * 86400, description="measured time")
+    warmup: Duration = Field(10.0, ge=0, description="discarded before measuring")
+    seed: int = Field(1, ge=0)
+    replications: int = Field(1, ge=1, le=10_000)
+    timeseries_interval: Duration = Field(1.0, gt=0)
+
+
+class Scenario(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    run: Run = Field(default_factory=lambda: Run())
+    placement: Placement = Field(default_factory=lambda: Placement())
+    services: dict[str, Service] = Field(min_length=1, max_length=MAX_SERVICES)
+    workload: Workload
+    http: HttpSettings = Field(default_factory=lambda: HttpSettings())
+    messaging: MessagingSettings = Field(default_factory=lambda: MessagingSettings())
