@@ -13,35 +13,24 @@ name ``FILE:LINE``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from sim.scenario.base import (  # noqa: F401  (re-exported for callers)
+    MAX_INSTANCES_PER_SERVICE,
+    MAX_RATE,
+    MAX_SERVICES,
+    MAX_TOTAL_INSTANCES,
+    LocatedError,
+    Strict,
+    cited,
+)
+from sim.scenario.common import Tls  # noqa: F401
 from sim.scenario.distributions import Constant, Distribution
+from sim.scenario.http import Gateway, HttpSettings, Pool, Proxy  # noqa: F401
+from sim.scenario.messaging import Broker, MessagingSettings  # noqa: F401
 from sim.scenario.units import Duration, Size
-
-MAX_INSTANCES_PER_SERVICE = 10_000
-MAX_TOTAL_INSTANCES = 100_000
-MAX_SERVICES = 5_000
-MAX_RATE = 1_000_000.0
-
-
-def cited(default: Any, source: str, description: str = "", **kw: Any) -> Any:
-    """A pydantic Field whose default carries its source (shown by reports and `sim schema`)."""
-    return Field(default, description=description, json_schema_extra={"source": source}, **kw)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class LocatedError(ValueError):
-    """A semantic error that knows where in the scenario it is (a path of keys and indexes)."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str):
-        super().__init__(message)
-        self.path = path
-        self.message = message
 
 
 # --------------------------------------------------------------------------- application
@@ -206,118 +195,6 @@ class Placement(Strict):
     regions: list[Region] = Field(default_factory=lambda: [Region(name="region-1")], min_length=1)
     network: Network = Field(default_factory=lambda: Network())
     instances_per_host: int = Field(1, ge=1, description="service instances sharing one node")
-
-
-# --------------------------------------------------------------------------- shared costs
-class Tls(Strict):
-    """TLS on a connection: round trips by version, CPU on both ends, memory per side."""
-
-    version: Literal["none", "1.2", "1.3"] = cited("1.3", "RFC 8446 (TLS 1.3: +1 RTT)")
-    mutual: bool = cited(True, "Istio mTLS / NATS TLS with verify: both sides authenticate")
-    server_cpu: Duration = cited(
-        0.12e-3, "measured: OpenSSL 3.0 speed, full handshake ECDSA P-256, one core", ge=0
-    )
-    client_cpu: Duration = cited(0.085e-3, "measured: one P-256 certificate verify", ge=0)
-    mutual_cpu: Duration = cited(
-        0.085e-3, "measured: extra certificate verify for mTLS (P-256)", ge=0
-    )
-    memory_per_connection: Size = cited(
-        10 * 1024, "imperialviolet.org 'Overclocking SSL': <10 KB per TLS connection", ge=0
-    )
-
-
-# --------------------------------------------------------------------------- http side
-class Proxy(Strict):
-    """An Envoy-like proxy: per-request CPU, part on the request path, part after it."""
-
-    enabled: bool = True
-    cores: int = cited(2, "Istio ProxyConfig concurrency default: 2 worker threads", ge=1)
-    cpu_per_request: Duration = cited(
-        0.2e-3, "Istio 1.24 performance page: 0.20 vCPU per 1000 rps per proxy", ge=0
-    )
-    on_path_fraction: float = cited(
-        0.5,
-        "derived: Istio 1.20 two-proxy p90 +0.228 ms ⇒ ≈57 µs per pass on the path, "
-        "the rest (telemetry, stats) after the response",
-        ge=0,
-        le=1,
-    )
-    memory: Size = cited(
-        45 * 2**20,
-        "derived: Istio 60 MB per proxy at 1000 services minus 15 KB × 1000 clusters",
-        ge=0,
-    )
-    memory_per_cluster: Size = cited(15 * 1024, "envoyproxy/envoy issue #5201: ≈15 KB", ge=0)
-
-
-class Gateway(Proxy):
-    replicas: int = Field(2, ge=1, le=1000)
-    cores: int = cited(2, "Istio ingress gateway: Envoy with 2 worker threads", ge=1)
-    timeout: Duration = cited(15.0, "Envoy route timeout default 15 s", gt=0)
-
-
-class Pool(Strict):
-    """Connections from one proxy/client to one upstream."""
-
-    max_connections: int = cited(1024, "Envoy circuit breaker default: 1024 connections", ge=1)
-    max_streams: int = cited(
-        100, "RFC 9113 §6.5.2: SETTINGS_MAX_CONCURRENT_STREAMS should be ≥ 100", ge=1
-    )
-    idle_timeout: Duration = cited(3600.0, "Envoy HTTP idle timeout default 1 h", gt=0)
-
-
-class ControlPlane(Strict):
-    enabled: bool = True
-    cores: int = cited(1, "Istio: 1 vCPU for 1000 services / 2000 sidecars", ge=1)
-    memory: Size = cited(
-        256 * 2**20, "assumption: istiod base footprint before proxies connect", ge=0
-    )
-    memory_per_proxy: Size = cited(
-        0.75 * 2**20, "derived: Istio 1.5 GB for 2000 sidecars ≈ 0.75 MB each", ge=0
-    )
-
-
-class HttpSettings(Strict):
-    protocol: Literal["http1", "http2"] = cited(
-        "http1", "Istio DestinationRule h2UpgradePolicy default DO_NOT_UPGRADE"
-    )
-    internal_route: Literal["mesh", "gateway", "direct"] = "mesh"
-    gateway: Gateway = Field(default_factory=lambda: Gateway())
-    sidecar: Proxy = Field(default_factory=lambda: Proxy())
-    pool: Pool = Field(default_factory=lambda: Pool())
-    client_idle_timeout: Duration = cited(90.0, "Go net/http DefaultTransport: 90 s", gt=0)
-    tls: Tls = Field(default_factory=lambda: Tls())
-    control_plane: ControlPlane = Field(default_factory=lambda: ControlPlane())
-    events: Literal["webhook"] = cited(
-        "webhook", "GitHub webhooks: one HTTP request per subscriber per event"
-    )
-    webhook_timeout: Duration = cited(10.0, "GitHub webhooks wait 10 s for a 2xx", gt=0)
-
-
-# --------------------------------------------------------------------------- messaging side
-class Broker(Strict):
-    servers: int = Field(1, ge=1, le=1)  # clusters arrive with the messaging depth issue
-    cores: int = cited(2, "assumption: a 2-vCPU broker node, like the sidecar's 2 workers", ge=1)
-    cpu_per_message: Duration = cited(
-        0.1e-6, "derived: nats bench 4.9 M msg/s 1→1 ⇒ ≈0.2 µs per message, half parse", ge=0
-    )
-    cpu_per_delivery: Duration = cited(
-        0.1e-6, "derived: nats bench 4.9 M msg/s 1→1 ⇒ ≈0.2 µs per message, half write", ge=0
-    )
-    memory: Size = cited(11 * 2**20, "measured: nats-server 2.9 baseline RSS ≈11 MB", ge=0)
-    memory_per_connection: Size = cited(
-        20 * 1024, "measured: ≈20 KB RSS per idle client connection", ge=0
-    )
-    memory_per_subscription: Size = cited(
-        1024, "nats docs: >1M subscriptions need >1 GB ⇒ ≈1 KB", ge=0
-    )
-    max_payload: Size = cited(2**20, "nats-server const.go MAX_PAYLOAD_SIZE 1 MiB", gt=0)
-
-
-class MessagingSettings(Strict):
-    broker: Broker = Field(default_factory=lambda: Broker())
-    tls: Tls = Field(default_factory=lambda: Tls())
-    request_timeout: Duration = cited(2.0, "assumption: nats CLI request timeout 2 s", gt=0)
 
 
 # --------------------------------------------------------------------------- run
