@@ -56,7 +56,9 @@ class ServiceInstance(Component):
         for call, child in zip(op.calls, children, strict=True):
             if child is None:
                 continue
-            status = yield from transport.request(tr, self, call.service, call.operation, child)
+            status = yield from transport.request(
+                tr, self, call.service, call.operation, child, call.instance
+            )
             if status != OK:
                 return status
         for emit, go in zip(op.emits, emits, strict=True):

@@ -39,9 +39,17 @@ class Transport(Protocol):
         """An instance stops."""
 
     def request(
-        self, tr: Trace, caller: Component, service: str, operation: str, plan: Plan
+        self,
+        tr: Trace,
+        caller: Component,
+        service: str,
+        operation: str,
+        plan: Plan,
+        instance: int | None = None,
     ) -> Generator[Any, Any, str]:
-        """Send a request to service.operation and wait for its reply; returns a status."""
+        """Send a request to service.operation and wait for its reply; returns a status.
+
+        ``instance`` addresses one specific instance (by index) instead of balancing."""
         ...
 
     def publish(self, source: ServiceInstance, subject: str, nbytes: float) -> None:

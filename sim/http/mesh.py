@@ -118,7 +118,13 @@ class HttpTransport:
 
     # ------------------------------------------------------------------ requests
     def request(
-        self, tr: Trace, caller: Component, service: str, operation: str, plan: Plan
+        self,
+        tr: Trace,
+        caller: Component,
+        service: str,
+        operation: str,
+        plan: Plan,
+        instance: int | None = None,
     ) -> Generator[Any, Any, str]:
         op = self.app.sc.services[service].operations[operation]
         req, resp = op.request_bytes, op.response_bytes

@@ -87,7 +87,13 @@ class MessagingTransport:
 
     # ------------------------------------------------------------------ requests
     def request(
-        self, tr: Trace, caller: Component, service: str, operation: str, plan: Plan
+        self,
+        tr: Trace,
+        caller: Component,
+        service: str,
+        operation: str,
+        plan: Plan,
+        instance: int | None = None,
     ) -> Generator[Any, Any, str]:
         env, server = self.env, self.server
         sc = self.app.sc

@@ -70,6 +70,12 @@ def _check_target(sc: Scenario, path: tuple[str | int, ...], ref: object) -> Non
         raise LocatedError(
             (*path, "operation"), f"service {service!r} has no operation {operation!r}"
         )
+    idx = getattr(ref, "instance", None)
+    if idx is not None and idx >= svc.instances:
+        raise LocatedError(
+            (*path, "instance"),
+            f"service {service!r} has {svc.instances} instance(s); index {idx} does not exist",
+        )
     if svc.instances == 0 and path[0] == "workload":
         raise LocatedError((*path, "service"), f"service {service!r} has no instances")
 

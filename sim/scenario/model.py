@@ -40,6 +40,11 @@ class Call(Strict):
     service: str
     operation: str
     probability: float = Field(1.0, ge=0, le=1, description="made with this probability")
+    instance: int | None = Field(
+        None,
+        ge=0,
+        description="address one specific instance (1:1) instead of load balancing",
+    )
 
 
 class Emit(Strict):
