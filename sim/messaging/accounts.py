@@ -21,17 +21,18 @@ Routing model (mirrors the server's own structures)
   (``pmrMsgImportedFromService``); chained service imports are followed, each export once.
 * Agreement: an import needs an export of the other account covering it (the exact subject
   first, else the first covering export in config order - the server takes an arbitrary one)
-  whose ``accounts`` allow-list (absent = public; ``[]`` = activation token = nobody here)
-  names the importer.  Violations, unknown accounts, self-imports, duplicate imports and import
+  whose ``accounts`` allow-list (absent or ``[]`` = public, as nats-server parses it) names
+  the importer.  Violations, unknown accounts, self-imports, duplicate imports and import
   cycles raise :class:`AccountConfigError` with ``path`` like ``("accounts", "B", "imports",
   0)``.  NOTE: nats-server *accepts* a self-import and routes it; ``allow_self_import=True``
   models that.
 
-Match results: ``match(account, subject)`` returns :class:`AccountMatch`.  ``plain`` holds one
-:class:`Delivery` per copy (receiving account, the handle returned by ``subscribe``, the subject
-the receiver sees, ``via`` = "local" | "stream" | "service"); ``queues`` maps ``(account whose
-subject space selected the group, group name)`` to member deliveries, of which the caller picks
-exactly one (nats-server: uniformly at random).
+Match results: ``match(account, subject)`` returns :class:`AccountMatch`, cached until the
+next (un)subscribe.  ``plain`` holds one :class:`Delivery` per copy - receiving account, the
+handle ``subscribe`` returned, the subject the receiver sees, ``via`` = "local" | "stream" |
+"service" - the publishing account's index entries by sid first, then service-forwarded ones.
+``queues`` maps ``(account whose subject space selected the group, group name)`` to member
+deliveries, of which the caller picks exactly one (nats-server: uniformly at random).
 
 Request/reply: nats-server rewrites the reply of a forwarded request to ``_R_.<prefix>.<rand>``
 in the exporter and keeps a response import mapping it back.  Here ``route_request(B, L)``
@@ -120,7 +121,7 @@ class Import:
 @dataclass(frozen=True, slots=True)
 class _Export:
     subject: str
-    accounts: frozenset[str] | None  # None: public; empty: activation token required
+    accounts: frozenset[str] | None  # None: public
     response: ResponseType
 
 
@@ -235,11 +236,10 @@ class AccountSpace:
             raise AccountConfigError(f"invalid {kind} export subject {subject!r}", path)
         if kind == "stream" and set(spec) - {"stream", "accounts"}:
             raise AccountConfigError("service directives on a stream export", path)
-        accounts = None
-        if "accounts" in spec:
-            accounts = frozenset(_as_list(spec["accounts"], (*path, "accounts")))
-            if missing := sorted(accounts - self._accounts.keys()):
-                raise AccountConfigError(f"{missing[0]!r} account not defined for export", path)
+        # opts.go builds the allow-list by appending: an empty list stays nil, i.e. public
+        accounts = frozenset(_as_list(spec.get("accounts", []), (*path, "accounts"))) or None
+        if missing := sorted((accounts or set()) - self._accounts.keys()):
+            raise AccountConfigError(f"{missing[0]!r} account not defined for export", path)
         rt = str(spec.get("response", spec.get("response_type", "singleton"))).lower()
         if rt not in _RESPONSES:
             raise AccountConfigError(f"unknown response type {rt!r}", path)
@@ -254,7 +254,7 @@ class AccountSpace:
         kind: Literal["stream", "service"] = "stream" if "stream" in spec else "service"
         ref = _spec(spec[kind], {"account", "subject"}, (*path, kind), kind)
         exporter, subject = ref.get("account"), ref.get("subject")
-        if not exporter or not subject:
+        if not isinstance(exporter, str) or not exporter or not subject:
             raise AccountConfigError("expect an account name and a subject", path)
         if exporter not in self._accounts or exporter == GLOBAL_ACCOUNT:
             raise AccountConfigError(f"{exporter!r} account not defined for {kind} import", path)
@@ -269,6 +269,8 @@ class AccountSpace:
                 f"{exporter!r} allows account {name!r}",
                 path,
             )
+        if any(not isinstance(spec.get(k, ""), str) for k in ("prefix", "to")):
+            raise AccountConfigError("'prefix' and 'to' must be strings", path)
         imp = (self._stream_import if kind == "stream" else self._service_import)(
             name, exporter, subject, spec, exp.response, i
         )
