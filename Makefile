@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := sim tests $(wildcard benchmarks)
 
 .PHONY: demo test lint format bench clean venv
 
@@ -18,13 +19,13 @@ demo: $(STAMP)
 	$(BIN)/sim run scenarios/order-service.yaml --arch both --out reports/order-service
 
 lint: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
-	$(BIN)/ruff format --check sim tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format sim tests benchmarks
-	$(BIN)/ruff check --fix sim tests benchmarks
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 test: lint
 	$(BIN)/pytest
