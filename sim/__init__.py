@@ -3,7 +3,16 @@ message broker, and compare what each costs in latency, connections and resource
 
 __version__ = "0.1.0"
 
-from sim.api import compare, load_scenario, simulate
+from sim.api import compare, load_scenario, override, scenario_from_dict, simulate
 from sim.scenario import Scenario, ScenarioError
 
-__all__ = ["Scenario", "ScenarioError", "__version__", "compare", "load_scenario", "simulate"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "compare",
+    "load_scenario",
+    "override",
+    "scenario_from_dict",
+    "simulate",
+]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sim import __version__
 from sim.app.application import Observer, request_subject
@@ -22,7 +23,7 @@ from sim.engine import ARCHITECTURES, run
 from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publish_subject
 from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw
 from sim.scenario import Scenario, ScenarioError, scenario_hash
-from sim.scenario.loader import Source
+from sim.scenario.loader import Source, apply_sets, validate
 from sim.scenario.loader import load as _load
 
 
@@ -31,6 +32,25 @@ def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     sc = _load(path, sets)
     check_subjects(sc, str(path))
     return sc
+
+
+def scenario_from_dict(
+    data: dict[str, Any], sets: Sequence[str] = (), name: str = "<dict>"
+) -> Scenario:
+    """Validate a scenario given as plain data (e.g. built in a notebook)."""
+    src = Source(name)
+    if sets:
+        data = apply_sets(data, sets)
+    sc = validate(data, src)
+    check_subjects(sc, name, src)
+    return sc
+
+
+def override(sc: Scenario, sets: Sequence[str]) -> Scenario:
+    """A copy of a scenario with ``path=value`` overrides applied (as ``--set`` does)."""
+    return scenario_from_dict(
+        sc.model_dump(mode="json", by_alias=True, exclude_none=True), sets, sc.name
+    )
 
 
 def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = None) -> None:
@@ -137,3 +157,38 @@ def compare(
         cmp.summary = summarize(cmp.results())
     cmp.metadata = {**_meta(sc), "seed": sc.run.seed if seed is None else seed, "replications": n}
     return cmp
+
+
+Hop = tuple[float, str, str, str]
+
+
+def trace_request(
+    sc: Scenario,
+    request_id: int,
+    seed: int | None = None,
+    replication: int = 0,
+    architectures: Sequence[str] = ARCHITECTURES,
+    until: float | None = None,
+) -> dict[str, list[Hop]]:
+    """The hops ``(t, from, to, what)`` of one request in each architecture.
+
+    Each run stops soon after the request completes (``until``, else a horizon doubled from
+    1 s): the simulation is causal and draws the same streams, so the request meets exactly
+    the system it meets in the full run (a tested property). Absent if it never completes.
+    """
+    end = sc.run.warmup + sc.run.duration
+    out: dict[str, list[Hop]] = {}
+    for a in architectures:
+        t = min(end, until if until is not None else 1.0)
+        while True:
+            warm = sc.run.warmup if sc.run.warmup < t else 0.0
+            run_ = sc.run.model_copy(update={"warmup": warm, "duration": t - warm})
+            r = simulate(sc.model_copy(update={"run": run_}), a, seed, replication, [request_id])
+            tr = r.traces.get(request_id)
+            if tr is not None and tr.hops is not None:
+                out[a] = list(tr.hops)
+                break
+            if t >= end:
+                break
+            t = min(end, 2 * t)
+    return out

@@ -31,8 +31,8 @@ def draw(spec: d._Dist, rng: np.random.Generator, n: int) -> np.ndarray:
         a, b = (spec.low - spec.mu) / spec.sd, (spec.high - spec.mu) / spec.sd
         return np.asarray(truncnorm.rvs(a, b, loc=spec.mu, scale=spec.sd, size=n, random_state=rng))
     if isinstance(spec, d.Lognormal):
-        assert spec.mu is not None and spec.sigma is not None
-        return rng.lognormal(spec.mu, spec.sigma, n)
+        mu, sigma = spec.log_params
+        return rng.lognormal(mu, sigma, n)
     if isinstance(spec, d.Gamma):
         return rng.gamma(spec.shape, spec.mean / spec.shape, n)
     if isinstance(spec, d.Erlang):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from sim.scenario.units import Duration
 
@@ -105,6 +105,7 @@ class Lognormal(_Dist):
     p99: Duration | None = Field(default=None, gt=0)
     mu: float | None = None
     sigma: float | None = Field(default=None, ge=0)
+    _params_: tuple[float, float] = PrivateAttr(default=(0.0, 0.0))
 
     @model_validator(mode="after")
     def _params(self) -> Lognormal:
@@ -122,14 +123,21 @@ class Lognormal(_Dist):
             if disc < 0:
                 raise ValueError("p99/mean too large for a lognormal (p99/mean must be < 15.0)")
             s = Z99 - math.sqrt(disc)
-            object.__setattr__(self, "sigma", s)
-            object.__setattr__(self, "mu", math.log(self.mean_) - s * s / 2)
+            self._params_ = (math.log(self.mean_) - s * s / 2, s)
+        else:
+            assert self.mu is not None and self.sigma is not None
+            self._params_ = (self.mu, self.sigma)
         return self
 
     @property
+    def log_params(self) -> tuple[float, float]:
+        """(mu, sigma) of the underlying normal, whichever way the scenario gave them."""
+        return self._params_
+
+    @property
     def mean(self) -> float:
-        assert self.mu is not None and self.sigma is not None
-        return math.exp(self.mu + self.sigma**2 / 2)
+        mu, sigma = self._params_
+        return math.exp(mu + sigma**2 / 2)
 
 
 class Gamma(_Dist):
