@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sim",
         description="Compare an HTTP service mesh with a message broker for one application.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run `sim COMMAND --help` for each command's options and examples.",
+        epilog="examples:\n  sim validate scenarios/order-service.yaml\n"
+        "  sim run scenarios/order-service.yaml --out /tmp/r\n\n"
+        "Run `sim COMMAND --help` for each command's options and examples.",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -87,7 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["schema"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    for module in _command_modules():
+        module.add_parser(sub)
     return p
+
+
+def _command_modules() -> list[Any]:
+    """Modules that contribute subcommands: each has add_parser(sub) and COMMANDS."""
+    from sim.report import commands as report_commands
+
+    return [report_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.scenario import ScenarioError
 
     try:
+        for module in _command_modules():
+            if args.command in module.COMMANDS:
+                return int(module.COMMANDS[args.command](args))
         if args.command == "run":
             return _run(args)
         if args.command == "validate":
@@ -142,9 +156,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema() -> int:
-    from sim.scenario import Scenario
+    from sim.scenario.loader import json_schema
 
-    print(json.dumps(Scenario.model_json_schema(by_alias=True), indent=2))
+    print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 
@@ -157,9 +171,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.replications is not None and args.replications < 1:
         print("sim run: --replications must be >= 1", file=sys.stderr)
         return EXIT_BAD_INPUT
+    out = Path(args.out) if args.out else Path("reports") / _safe_name(sc.name)
+    if out.exists() and not out.is_dir():  # found now, not after the simulation
+        print(f"sim run: --out {out} exists and is not a folder", file=sys.stderr)
+        return EXIT_BAD_INPUT
     archs = ("http", "messaging") if args.arch == "both" else (args.arch,)
     cmp = compare(sc, seed=args.seed, replications=args.replications, architectures=archs)
-    out = Path(args.out) if args.out else Path("reports") / _safe_name(sc.name)
     write_run(out, sc, cmp)
     if args.quiet:
         return EXIT_OK
@@ -172,7 +189,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(side_by_side(cmp.summary))
         print(
-            f"\nwrote {out}/ (summary.csv, requests.parquet, components.csv, timeseries.csv, report.md)"
+            f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, requests.parquet, "
+            "components.csv, timeseries.csv, links.csv, metadata.json, scenario.json, traces.json)"
         )
     else:
         s = cmp.summary

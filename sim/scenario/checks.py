@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import networkx as nx
 
+from sim.scenario.http import check_http
 from sim.scenario.model import MAX_TOTAL_INSTANCES, LocatedError, Scenario
 
 
@@ -57,6 +58,7 @@ def check_structure(sc: Scenario) -> None:
                     if key == b:
                         path = (*path, b)
                     raise LocatedError(path, f"unknown region {reg!r}")
+    check_http(sc.http, sc.services)
     _check_cycles(sc)
 
 
@@ -94,8 +96,9 @@ def _check_cycles(sc: Scenario) -> None:
     except nx.NetworkXNoCycle:
         return
     steps = " -> ".join(f"{s}.{o}" for (s, o), _ in cycle)
-    first = cycle[0]
+    first, closing = cycle[0], cycle[-1]  # the search follows the file's order, so the
+    # closing call is the one written last: the line to blame (a self-call is both)
     raise LocatedError(
-        where[(first[0], first[1])],
+        where[(closing[0], closing[1])],
         f"synchronous call cycle: {steps} -> {first[0][0]}.{first[0][1]}",
     )

@@ -1,13 +1,20 @@
 """Reading scenario YAML safely, with every error pointing at ``FILE:LINE``.
 
-The YAML is composed into nodes with PyYAML's safe loader (no tags that construct Python
-objects, so nothing in a scenario is ever executed) and walked once to build plain data and
-a map from each key path to its line. Pydantic validates the data; structural checks follow.
-Any error (syntax, unknown key, wrong type, bad reference) becomes one
-:class:`ScenarioError` whose text is ``FILE:LINE: path: message``.
+The YAML is composed into nodes with PyYAML's safe loader and walked once to build plain data
+and a map from each key path to its line. Only the plain YAML tags (str, int, float, bool,
+null, timestamp, map, seq) are accepted, so nothing in a scenario is ever constructed or
+executed; the walk counts values and depth, so alias bombs ("billion laughs") and
+self-referencing aliases are refused before they exhaust memory or the stack. Merge keys
+(``<<: *defaults``) work as in YAML 1.1: keys written next to them win.
+
+Pydantic validates the data; structural checks follow. Any error (syntax, unknown key, wrong
+type, bad reference) becomes one :class:`ScenarioError` whose text is
+``FILE:LINE: path: message``.
 
 ``--set path=value`` overrides are applied to the plain data before validation; their
-values are parsed as YAML scalars (or flow collections), never evaluated.
+values are parsed as YAML scalars (or flow collections) under the same rules, never
+evaluated. An error in a value that came from an override names it as ``--set:N`` (the N-th
+override) instead of a line of the file.
 """
 
 from __future__ import annotations
@@ -21,13 +28,19 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from sim.scenario.checks import check_structure
 from sim.scenario.model import LocatedError, Scenario
 
 Path_ = tuple[str | int, ...]
 MAX_NODES = 200_000  # refuses alias bombs ("billion laughs") before they exhaust memory
+MAX_DEPTH = 40  # a real scenario nests < 10 deep; refuses aliases that contain themselves
 MAX_BYTES = 5_000_000
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_MERGE = _TAG + "merge"
 
 
 class ScenarioError(ValueError):
@@ -46,6 +59,7 @@ class Source:
 
     file: str
     lines: dict[Path_, int] = field(default_factory=dict)
+    sets: dict[Path_, int] = field(default_factory=dict)  # overridden path → its --set number
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
         """The line of the longest prefix of path that exists in the YAML."""
@@ -57,7 +71,12 @@ class Source:
         return self.lines.get((), None)
 
     def error(self, path: Sequence[str | int], message: str) -> ScenarioError:
-        return ScenarioError(self.file, self.line_of(path), tuple(path), message)
+        """An error at path: the file's line, or ``--set:N`` if an override put it there."""
+        p = tuple(path)
+        for k in range(len(p), 0, -1):
+            if p[:k] in self.sets:
+                return ScenarioError("--set", self.sets[p[:k]], p, message)
+        return ScenarioError(self.file, self.line_of(p), p, message)
 
 
 def read_yaml(text: str, file: str) -> tuple[Any, Source]:
@@ -75,56 +94,143 @@ def read_yaml(text: str, file: str) -> tuple[Any, Source]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
-        raise ScenarioError(file, line, (), f"YAML syntax error: {e.problem or e}") from None
+        what = ", ".join(str(x) for x in (e.context, e.problem) if x) or str(e)
+        raise ScenarioError(file, line, (), f"YAML syntax error: {what}") from None
     except yaml.YAMLError as e:
         raise ScenarioError(file, None, (), f"YAML error: {e}") from None
+    except RecursionError:  # the composer itself recurses: thousands of nested [ or {
+        raise ScenarioError(
+            file, loader.line + 1, (), f"nested too deeply (at most {MAX_DEPTH} levels)"
+        ) from None
     finally:
         loader.dispose()
     return data, src
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, src: Source, n: list[int]) -> Any:
+Pairs = dict[str, tuple[yaml.Node, yaml.Node]]
+
+
+def _build(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: Path_,
+    src: Source,
+    n: list[int],
+    memo: dict[int, Pairs] | None = None,
+) -> Any:
+    memo = {} if memo is None else memo
+    line = node.start_mark.line + 1
     n[0] += 1
-    if n[0] > MAX_NODES:
-        raise ScenarioError(src.file, node.start_mark.line + 1, path, "scenario too large")
-    src.lines.setdefault(path, node.start_mark.line + 1)
+    if n[0] > MAX_NODES:  # point at the top-level key whose expansion went over
+        top = src.lines.get(path[:1], line)
+        raise ScenarioError(
+            src.file, top, path[:1], f"too many values (more than {MAX_NODES}; an alias bomb?)"
+        )
+    if len(path) > MAX_DEPTH:
+        raise ScenarioError(
+            src.file, line, path[:1], f"nested too deeply (at most {MAX_DEPTH} levels)"
+        )
+    src.lines.setdefault(path, line)
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
-        out: dict[Any, Any] = {}
-        for knode, vnode in node.value:
-            key = loader.construct_object(knode, deep=True)
-            if not isinstance(key, str | int | float | bool) or isinstance(key, bool):
-                raise ScenarioError(src.file, knode.start_mark.line + 1, path, "keys must be text")
-            key = str(key) if not isinstance(key, str) else key
-            if key in out:
-                raise ScenarioError(
-                    src.file, knode.start_mark.line + 1, (*path, key), "duplicate key"
-                )
+        out: dict[str, Any] = {}
+        for key, (knode, vnode) in _pairs(loader, node, path, src, memo).items():
             src.lines[(*path, key)] = knode.start_mark.line + 1
-            out[key] = _build(loader, vnode, (*path, key), src, n)
+            out[key] = _build(loader, vnode, (*path, key), src, n, memo)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, v, (*path, i), src, n) for i, v in enumerate(node.value)]
+        _check_tag(node, _TAG + "seq", src)
+        return [_build(loader, v, (*path, i), src, n, memo) for i, v in enumerate(node.value)]
+    _check_tag(node, None, src)
     return loader.construct_object(node, deep=True)
 
 
+def _pairs(
+    loader: yaml.SafeLoader,
+    node: yaml.MappingNode,
+    path: Path_,
+    src: Source,
+    memo: dict[int, Pairs],
+) -> Pairs:
+    """Key → (key node, value node) after merge keys (YAML 1.1): keys written in the mapping
+    win over merged ones, an earlier merged mapping over a later one. Nodes are not mutated
+    and each mapping is resolved once, so an alias reused many times costs nothing extra."""
+    if id(node) in memo:
+        return memo[id(node)]
+    _check_tag(node, _TAG + "map", src)
+    memo[id(node)] = {}  # a mapping that merges itself adds nothing
+    merged: Pairs = {}
+    own: Pairs = {}
+    for knode, vnode in node.value:
+        if knode.tag == _MERGE:
+            subs = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+            for m in subs:
+                if not isinstance(m, yaml.MappingNode):
+                    raise ScenarioError(
+                        src.file, m.start_mark.line + 1, path, "<< merges mappings only"
+                    )
+                for key, pair in _pairs(loader, m, path, src, memo).items():
+                    merged.setdefault(key, pair)
+            continue
+        key = _key(loader, knode, path, src)
+        if key in own:
+            raise ScenarioError(src.file, knode.start_mark.line + 1, (*path, key), "duplicate key")
+        own[key] = (knode, vnode)
+    memo[id(node)] = out = {**merged, **own}
+    return out
+
+
+def _key(loader: yaml.SafeLoader, knode: yaml.Node, path: Path_, src: Source) -> str:
+    """A mapping key as text (YAML numbers become their text: ``1: x`` is key "1")."""
+    if isinstance(knode, yaml.ScalarNode):
+        _check_tag(knode, None, src)
+        key = loader.construct_object(knode, deep=True)
+        if isinstance(key, str | int | float) and not isinstance(key, bool):
+            return key if isinstance(key, str) else str(key)
+    raise ScenarioError(src.file, knode.start_mark.line + 1, path, "keys must be text")
+
+
+def _check_tag(node: yaml.Node, expected: str | None, src: Source) -> None:
+    """Refuse any tag but the plain ones: nothing in a scenario constructs an object."""
+    ok = node.tag == expected if expected else node.tag in _SCALAR_TAGS
+    if not ok:
+        tag = node.tag.replace(_TAG, "!!")
+        raise ScenarioError(
+            src.file,
+            node.start_mark.line + 1,
+            (),
+            f"YAML tag {tag!r} is not allowed in a scenario (only plain values, lists and mappings)",
+        )
+
+
 def parse_set(expr: str) -> tuple[list[str | int], Any]:
-    """``a.b.0.c=value`` → (["a", "b", 0, "c"], value parsed as a YAML scalar)."""
+    """``a.b.0.c=value`` → (["a", "b", 0, "c"], value parsed as YAML by the scenario rules)."""
     if "=" not in expr:
         raise ValueError(f"--set {expr!r}: expected path=value")
     key, raw = expr.split("=", 1)
-    parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    parts: list[str | int] = [
+        int(p) if p.isascii() and p.isdigit() else p for p in key.strip().split(".")
+    ]
     if not key.strip() or any(p == "" for p in parts):
         raise ValueError(f"--set {expr!r}: empty path element")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as e:
-        raise ValueError(f"--set {expr!r}: value is not valid YAML ({e})") from None
+    if not raw.strip():
+        return parts, ""
+    try:  # the same safe walk as a file: no tags, no alias bombs
+        value, _ = read_yaml(raw, "--set")
+    except ScenarioError as e:
+        why = e.message
+        if why == "empty scenario file":
+            why = "empty value (# starts a YAML comment: quote the value)"
+        raise ValueError(f"--set {expr!r}: {why}") from None
     return parts, value
 
 
-def apply_sets(data: dict[str, Any], sets: Iterable[str]) -> dict[str, Any]:
-    """A copy of data with each ``path=value`` override applied in order."""
+def apply_sets(
+    data: dict[str, Any], sets: Iterable[str], src: Source | None = None
+) -> dict[str, Any]:
+    """A copy of data with each ``path=value`` override applied in order.
+
+    With ``src``, each overridden path is recorded so that errors in it name the override.
+    """
     out = json.loads(json.dumps(data, default=str)) if data is not None else {}
     for i, expr in enumerate(sets, 1):
         try:
@@ -132,20 +238,22 @@ def apply_sets(data: dict[str, Any], sets: Iterable[str]) -> dict[str, Any]:
         except ValueError as e:
             raise ScenarioError("--set", i, (), str(e)) from None
         cur: Any = out
-        for j, p in enumerate(parts[:-1]):
+        where: list[str | int] = []  # the path as the data spells it (dict keys are text)
+        for p in parts:
             if isinstance(cur, list) and isinstance(p, int) and p < len(cur):
-                cur = cur[p]
+                where.append(p)
             elif isinstance(cur, dict):
-                cur = cur.setdefault(p if isinstance(p, str) else str(p), {})
+                where.append(str(p))
             else:
-                raise ScenarioError("--set", i, tuple(parts[: j + 1]), "no such place to set")
-        last = parts[-1]
-        if isinstance(cur, list) and isinstance(last, int) and last < len(cur):
-            cur[last] = value
-        elif isinstance(cur, dict):
-            cur[str(last)] = value
-        else:
-            raise ScenarioError("--set", i, tuple(parts), "no such place to set")
+                raise ScenarioError("--set", i, (*where, p), "no such place to set")
+            if len(where) < len(parts):
+                cur = cur.setdefault(where[-1], {}) if isinstance(cur, dict) else cur[p]
+        cur[where[-1]] = value
+        if src is not None:
+            done = tuple(where)
+            for k in [k for k in src.sets if k[: len(done)] == done]:
+                del src.sets[k]  # a later override of a parent replaces earlier ones
+            src.sets[done] = i
     return out
 
 
@@ -166,6 +274,8 @@ def validate(data: Any, src: Source) -> Scenario:
 
 def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
     err = e.errors(include_url=False)[0]
+    kind = err["type"]
+    names_key = kind in ("missing", "extra_forbidden")
     loc = list(err["loc"])
     path: list[str | int] = []
     cur: Any = data
@@ -176,17 +286,26 @@ def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
         ):
             cur = cur[el]  # type: ignore[index]
             path.append(el)
-        elif is_last or not isinstance(el, str) or not isinstance(cur, dict):
+        elif (is_last and names_key) or not isinstance(el, str) or not isinstance(cur, dict):
             path.append(el)  # a missing or unknown key: name it, at its parent's line
         # else: a union tag pydantic adds to the location; not a key in the file
     msg = err["msg"]
-    if err["type"] == "extra_forbidden":
+    ctx = err.get("ctx", {})
+    if kind == "extra_forbidden":
         msg = f"unknown key {path[-1]!r}"
-        path = [*path[:-1], path[-1]]
-    elif err["type"] == "missing":
+    elif kind == "missing":
         msg = f"missing required key {path[-1]!r}"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    elif kind == "union_tag_invalid":
+        msg = (
+            f"unknown {ctx['discriminator'].strip(chr(39))} {ctx['tag']!r} "
+            f"(expected one of {ctx['expected_tags']})"
+        )
+    elif kind == "union_tag_not_found":
+        msg = f"missing required key {ctx['discriminator']} (which kind this is)"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]  # our own messages say what they got
+    elif isinstance(err.get("input"), str | int | float) and len(repr(err["input"])) <= 60:
+        msg = f"{msg}, got {err['input']!r}"
     return src.error(path, msg)
 
 
@@ -194,14 +313,20 @@ def load(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     """Load, override and validate a scenario file; every problem is a ScenarioError."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ScenarioError(str(path), None, (), "no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(str(path), None, (), f"cannot read: {e}") from None
+    except OSError as e:
+        raise ScenarioError(str(path), None, (), f"cannot read: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        bad = raw[e.start : e.start + 1].hex()
+        raise ScenarioError(str(path), line, (), f"not UTF-8 text (byte 0x{bad})") from None
     data, src = read_yaml(text, str(path))
     if sets:
-        data = apply_sets(data, sets)
+        data = apply_sets(data, sets, src)
     return validate(data, src)
 
 
@@ -209,3 +334,36 @@ def scenario_hash(sc: Scenario) -> str:
     """A short stable hash of the validated scenario (defaults included)."""
     blob = json.dumps(sc.model_dump(mode="json", by_alias=True), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_BOUNDS = {"gt": "exclusiveMinimum", "ge": "minimum", "lt": "exclusiveMaximum", "le": "maximum"}
+
+
+class _ScenarioSchema(GenerateJsonSchema):
+    """Pydantic leaves a bound as a raw ``gt``/``ge`` key (ignored by JSON Schema validators)
+    where it wraps a validator, as on ``Duration | None`` (pydantic issue #11576)."""
+
+    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
+        out = super().generate(schema, mode)
+        _rename_bounds(out)
+        return out
+
+
+def _rename_bounds(node: Any) -> None:
+    if isinstance(node, list):
+        for v in node:
+            _rename_bounds(v)
+    elif isinstance(node, dict):
+        for k in list(node):
+            if k in ("properties", "$defs"):  # names, not keywords
+                for v in node[k].values():
+                    _rename_bounds(v)
+            elif k in _BOUNDS and isinstance(node[k], int | float):
+                node[_BOUNDS[k]] = node.pop(k)
+            elif k not in ("default", "examples", "const", "enum"):  # data, not schemas
+                _rename_bounds(node[k])
+
+
+def json_schema() -> dict[str, Any]:
+    """The scenario's JSON Schema (what `sim schema` prints), with each default's source."""
+    return Scenario.model_json_schema(by_alias=True, schema_generator=_ScenarioSchema)
