@@ -1,4 +1,4 @@
-"""Writing a run's results to a folder: frames, metadata and the Markdown report.
+"""Writing a run's results to a folder: frames, metadata, and the report (Markdown + HTML).
 
 Every file is written atomically (:mod:`sim.io`), so an interrupted run leaves the previous
 good files in place.
@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from sim.io import atomic_text, atomic_write
-from sim.report import render_markdown, report_data
+from sim.report import from_comparison, write_report
+from sim.report.data import TracedRequest, sample_request, scenario_json, traces_json
 from sim.results import Comparison
 from sim.scenario.model import Scenario
 
@@ -24,8 +25,9 @@ def _csv(df: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
-def write_run(out: Path, sc: Scenario, cmp: Comparison) -> None:
-    """summary.csv, requests.parquet, components.csv, timeseries.csv, metadata.json, report.md."""
+def write_run(out: Path, sc: Scenario, cmp: Comparison, trace_sample: bool = True) -> None:
+    """summary.csv, requests.parquet, components.csv, timeseries.csv, links.csv, metadata.json,
+    scenario.json, traces.json, report.md, report.html and figures/."""
     out.mkdir(parents=True, exist_ok=True)
     requests = cmp.frame("requests")
     atomic_write(
@@ -37,5 +39,18 @@ def write_run(out: Path, sc: Scenario, cmp: Comparison) -> None:
     meta = dict(cmp.metadata)
     meta["runs"] = [r.metadata for r in cmp.results()]
     atomic_text(out / "metadata.json", json.dumps(meta, indent=2, default=str))
+    atomic_text(out / "links.csv", _csv(cmp.frame("links")))
+    atomic_text(out / "broker.csv", _csv(cmp.frame("broker")))
+    atomic_text(out / "scenario.json", scenario_json(sc))
     if cmp.http and cmp.messaging:
-        atomic_text(out / "report.md", render_markdown(report_data(sc, cmp.summary, cmp.metadata)))
+        res = from_comparison(sc, cmp)
+        picked = sample_request(res.requests) if trace_sample else None
+        if not res.traces and picked is not None:  # re-run just past the first measured request
+            from sim.api import trace_request
+
+            traced = trace_request(
+                sc, picked[0], cmp.metadata.get("seed"), 0, until=picked[1] + 1e-3
+            )
+            res.sample, res.traces = picked[0], {a: TracedRequest.of(t) for a, t in traced.items()}
+        atomic_text(out / "traces.json", traces_json(res.sample, res.traces))
+        write_report(out, res)

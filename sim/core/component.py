@@ -54,6 +54,7 @@ class Component:
         self.conns_open = Gauge(env)
         self.conns_opened = 0
         self.conns_closed = 0
+        self.peers: dict[str, int] = {}  # connections this component opened, by peer name
         self.handshakes_tcp = 0
         self.handshakes_tls = 0
         self.handshakes_mtls = 0

@@ -36,6 +36,7 @@ def tls_active(tls: Tls | None) -> bool:
 def open_accounting(a: Component, b: Component, tls: Tls | None) -> None:
     """Book a newly opened connection on both ends (counts, gauges, memory)."""
     mem = tls.memory_per_connection if tls is not None and tls_active(tls) else 0.0
+    a.peers[b.name] = a.peers.get(b.name, 0) + 1  # who connects to whom (topology)
     for c in (a, b):
         c.conns_opened += 1
         c.conns_open.add(1)
@@ -122,7 +123,9 @@ class Pool:
         self.waiters: deque[Event] = deque()
 
     def acquire(self, tr: Trace | None) -> Generator[Event, Any, Connection]:
-        """A connection with a free stream: reused, newly opened, or waited for."""
+        """A connection with a free stream: reused, newly opened, or waited for.
+
+        A caller still waiting when the pool is closed (:meth:`close_all`) gets None."""
         env = self.env
         if self.max_streams == 1:
             if self.idle:
@@ -159,6 +162,8 @@ class Pool:
 
     def release(self, c: Connection) -> None:
         """Give a stream back; hands it straight to the oldest waiter if there is one."""
+        if c.pool is None:
+            return  # closed under the caller (peer stopped): nothing to give back
         if self.waiters:
             self.waiters.popleft().succeed(c)
             return
@@ -177,8 +182,8 @@ class Pool:
 
     def _expire(self, c: Connection) -> None:
         c.timer = False
-        if c.streams > 0:
-            return  # busy again: re-armed when it next goes idle
+        if c.streams > 0 or c.pool is None:
+            return  # busy again (re-armed when it next goes idle), or already closed
         due = c.idle_since + self.idle_timeout
         if self.env.now + 1e-12 < due:
             self._arm(c, due - self.env.now)
@@ -189,8 +194,11 @@ class Pool:
         close_accounting(self.owner, self.peer, self.tls)
 
     def close_all(self) -> None:
-        """Close every connection (instance stopped)."""
-        for _c in self.conns:
+        """Close every connection (instance stopped); callers still waiting get None."""
+        for c in self.conns:
+            c.pool = None
             close_accounting(self.owner, self.peer, self.tls)
         self.conns.clear()
         self.idle.clear()
+        while self.waiters:
+            self.waiters.popleft().succeed(None)

@@ -1,91 +1,63 @@
-"""The Markdown report: report data first (plain dicts), then a Jinja2 template.
+"""report.md: the :class:`~sim.report.document.Report` rendered by a Jinja2 template.
 
-Every string that came from a scenario is escaped before it reaches the template, so a
-scenario name cannot inject markup.
+The report data holds raw strings; escaping happens here, once, for every value the template
+prints (Jinja's ``finalize`` hook), so no template line can forget it. A scenario string
+(service names, the description) becomes inert text: HTML-escaped (no tags reach a
+Markdown viewer), with ``|`` escaped (no broken tables), ``[]`` and friends escaped (no
+links) and newlines folded. Values built here on purpose as Markdown — the Mermaid
+diagrams, which :mod:`sim.report.sequence` reduces to a safe alphabet — are marked safe.
+Figures are linked as ``figures/<key>.png`` next to the report.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import jinja2
-import pandas as pd
+from markupsafe import Markup
 
-from sim.report.table import headline_rows
-from sim.scenario.model import Scenario
+from sim.report.document import BUCKET_NOTE, Report
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+
+
+def esc(s: object) -> str:
+    """Scenario text made inert in Markdown: no tags, links, emphasis or table breaks."""
+    text = html.escape(str(s), quote=False)
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Markup):
+        return str(value)
+    return esc(value)
+
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("sim.report", "templates"),
     autoescape=False,
+    finalize=_finalize,
     keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
 
 
-def esc(s: object) -> str:
-    """Scenario text made safe for Markdown/HTML (no tags, no table breaks)."""
-    return html.escape(str(s)).replace("|", "\\|").replace("\n", " ")
+def code(s: object) -> Markup:
+    """Scenario text as a code span (HTML is inert there; backticks and pipes are not)."""
+    text = str(s).replace("`", "'").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return Markup(f"`{text}`")
 
 
-def report_data(sc: Scenario, summary: pd.DataFrame, metadata: dict[str, Any]) -> dict[str, Any]:
-    """Everything the report shows, as plain data."""
-    services = [
-        {
-            "name": esc(n),
-            "instances": s.instances,
-            "cores": s.cores,
-            "operations": esc(", ".join(s.operations)),
-            "subscriptions": esc(", ".join(f"{x.subject} ({x.delivery})" for x in s.subscriptions))
-            or "–",
-        }
-        for n, s in sc.services.items()
-    ]
-    events = summary[summary["metric"].isin(["delivery_mean", "delivery_p99"])]
-    event_rows = [
-        {
-            "flow": esc(r.flow),
-            "metric": r.metric,
-            "http": f"{r.http:.4g}",
-            "messaging": f"{r.messaging:.4g}",
-        }
-        for r in events.itertuples()
-    ]
-    breakdown = [
-        {
-            "bucket": m.removeprefix("time_"),
-            "http": f"{r.http:.4g}",
-            "messaging": f"{r.messaging:.4g}",
-        }
-        for m in ("time_network", "time_queueing", "time_cpu", "time_infra", "time_handshake")
-        for r in summary[(summary["flow"] == "all") & (summary["metric"] == m)].itertuples()
-    ]
-    a = sc.workload.arrivals
-    return {
-        "name": esc(sc.name),
-        "description": esc(sc.description),
-        "arrivals": esc(a.kind + (f", {a.rate:g}/s" if hasattr(a, "rate") else "")),
-        "duration": sc.run.duration,
-        "warmup": sc.run.warmup,
-        "seed": metadata.get("seed"),
-        "replications": metadata.get("replications", 1),
-        "services": services,
-        "headline": headline_rows(summary),
-        "breakdown": breakdown,
-        "events": event_rows,
-        "http": {
-            "protocol": sc.http.protocol,
-            "route": sc.http.internal_route,
-            "gateway": sc.http.gateway.replicas if sc.http.gateway.enabled else 0,
-            "sidecars": sc.http.sidecar.enabled,
-            "tls": sc.http.tls.version,
-        },
-        "messaging": {"servers": sc.messaging.broker.servers, "tls": sc.messaging.tls.version},
-        "version": metadata.get("version", ""),
-        "scenario_hash": metadata.get("scenario_hash", ""),
-    }
+_ENV.filters["code"] = code
 
 
-def render_markdown(data: dict[str, Any]) -> str:
-    """report.md from report data."""
-    return _ENV.get_template("report.md.j2").render(**data)
+def render_markdown(report: Report, figures_dir: str = "figures") -> str:
+    """report.md text; figures are expected at ``figures_dir/<key>.png``."""
+    mermaid = {a: Markup(t) for a, t in report.sample.get("mermaid", {}).items()}
+    return _ENV.get_template("report.md.j2").render(
+        r=report, figures_dir=Markup(figures_dir), mermaid=mermaid, bucket_note=BUCKET_NOTE
+    )

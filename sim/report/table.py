@@ -1,4 +1,7 @@
-"""The side-by-side comparison table printed in the terminal and used in reports."""
+"""The side-by-side comparison table printed in the terminal and used in reports.
+
+Each headline row carries its formatted cells and, for checking, the unrounded values.
+"""
 
 from __future__ import annotations
 
@@ -29,12 +32,19 @@ def fmt(v: float, lo: float = math.nan, hi: float = math.nan) -> str:
         return "–"
     s = f"{v:.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
     if not (math.isnan(lo) or math.isnan(hi)) and hi > lo:
-        s += f" [{lo:.3g}, {hi:.3g}]"
+        a, b = f"{lo:.3g}", f"{hi:.3g}"
+        if a != b:  # an interval narrower than the digits shown says nothing
+            s += f" [{a}, {b}]"
     return s
 
 
 def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
-    """Rows of the headline table from a comparison summary (wide, paired)."""
+    """Rows of the headline table from a comparison summary (wide, paired).
+
+    Besides the formatted cells, ``key`` is ``flow/metric`` and ``http_value`` /
+    ``messaging_value`` are the unrounded numbers (``repr``), so a report can be checked
+    against ``summary.csv``.
+    """
     rows = []
     for flow, metric, label in HEADLINE:
         sel = summary[(summary["flow"] == flow) & (summary["metric"] == metric)]
@@ -42,7 +52,8 @@ def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
             continue
         r = sel.iloc[0]
         ratio = r["ratio"]
-        sig = "" if r["n"] < 2 else (" *" if r["significant"] else " (n.s.)")
+        paired = "difference_low" in r and not math.isnan(float(r["difference_low"]))
+        sig = "" if not paired else (" *" if bool(r["significant"]) else " (n.s.)")
         rows.append(
             {
                 "metric": label,
@@ -50,6 +61,9 @@ def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
                 "http": fmt(r["http"], r["http_low"], r["http_high"]),
                 "messaging": fmt(r["messaging"], r["messaging_low"], r["messaging_high"]),
                 "ratio": ("–" if ratio is None or math.isnan(ratio) else f"{ratio:.3g}×") + sig,
+                "key": f"{flow}/{metric}",
+                "http_value": repr(float(r["http"])),
+                "messaging_value": repr(float(r["messaging"])),
             }
         )
     return rows

@@ -1,0 +1,241 @@
+"""What a report is made from: one :class:`Results` bundle, from memory or from a folder.
+
+A report never runs a simulation. It reads the frames a run produced — ``summary``,
+``requests``, ``components``, ``timeseries``, ``links`` (who opened connections to whom),
+``metadata`` — plus the scenario as it was run and the hops of one traced sample request.
+:func:`from_comparison` builds the bundle from a :class:`~sim.results.Comparison` in
+memory; :func:`load_results` reads the files :mod:`sim.output` wrote, so ``sim report DIR``
+regenerates the same report from disk.
+
+The scenario is saved as ``scenario.json`` with only the keys the author set
+(``exclude_unset``): reloading it restores which values were defaults, which the parameter
+table needs to say where each value came from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.core.trace import BUCKETS, Trace
+from sim.results import Comparison
+from sim.scenario.model import Scenario
+
+Hop = tuple[float, str, str, str]
+
+SCENARIO_FILE = "scenario.json"
+TRACES_FILE = "traces.json"
+FRAME_FILES = {
+    "summary": "summary.csv",
+    "requests": "requests.parquet",
+    "components": "components.csv",
+    "timeseries": "timeseries.csv",
+    "links": "links.csv",
+}
+
+
+@dataclass(frozen=True)
+class TracedRequest:
+    """One request followed hop by hop in one architecture."""
+
+    start: float
+    latency: float
+    hops: list[Hop]
+    buckets: dict[str, float]
+
+    @classmethod
+    def of(cls, tr: Trace) -> TracedRequest:
+        """From a run's :class:`~sim.core.trace.Trace` (its buckets sum to the latency)."""
+        buckets = {b: float(getattr(tr, b)) for b in BUCKETS}
+        return cls(float(tr.start), sum(buckets.values()), list(tr.hops or []), buckets)
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain data for traces.json."""
+        return {
+            "start": self.start,
+            "latency": self.latency,
+            "buckets": self.buckets,
+            "hops": [list(h) for h in self.hops],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TracedRequest:
+        """Back from traces.json."""
+        hops = [(float(h[0]), str(h[1]), str(h[2]), str(h[3])) for h in d["hops"]]
+        buckets = {str(k): float(v) for k, v in d["buckets"].items()}
+        return cls(float(d["start"]), float(d["latency"]), hops, buckets)
+
+
+class ResultsError(ValueError):
+    """A results folder that cannot be read (missing or malformed file)."""
+
+
+@dataclass
+class Results:
+    """Everything a report shows, as frames and plain data."""
+
+    scenario: Scenario
+    summary: pd.DataFrame
+    requests: pd.DataFrame
+    components: pd.DataFrame
+    timeseries: pd.DataFrame
+    links: pd.DataFrame
+    metadata: dict[str, Any]
+    sample: int | None = None  # id of the traced sample request
+    traces: dict[str, TracedRequest] = field(default_factory=dict)  # by architecture
+
+    @property
+    def warmup(self) -> float:
+        """Where measuring started: the scenario's warm-up, or the latest the runs chose (auto)."""
+        w = self.scenario.run.warmup
+        if w != "auto":
+            return float(w)
+        chosen = [float(r["warmup"]) for r in self.metadata.get("runs", []) if "warmup" in r]
+        return max(chosen, default=0.0)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Fault and scaling events to mark on time plots: ``{"t", "label"[, "architecture"]}``.
+
+        Read from the comparison's metadata (``events``: both architectures) and from each
+        replication-0 run's metadata (``events``: tagged with that run's architecture).
+        """
+        out = [dict(e) for e in self.metadata.get("events", []) if isinstance(e, dict)]
+        for run in self.metadata.get("runs", []):
+            if run.get("replication", 0) != 0:
+                continue
+            for e in run.get("events", []):
+                if isinstance(e, dict):
+                    out.append({"architecture": run.get("architecture", ""), **e})
+        return [e for e in out if isinstance(e.get("t"), int | float)]
+
+    @property
+    def architectures(self) -> list[str]:
+        """The architectures present, http first."""
+        present = set(self.components["architecture"]) if len(self.components) else set()
+        return [a for a in ("http", "messaging") if a in present]
+
+
+def from_comparison(
+    sc: Scenario,
+    cmp: Comparison,
+    sample: int | None = None,
+    traces: dict[str, TracedRequest] | None = None,
+) -> Results:
+    """The bundle of a comparison in memory; traces default to those replication 0 recorded."""
+    if traces is None:
+        traces = {}
+        for r in cmp.results():
+            if r.metadata.get("replication", 0) != 0 or not r.traces:
+                continue
+            rid = sample if sample is not None else min(r.traces)
+            tr = r.traces.get(rid)
+            if tr is not None and tr.hops is not None:
+                traces[r.architecture] = TracedRequest.of(tr)
+                sample = rid
+    meta = dict(cmp.metadata)
+    meta.setdefault("runs", [r.metadata for r in cmp.results()])
+    return Results(
+        sc,
+        cmp.summary,
+        cmp.frame("requests"),
+        cmp.frame("components"),
+        cmp.frame("timeseries"),
+        cmp.frame("links"),
+        meta,
+        sample if traces else None,
+        traces,
+    )
+
+
+def sample_request(requests: pd.DataFrame) -> tuple[int, float] | None:
+    """The first request measured in every architecture (replication 0), and the time by
+    which all of them had finished it."""
+    r = requests[(requests["kind"] == "request") & (requests["replication"] == 0)]
+    if r.empty:
+        return None
+    n_archs = r["architecture"].nunique()
+    everywhere = r.groupby("request_id")["architecture"].nunique()
+    ids = everywhere[everywhere == n_archs].index
+    if len(ids) == 0:
+        return None
+    rid = int(min(ids))
+    return rid, float(r[r["request_id"] == rid]["end"].max())
+
+
+def scenario_json(sc: Scenario) -> str:
+    """The scenario as run, only the keys that were set (defaults stay defaults on reload)."""
+    data = sc.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def traces_json(sample: int | None, traces: dict[str, TracedRequest]) -> str:
+    """The traced sample request: its id and, per architecture, its start, buckets and hops."""
+    body = {"request_id": sample, "traces": {a: t.as_json() for a, t in traces.items()}}
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def load_results(folder: str | Path) -> Results:
+    """Read a results folder written by :func:`sim.output.write_run`."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise ResultsError(f"{d}: no such results folder")
+    frames: dict[str, pd.DataFrame] = {}
+    for key, name in FRAME_FILES.items():
+        p = d / name
+        if not p.exists():
+            if key == "links":  # written since the topology drawings; older folders lack it
+                frames[key] = pd.DataFrame(columns=["architecture", "source", "target", "opened"])
+                continue
+            raise ResultsError(f"{p}: missing (is this a folder written by `sim run`?)")
+        try:
+            frames[key] = pd.read_parquet(p) if name.endswith(".parquet") else _read_csv(p)
+        except Exception as e:  # pandas raises many types for a damaged file
+            raise ResultsError(f"{p}: cannot read: {e}") from None
+    meta = _json(d / "metadata.json")
+    sc_data = _json(d / SCENARIO_FILE)
+    try:
+        sc = Scenario.model_validate(sc_data)
+    except ValueError as e:
+        raise ResultsError(f"{d / SCENARIO_FILE}: not a valid scenario: {e}") from None
+    sample, traces = None, {}
+    if (d / TRACES_FILE).exists():
+        t = _json(d / TRACES_FILE)
+        sample = t.get("request_id")
+        try:
+            traces = {a: TracedRequest.from_json(x) for a, x in t.get("traces", {}).items()}
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ResultsError(f"{d / TRACES_FILE}: malformed trace: {e}") from None
+    return Results(
+        sc,
+        frames["summary"],
+        frames["requests"],
+        frames["components"],
+        frames["timeseries"],
+        frames["links"],
+        meta,
+        sample,
+        traces,
+    )
+
+
+def _json(p: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{p}: missing (is this a folder written by `sim run`?)") from None
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{p}: cannot read: {e}") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{p}: expected a JSON object")
+    return data
+
+
+def _read_csv(p: Path) -> pd.DataFrame:
+    # pandas >= 3 parses floats exactly (round trip): the numbers read back are the very
+    # floats that were written (tested against the report's headline cells)
+    return pd.read_csv(p)

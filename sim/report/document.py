@@ -1,0 +1,335 @@
+"""The report as data: every section, table, figure and sentence, before any template.
+
+:func:`build_report` turns a :class:`~sim.report.data.Results` bundle into a :class:`Report`
+(plain dataclasses and dicts holding *raw* strings); :mod:`sim.report.markdown` and
+:mod:`sim.report.html` render it, each escaping scenario text for its own format. Figures
+are rendered once to PNG bytes: Markdown links them as ``figures/<key>.png`` files, HTML
+embeds them as base64 ``data:`` URIs, so report.html needs nothing but itself.
+
+Each figure has one sentence saying what it shows, with the numbers a reader should take
+away computed from the same summary the headline table shows (never from a second pass).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.report import plots, sequence, topology
+from sim.report.data import Results, sample_request
+from sim.report.parameters import Parameter, dist_text, parameters
+from sim.report.table import headline_rows
+from sim.results import batches
+from sim.scenario import scenario_hash
+
+BUCKET_NOTE = (
+    "network: propagation and transmission; queueing: waiting for a core or a pooled "
+    "connection; CPU: the services' own work; proxy / broker: gateway, sidecar and broker "
+    "processing; handshakes: TCP/TLS set-up on the path."
+)
+
+
+@dataclass
+class FigureDoc:
+    """One figure: a stable key (file name), title, one explaining sentence, PNG bytes."""
+
+    key: str
+    title: str
+    caption: str
+    png: bytes = b""
+
+
+@dataclass
+class Report:
+    """Everything the report shows."""
+
+    name: str
+    description: str
+    load: str
+    run: dict[str, Any]
+    headline: list[dict[str, str]]
+    breakdown: list[dict[str, str]]
+    events: list[dict[str, str]]
+    services: list[dict[str, str]]
+    flows: list[dict[str, str]]
+    architectures: dict[str, str]
+    parameters: list[tuple[str, list[Parameter]]]  # by section: placement, services, http…
+    assumptions: list[Parameter]
+    moving_parts: list[dict[str, str]]
+    figures: list[FigureDoc] = field(default_factory=list)
+    sample: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    interval: str = ""  # how the intervals were computed
+
+
+def build_report(res: Results, render: bool = True) -> Report:
+    """The report of a results bundle; ``render=False`` skips drawing the figures."""
+    sc, s = res.scenario, res.summary
+    a = sc.workload.arrivals
+    rate = f", {a.rate:g} requests/s" if hasattr(a, "rate") else ""
+    meta = res.metadata
+    warnings = []
+    if meta.get("scenario_hash") and meta["scenario_hash"] != scenario_hash(sc):
+        warnings.append(
+            "The scenario's defaults differ from those of the run (the model changed since): "
+            "the parameter table shows today's defaults."
+        )
+    paired = {"http", "messaging"} <= set(res.architectures)
+    if not paired:
+        warnings.append("Only one architecture was run: there is nothing to compare.")
+    rep = Report(
+        name=sc.name,
+        description=sc.description,
+        load=f"{a.kind} arrivals{rate}, {sc.workload.clients} edge clients",
+        run={
+            "duration": f"{sc.run.duration:g}",
+            "warmup": f"{res.warmup:g}",
+            "warmup_auto": "yes" if sc.run.warmup == "auto" else "",
+            "seed": str(meta.get("seed", sc.run.seed)),
+            "replications": str(meta.get("replications", sc.run.replications)),
+            "version": str(meta.get("version", "")),
+            "scenario_hash": str(meta.get("scenario_hash", "")),
+        },
+        headline=headline_rows(s) if paired else [],
+        breakdown=_breakdown(s) if paired else [],
+        events=_events(s) if paired else [],
+        services=_services(res),
+        flows=[
+            {"name": f.name, "target": f"{f.service}.{f.operation}", "weight": f"{f.weight:g}"}
+            for f in sc.workload.flows
+        ],
+        architectures=_architectures(res),
+        parameters=_sections(ps := parameters(sc)),
+        assumptions=[p for p in ps if p.assumption],
+        moving_parts=_moving_parts(res),
+        warnings=warnings,
+    )
+    rep.interval = _interval_method(res)
+    rep.sample = _sample(res)
+    rep.figures = _figures(res, rep, render)
+    return rep
+
+
+def _interval_method(res: Results) -> str:
+    """The summary names its method (``attrs``); a summary read from CSV has lost it."""
+    named = res.summary.attrs.get("interval")
+    if named:
+        return str(named)
+    n = int(res.metadata.get("replications", res.scenario.run.replications))
+    return batches.METHOD if n == 1 else f"independent replications ({n}, Student t)"
+
+
+def _sections(ps: list[Parameter]) -> list[tuple[str, list[Parameter]]]:
+    out: dict[str, list[Parameter]] = {}
+    for p in ps:
+        out.setdefault(p.path.split(".", 1)[0], []).append(p)
+    return list(out.items())
+
+
+def _value(s: pd.DataFrame, flow: str, metric: str, arch: str) -> float:
+    sel = s[(s["flow"] == flow) & (s["metric"] == metric)]
+    return float(sel.iloc[0][arch]) if len(sel) and arch in sel.columns else math.nan
+
+
+def _breakdown(s: pd.DataFrame) -> list[dict[str, str]]:
+    rows = []
+    for b in ("network", "queueing", "cpu", "infra", "handshake"):
+        h, m = _value(s, "all", f"time_{b}", "http"), _value(s, "all", f"time_{b}", "messaging")
+        rows.append({"part": plots.BUCKET_LABELS[b], "http": _ms(h), "messaging": _ms(m)})
+    return rows
+
+
+def _ms(v: float) -> str:
+    # sums of float differences leave ±1e-13 where the true value is 0: show 0
+    return "0" if abs(v) < 1e-9 else f"{v:.4g}"
+
+
+def _events(s: pd.DataFrame) -> list[dict[str, str]]:
+    ev = s[s["metric"].isin(["delivery_mean", "delivery_p99"])]
+    return [
+        {
+            "flow": str(r.flow),
+            "metric": str(r.metric).replace("delivery_", ""),
+            "http": f"{r.http:.4g}",
+            "messaging": f"{r.messaging:.4g}",
+        }
+        for r in ev.itertuples()
+    ]
+
+
+def _services(res: Results) -> list[dict[str, str]]:
+    out = []
+    for name, svc in res.scenario.services.items():
+        ops = []
+        for op_name, op in svc.operations.items():
+            extra = [f"→ {c.service}.{c.operation}" for c in op.calls]
+            extra += [f"emits {e.subject}" for e in op.emits]
+            ops.append(
+                f"{op_name} ({dist_text(op.demand)}{'; ' if extra else ''}{', '.join(extra)})"
+            )
+        subs = [f"{x.subject} → {x.operation} ({x.delivery})" for x in svc.subscriptions]
+        out.append(
+            {
+                "name": name,
+                "instances": str(svc.instances),
+                "cores": str(svc.cores),
+                "operations": "; ".join(ops) or "–",
+                "subscriptions": "; ".join(subs) or "–",
+            }
+        )
+    return out
+
+
+def _architectures(res: Results) -> dict[str, str]:
+    sc = res.scenario
+    h, m = sc.http, sc.messaging
+    regions = ", ".join(f"{r.name} (zones {' '.join(r.zones)})" for r in sc.placement.regions)
+    gw = f"{h.gateway.replicas} gateway replica(s)" if h.gateway.enabled else "no gateway"
+    side = "a sidecar per instance" if h.sidecar.enabled else "no sidecars"
+    cp = "a control plane" if h.sidecar.enabled and h.control_plane.enabled else "no control plane"
+    tls = f"TLS {h.tls.version}{' mutual' if h.tls.mutual else ''}"
+    mtls = f"TLS {m.tls.version}{' mutual' if m.tls.mutual else ''}"
+    return {
+        "placement": regions,
+        "http": f"{gw}, {side}, {cp}, {h.protocol}, internal calls via {h.internal_route}, {tls}, events as webhooks",
+        "messaging": f"{m.broker.servers} broker server(s) with {m.broker.cores} cores, one connection per client and instance, {mtls}, request/reply through _INBOX subjects",
+    }
+
+
+def _moving_parts(res: Results) -> list[dict[str, str]]:
+    t = plots.moving_parts_table(res.components) if len(res.components) else pd.DataFrame()
+    rows = [{"kind": str(k), **{a: str(int(v)) for a, v in r.items()}} for k, r in t.iterrows()]
+    rows.append({"kind": "total", **{a: str(int(t[a].sum())) for a in t.columns}})
+    return rows
+
+
+def _sample(res: Results) -> dict[str, Any]:
+    if not res.traces:
+        return {}
+    archs = [a for a in ("http", "messaging") if a in res.traces]
+    first = sample_request(res.requests)
+    return {
+        "request_id": res.sample,
+        "first": first is not None and first[0] == res.sample,
+        "architectures": archs,
+        "mermaid": {a: sequence.mermaid(res.traces[a]) for a in archs},
+        "hops": {a: sequence.hop_table(res.traces[a]) for a in archs},
+        "latency": {a: f"{res.traces[a].latency * 1e3:.3f}" for a in archs},
+    }
+
+
+def _ratio(h: float, m: float) -> str:
+    return f"{m / h:.3g}×" if h and not (math.isnan(h) or math.isnan(m)) else "–"
+
+
+def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
+    s, warm = res.summary, res.warmup
+    events = res.events
+
+    def v(flow: str, metric: str, arch: str) -> float:
+        return _value(s, flow, metric, arch)
+
+    p99 = (v("all", "latency_p99", "http"), v("all", "latency_p99", "messaging"))
+    infra = (v("all", "time_infra", "http"), v("all", "time_infra", "messaging"))
+    conns = (v("system", "connections_mean", "http"), v("system", "connections_mean", "messaging"))
+    cpu = (v("system", "cpu_cores_infra", "http"), v("system", "cpu_cores_infra", "messaging"))
+    mem = (v("system", "memory_infra", "http"), v("system", "memory_infra", "messaging"))
+    procs = {
+        a: next((r[a] for r in rep.moving_parts if r["kind"] == "total"), "0")
+        for a in ("http", "messaging")
+    }
+    graphs = {a: topology.connection_graph(res.components, res.links, a) for a in res.architectures}
+    pairs = "; ".join(f"{a}: {g.number_of_edges()} connected pairs" for a, g in graphs.items())
+    docs: list[tuple[FigureDoc, Any]] = [
+        (
+            FigureDoc(
+                "latency",
+                "Latency distribution",
+                f"The share of requests answered within each latency (left) and the percentiles (right): at p99 a request takes {p99[0]:.3g} ms over HTTP and {p99[1]:.3g} ms over messaging ({_ratio(*p99)}).",
+            ),
+            lambda: plots.latency_distribution(res.requests),
+        ),
+        (
+            FigureDoc(
+                "breakdown",
+                "Where the time goes",
+                f"The mean latency of a request split by where it was spent; proxy and broker processing on the path account for {infra[0]:.3g} ms over HTTP and {infra[1]:.3g} ms over messaging.",
+            ),
+            lambda: plots.time_breakdown(res.requests),
+        ),
+        (
+            FigureDoc(
+                "connections",
+                "Connections over time",
+                f"Open connections counted at both ends, by the kind of component holding them; on average {conns[0]:.4g} connections are open over HTTP and {conns[1]:.4g} over messaging ({_ratio(*conns)}).",
+            ),
+            lambda: plots.connections_over_time(res.timeseries, warm),
+        ),
+        (
+            FigureDoc(
+                "resources",
+                "CPU and memory by component kind",
+                f"Busy cores and time-averaged memory summed by component kind: infrastructure uses {cpu[0]:.3g} cores and {mem[0]:.4g} MB over HTTP, {cpu[1]:.3g} cores and {mem[1]:.4g} MB over messaging.",
+            ),
+            lambda: plots.resources_by_kind(res.components),
+        ),
+        (
+            FigureDoc(
+                "over-time",
+                "Throughput, errors and p99 over time",
+                "Per-interval throughput, error rate and p99 latency by completion time; the shaded band is the discarded warm-up"
+                + (
+                    f" and the {len(events)} dashed line(s) mark fault or scaling events."
+                    if events
+                    else "; no fault or scaling events happened in this run."
+                ),
+            ),
+            lambda: plots.over_time(res.timeseries, warm, events),
+        ),
+        (
+            FigureDoc(
+                "topology",
+                "Topology: who holds connections to whom",
+                f"An arrow from A to B means A opened connections to B during the run (node area: requests or messages handled; edge width: connections opened) — {pairs}.",
+            ),
+            lambda: topology.draw_topologies(res.components, res.links),
+        ),
+        (
+            FigureDoc(
+                "moving-parts",
+                "The moving parts",
+                f"Infrastructure processes each architecture runs besides the services and clients: {procs['http']} over HTTP, {procs['messaging']} over messaging.",
+            ),
+            lambda: plots.moving_parts(res.components),
+        ),
+    ]
+    if rep.sample:
+        lat = rep.sample["latency"]
+        docs.append(
+            (
+                FigureDoc(
+                    "sequence",
+                    "One request, hop by hop",
+                    f"The same request (id {rep.sample['request_id']}) in both architectures, each arrow a message leaving a component at its time since the request started; the reply arrived after {lat.get('http', '–')} ms over HTTP and {lat.get('messaging', '–')} ms over messaging.",
+                ),
+                lambda: sequence.timeline(res.traces, res.sample),
+            )
+        )
+    out = []
+    for doc, draw in docs:
+        if render:
+            doc.png = png(draw())
+        out.append(doc)
+    return out
+
+
+def png(fig: Figure, dpi: int = 110) -> bytes:
+    """A figure as PNG bytes (Agg canvas; no metadata, so bytes are stable across runs)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()

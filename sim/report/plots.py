@@ -1,0 +1,324 @@
+"""Plots: pure functions from result frames to matplotlib Figures.
+
+Each function takes the tidy frames of :mod:`sim.results` (both architectures, any number
+of replications) and returns a :class:`matplotlib.figure.Figure` built without pyplot, so
+nothing global changes: the figure renders with the Agg canvas when saved, and a notebook
+displays it as it is. Replications are pooled for distributions (every request counts
+once) and averaged for gauges (one mean curve per architecture).
+
+Colours are fixed per architecture and per component kind, so the same thing has the same
+colour in every figure of a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+from sim.core.trace import BUCKETS
+
+ARCH_COLORS = {"http": "#3b6ea8", "messaging": "#d1782c"}
+KIND_COLORS = {
+    "client": "#9e9e9e",
+    "gateway": "#6a51a3",
+    "sidecar": "#3b6ea8",
+    "control-plane": "#31a354",
+    "discovery": "#74c476",
+    "broker": "#d1782c",
+    "service": "#636363",
+}
+BUCKET_COLORS = {
+    "network": "#4c78a8",
+    "queueing": "#e45756",
+    "cpu": "#54a24b",
+    "infra": "#f58518",
+    "handshake": "#b279a2",
+}
+BUCKET_LABELS = {
+    "network": "network",
+    "queueing": "queueing",
+    "cpu": "service CPU",
+    "infra": "proxy / broker",
+    "handshake": "handshakes",
+}
+PERCENTILES = (50, 90, 99, 99.9)
+INFRA_EXCLUDE = ("service", "client")
+
+
+def _figure(width: float = 8.0, height: float = 4.0) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig
+
+
+def _archs(df: pd.DataFrame) -> list[str]:
+    present = set(df["architecture"]) if len(df) else set()
+    return [a for a in ARCH_COLORS if a in present]
+
+
+def _kind_color(kind: str) -> str:
+    return KIND_COLORS.get(kind, "#bdbdbd")
+
+
+def latency_distribution(requests: pd.DataFrame) -> Figure:
+    """Latency CDF (log scale) and the percentiles p50, p90, p99, p99.9 of both architectures."""
+    fig = _figure(9, 3.8)
+    cdf, pct = fig.subplots(1, 2, width_ratios=[3, 2])
+    r = requests[requests["kind"] == "request"]
+    archs = _archs(r)
+    width = 0.8 / max(len(archs), 1)
+    x = np.arange(len(PERCENTILES))
+    for i, a in enumerate(archs):
+        lat = np.sort(r[r["architecture"] == a]["latency"].to_numpy(dtype=float) * 1e3)
+        if len(lat) == 0:
+            continue
+        y = np.arange(1, len(lat) + 1) / len(lat)
+        cdf.step(lat, y, where="post", color=ARCH_COLORS[a], label=a)
+        q = np.percentile(lat, PERCENTILES)
+        bars = pct.bar(x + (i - (len(archs) - 1) / 2) * width, q, width, color=ARCH_COLORS[a])
+        pct.bar_label(bars, fmt="%.3g", fontsize=7)
+    if len(r) and float(r["latency"].min()) > 0:
+        cdf.set_xscale("log")
+        cdf.xaxis.set_major_formatter(ScalarFormatter())
+        cdf.xaxis.set_minor_formatter(NullFormatter())
+    cdf.set_xlabel("latency (ms)")
+    cdf.set_ylabel("fraction of requests ≤ latency")
+    cdf.set_title("Latency distribution (CDF)")
+    cdf.grid(True, which="both", alpha=0.3)
+    if archs:
+        cdf.legend(loc="lower right")
+    pct.set_xticks(x, [f"p{p:g}" for p in PERCENTILES])
+    pct.set_ylabel("latency (ms)")
+    pct.set_title("Percentiles")
+    pct.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def time_breakdown(requests: pd.DataFrame) -> Figure:
+    """Mean time per request split into network, queueing, CPU, proxy/broker and handshakes."""
+    fig = _figure(8, 2.6)
+    ax = fig.subplots()
+    r = requests[requests["kind"] == "request"]
+    archs = _archs(r)
+    means = {a: r[r["architecture"] == a][list(BUCKETS)].mean() * 1e3 for a in archs}
+    for i, a in enumerate(archs):
+        left = 0.0
+        for b in BUCKETS:
+            v = float(means[a][b]) if not np.isnan(means[a][b]) else 0.0
+            ax.barh(
+                i, v, left=left, color=BUCKET_COLORS[b], label=BUCKET_LABELS[b] if i == 0 else None
+            )
+            if v > 0.04 * max(float(means[x].sum()) for x in archs):
+                ax.text(
+                    left + v / 2, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="white"
+                )
+            left += v
+        ax.text(left, i, f" {left:.3g} ms", va="center", fontsize=8)
+    ax.set_yticks(range(len(archs)), archs)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean time per request (ms)")
+    ax.set_title("Where the time of one request goes")
+    ax.margins(x=0.12)
+    ax.legend(ncols=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
+    return fig
+
+
+def _gauge(ts: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean over replications of one gauge: columns architecture, t, kind, value."""
+    g = ts[ts["metric"] == metric]
+    return g.groupby(["architecture", "t", "kind"], as_index=False)["value"].mean()
+
+
+def connections_over_time(timeseries: pd.DataFrame, warmup: float = 0.0) -> Figure:
+    """Open connection ends held by each component kind over time, one panel per architecture."""
+    g = _gauge(timeseries, "connections")
+    archs = _archs(g)
+    fig = _figure(9, 3.4)
+    axes = fig.subplots(1, max(len(archs), 1), sharey=True, squeeze=False)[0]
+    for ax, a in zip(axes, archs, strict=False):
+        w = (
+            g[g["architecture"] == a]
+            .pivot_table(index="t", columns="kind", values="value")
+            .fillna(0)
+        )
+        kinds = [k for k in KIND_COLORS if k in w.columns] + [
+            k for k in w.columns if k not in KIND_COLORS
+        ]
+        ax.stackplot(
+            w.index,
+            *(w[k] for k in kinds),
+            labels=kinds,
+            colors=[_kind_color(k) for k in kinds],
+            alpha=0.85,
+        )
+        _warmup(ax, warmup)
+        ax.set_title(f"{a}")
+        ax.set_xlabel("simulated time (s)")
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("open connection ends")
+    fig.suptitle("Connections open over time, by component kind")
+    return fig
+
+
+def resources_by_kind(components: pd.DataFrame) -> Figure:
+    """Busy CPU cores and mean memory by component kind, both architectures side by side."""
+    c = components.assign(
+        busy_cores=components["utilisation"] * components["cores"],
+        memory_mb=components["memory_mean"] / 2**20,
+    )
+    per = c.groupby(["architecture", "replication", "kind"], as_index=False)[
+        ["busy_cores", "memory_mb"]
+    ].sum()
+    per = per.groupby(["architecture", "kind"], as_index=False)[["busy_cores", "memory_mb"]].mean()
+    archs = _archs(per)
+    kinds = [k for k in KIND_COLORS if k in set(per["kind"])] + sorted(
+        set(per["kind"]) - set(KIND_COLORS)
+    )
+    fig = _figure(9, 3.4)
+    cpu, mem = fig.subplots(1, 2)
+    width = 0.8 / max(len(archs), 1)
+    x = np.arange(len(kinds))
+    for i, a in enumerate(archs):
+        p = per[per["architecture"] == a].set_index("kind")[["busy_cores", "memory_mb"]]
+        p = p.reindex(kinds).fillna(0.0)
+        off = x + (i - (len(archs) - 1) / 2) * width
+        cpu.bar(off, p["busy_cores"], width, color=ARCH_COLORS[a], label=a)
+        mem.bar(off, p["memory_mb"], width, color=ARCH_COLORS[a], label=a)
+    for ax, title, ylabel in (
+        (cpu, "CPU", "busy cores (mean)"),
+        (mem, "Memory", "memory (MiB, time-average)"),
+    ):
+        ax.set_xticks(x, kinds, rotation=30, ha="right")
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, axis="y", alpha=0.3)
+        if archs:
+            ax.legend(fontsize=8)
+    fig.suptitle("CPU and memory by component kind")
+    return fig
+
+
+def over_time(
+    timeseries: pd.DataFrame, warmup: float = 0.0, events: Sequence[dict[str, Any]] = ()
+) -> Figure:
+    """Throughput, error rate and p99 latency per interval, with fault/scaling events marked.
+
+    ``events``: dicts with ``t`` (seconds), ``label`` and optionally ``architecture``.
+    """
+    fig = _figure(9, 6)
+    axes = fig.subplots(3, 1, sharex=True)
+    panels = (
+        ("throughput", "throughput (req/s)", 1.0),
+        ("error_rate", "error rate (fraction)", 1.0),
+        ("p99_latency", "p99 latency (ms)", 1e3),
+    )
+    for ax, (metric, label, scale) in zip(axes, panels, strict=True):
+        g = _gauge(timeseries, metric)
+        for a in _archs(g):
+            s = g[g["architecture"] == a].sort_values("t")
+            ax.plot(s["t"], s["value"] * scale, color=ARCH_COLORS[a], label=a, lw=1.2)
+        ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        _warmup(ax, warmup)
+        for ev in events:
+            color = ARCH_COLORS.get(str(ev.get("architecture", "")), "#000000")
+            ax.axvline(float(ev["t"]), color=color, ls="--", lw=1)
+    for ev in events:
+        axes[0].annotate(
+            str(ev.get("label", "")),
+            (float(ev["t"]), 1.0),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+        )
+    axes[0].legend(fontsize=8, loc="lower right")
+    axes[-1].set_xlabel("simulated time (s)")
+    fig.suptitle("Throughput, errors and p99 latency over time")
+    return fig
+
+
+def moving_parts(components: pd.DataFrame) -> Figure:
+    """How many infrastructure processes each architecture runs, by kind."""
+    counts = moving_parts_table(components)
+    archs = [a for a in ARCH_COLORS if a in counts.columns]
+    fig = _figure(8, 2.8)
+    ax = fig.subplots()
+    widest = max((float(counts[a].sum()) for a in archs), default=1.0) or 1.0
+    seen: set[str] = set()
+    for i, a in enumerate(archs):
+        left = 0.0
+        for kind, n in counts[a].items():
+            if n <= 0:
+                continue
+            ax.barh(
+                i,
+                n,
+                left=left,
+                color=_kind_color(str(kind)),
+                edgecolor="white",
+                label=None if str(kind) in seen else str(kind),
+            )
+            seen.add(str(kind))
+            if n < 0.1 * widest:
+                left += n
+                continue
+            ax.text(
+                left + n / 2,
+                i,
+                f"{kind} {n:g}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white",
+            )
+            left += n
+        ax.text(left, i, f" {left:g}", va="center", fontsize=9)
+    ax.set_yticks(range(len(archs)), archs)
+    ax.invert_yaxis()
+    ax.legend(
+        fontsize=7,
+        ncols=max(len(seen), 1),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.3),
+        frameon=False,
+    )
+    ax.set_xlabel("infrastructure processes")
+    ax.set_title("The moving parts")
+    ax.margins(x=0.08)
+    return fig
+
+
+def moving_parts_table(components: pd.DataFrame) -> pd.DataFrame:
+    """Infrastructure processes by kind (rows) and architecture (columns), replication 0."""
+    c = components[(components["replication"] == 0) & ~components["kind"].isin(INFRA_EXCLUDE)]
+    t = c.groupby(["kind", "architecture"]).size().unstack(fill_value=0)
+    order = [k for k in KIND_COLORS if k in t.index] + sorted(set(t.index) - set(KIND_COLORS))
+    t = t.reindex(order)
+    for a in ARCH_COLORS:
+        if a not in t.columns and a in set(components["architecture"]):
+            t[a] = 0
+    return t[[a for a in ARCH_COLORS if a in t.columns]].astype(int)
+
+
+def _warmup(ax: Axes, warmup: float) -> None:
+    if warmup > 0:
+        ax.axvspan(0, warmup, color="#000000", alpha=0.06, lw=0)
+        ax.text(
+            warmup / 2,
+            0.98,
+            "warm-up",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=7,
+            color="#555555",
+        )
