@@ -1,121 +1,361 @@
-"""A NATS server and its client connections.
+"""One nats-server: its clients, the interest it holds, routing and what it costs.
 
-The server is a component with cores and a memory ledger (baseline + per connection + per
-subscription: CALIBRATION.md, measured on nats-server 2.9). Routing a message costs
-``cpu_per_message`` (parse and match) plus ``cpu_per_delivery`` for each copy written
-(derived from ``nats bench`` 1→1 throughput). Queue-group members are picked uniformly at
-random from a stream of their own (``queue-pick``), as nats-server does (not round robin).
+Each server has its own :class:`~sim.messaging.accounts.AccountSpace` (accounts are configured
+the same on every server) holding its clients' subscriptions and *mirrors* of the interest of
+other servers: one per (server, account, subject, queue) learnt over a route (same cluster) or
+a gateway (another cluster), with the weight of a queue group (``sublist.go``). A client's SUB
+is news to the peers when it is the first plain subscription on its subject or any queue
+subscription (RS+; the last one going is RS-), propagated by :mod:`sim.messaging.cluster`.
 
-A :class:`ClientConn` is one long-lived client connection with its TLS handshake paid at
-connect time, and its inbox prefix ``_INBOX.<nuid>.``.
+A message is parsed and matched, who gets a copy is decided by :mod:`sim.messaging.routing`,
+then the copies are written: to local clients, to route peers, to gateways. A reply crossing
+a gateway gets ``_GR_.<cluster>.<server>.`` so that the answer comes straight back to the
+origin server (``gateway.go`` handleGatewayReply); a request crossing a service import gets an
+``_R_.`` reply whose answer comes back to the server that mapped it. With nothing delivered
+anywhere and a reply subject, the requester gets a 503 "no responders" status at once
+(headers on). A client without permission to publish a subject gets an error and the
+message is dropped (:mod:`sim.messaging.permissions`).
+
+Costs: parsing and matching one message costs ``cpu_per_message``, each copy written (to a
+client, a route or a gateway) ``cpu_per_delivery`` (derived from ``nats bench``, CALIBRATION.md);
+the copies leave after that work. Memory: baseline + per connection + per subscription
+(mirrors included) + pending bytes. Every cost is also booked per account: parsing to the
+account the message travels in, each write to the receiving account.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
-from sim.core.connections import close_accounting, handshake, open_accounting
+from sim.core.connections import close_accounting
 from sim.core.distributions import Uniforms
+from sim.core.metrics import Gauge
+from sim.core.network import Place
 from sim.core.trace import Trace
-from sim.messaging.subjects import SubjectIndex, Subscription
-from sim.scenario.model import MessagingSettings
+from sim.messaging.accounts import AccountSpace, Delivery
+from sim.messaging.failure import CLOSED
+from sim.messaging.message import (
+    GATEWAY_REPLY_PREFIX,
+    NO_RESPONDERS_STATUS,
+    SERVICE_REPLY_PREFIX,
+    Interest,
+    Msg,
+    QueueKey,
+    RemoteInterest,
+)
+from sim.messaging.observe import Book
+from sim.messaging.routing import SpaceKey, plan
+from sim.messaging.subjects import Subscription
 
 if TYPE_CHECKING:
-    from sim.app.application import Application
-
-_NUID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-
-def _nuid(n: int) -> str:
-    """A deterministic 22-character identifier standing in for a NUID."""
-    out = []
-    for _ in range(22):
-        n, r = divmod(n * 2654435761 + 97, 62)
-        out.append(_NUID_ALPHABET[r])
-    return "".join(out)
+    from sim.messaging.client import ClientConn
+    from sim.messaging.cluster import Fabric
 
 
 class BrokerServer(Component):
-    """One nats-server."""
+    """One nats-server of a cluster."""
 
-    def __init__(self, app: Application, cfg: MessagingSettings, index: int):
-        b = cfg.broker
-        super().__init__(
-            app.env,
-            "broker",
-            f"nats-{index}",
-            app.placer.infra("nats", index),
-            cores=b.cores,
-            memory=b.memory,
-        )
-        self.app = app
+    def __init__(self, fabric: Fabric, name: str, place: Place, cluster: str):
+        b = fabric.cfg.broker
+        super().__init__(fabric.env, "broker", name, place, cores=b.cores, memory=b.memory)
+        self.fabric = fabric
         self.cfg = b
-        self.tls = cfg.tls
-        self.index = SubjectIndex()
-        self.pick = Uniforms(app.streams.get("queue-pick"))
-        self._conn_ids = count()
-        self.messages_in = 0
-        self.messages_out = 0
+        self.cluster = cluster
+        self.space = AccountSpace.from_config(fabric.cfg.accounts)
+        self.alive = True
+        self.death = ""
+        # insertion-ordered (dicts, not sets): what happens to them happens in a fixed order
+        self.clients: dict[ClientConn, None] = {}
+        self.opening: dict[ClientConn, None] = {}
+        self.pick = Uniforms(fabric.streams.get(f"queue-pick/{name}"))
+        self.mirrors: dict[tuple[str, str, str, str | None], tuple[Subscription, RemoteInterest]]
+        self.mirrors = {}
+        self.refs: dict[tuple[str, str, str | None], int] = {}
+        self.book = Book(fabric.env)
+        self.subscriptions = Gauge(fabric.env)
+        self.closures: list[tuple[float, str, str]] = []  # (time, client, reason)
+        tls = fabric.cfg.tls
+        self.handshake_cpu = (
+            tls.server_cpu + (tls.mutual_cpu if tls.mutual else 0.0) if tls.version != "none" else 0
+        )
 
-    def connect(self, owner: Component, name: str) -> ClientConn:
-        """A client connects (TLS handshake at start, off any request path)."""
-        conn = ClientConn(self, owner, name, next(self._conn_ids))
-        open_accounting(owner, self, self.tls)
+    def gauges(self) -> list[Gauge]:
+        return [*super().gauges(), self.subscriptions, *self.book.gauges()]
+
+    # ------------------------------------------------------------------ connections
+    def register(self, conn: ClientConn) -> None:
+        """A client's CONNECT and SUBs arrived: hold it open, subscribe all it wants."""
+        self.opening.pop(conn, None)
+        self.clients[conn] = None
+        conn.attach_to(self)
         self.memory.add(self.cfg.memory_per_connection)
-        self.env.process(handshake(self.env, self.app.net, owner, self, self.tls, None))
-        return conn
+        self.hold(conn.account, self.cfg.memory_per_connection, pending=False)
+        self.book.count("account", conn.account, "connections_opened")
+        for interest in conn.interests:
+            h = self.add_local(interest)
+            if h is not None:
+                conn.handles[interest] = h
 
-    def route(
-        self, tr: Trace, subject: str, nbytes: float
-    ) -> Generator[Any, Any, list[Subscription]]:
-        """Parse, match and write one message; returns the subscriptions that get a copy."""
-        m = self.index.match(subject)
-        recipients = list(m.plain)
-        for members in m.queues.values():
-            recipients.append(members[int(self.pick() * len(members))])
-        self.messages_in += 1
-        self.messages_out += len(recipients)
-        self.handled += 1
-        work = self.cfg.cpu_per_message + self.cfg.cpu_per_delivery * len(recipients)
-        if work > 0:
-            assert self.cpu is not None
-            env = self.env
-            t0 = env.now
-            yield self.cpu.execute(work)
-            tr.infra += work
-            tr.queueing += env.now - t0 - work
-        self.bytes_out += nbytes * len(recipients)
-        return recipients
+    def close_client(self, conn: ClientConn, reason: str) -> None:
+        """Close a client connection: its subscriptions go, peers are told."""
+        if conn not in self.clients or not self.alive:
+            return
+        del self.clients[conn]
+        for interest, h in list(conn.handles.items()):
+            self.remove_local(interest, h)
+        conn.release_pending(self)
+        self.memory.remove(self.cfg.memory_per_connection)
+        self.hold(conn.account, -self.cfg.memory_per_connection, pending=False)
+        self.book.count("server", self.name, f"closed_{reason}")
+        self.closures.append((self.env.now, conn.name, reason))
+        conn.detached(self, reason)
 
-
-class ClientConn:
-    """A client's single connection to a server, with its subscriptions."""
-
-    def __init__(self, server: BrokerServer, owner: Component, name: str, cid: int):
-        self.server = server
-        self.owner = owner
-        self.name = name
-        self.inbox = f"_INBOX.{_nuid(cid)}."
-        self.subs: list[Subscription] = []
-        self._tokens = count()
-
-    def subscribe(self, subject: str, queue: str | None, interest: Any) -> Subscription:
-        h = self.server.index.subscribe(subject, queue=queue, owner=interest)
-        self.subs.append(h)
-        self.server.memory.add(self.server.cfg.memory_per_subscription)
+    def add_local(self, interest: Interest) -> Subscription | None:
+        """A client's SUB: into the subject space, then RS+ to every peer (None: refused)."""
+        acc = interest.conn.account
+        perms = interest.conn.perms
+        if perms is not None and not perms.subscribe.permits(interest.subject):
+            self._violation(acc)  # -ERR 'Permissions Violation for Subscription'
+            return None
+        h = self.space.subscribe(acc, interest.subject, interest.queue, owner=interest)
+        self._sub_memory(acc, +1)
+        key = (acc, interest.subject, interest.queue)
+        n = self.refs.get(key, 0)
+        self.refs[key] = n + 1
+        if interest.queue is not None or n == 0:  # plain interest: only 0 → 1 is news
+            self.fabric.propagate(self, acc, interest.subject, interest.queue, +1)
         return h
 
-    def new_reply_subject(self) -> str:
-        """A unique reply subject under this connection's inbox wildcard."""
-        return f"{self.inbox}{next(self._tokens)}"
+    def remove_local(self, interest: Interest, h: Subscription) -> None:
+        acc = interest.conn.account
+        if not self.space.unsubscribe(h):
+            return
+        self._sub_memory(acc, -1)
+        key = (acc, interest.subject, interest.queue)
+        n = self.refs[key] - 1
+        if n:
+            self.refs[key] = n
+        else:
+            del self.refs[key]
+        if interest.queue is not None or n == 0:
+            self.fabric.propagate(self, acc, interest.subject, interest.queue, -1)
 
-    def close(self) -> None:
-        for h in self.subs:
-            self.server.index.unsubscribe(h)
-            self.server.memory.remove(self.server.cfg.memory_per_subscription)
-        self.subs.clear()
-        self.server.memory.remove(self.server.cfg.memory_per_connection)
-        close_accounting(self.owner, self.server, self.server.tls)
+    def mirror(
+        self,
+        origin: BrokerServer,
+        gateway: bool,
+        account: str,
+        subject: str,
+        queue: str | None,
+        delta: int,
+    ) -> None:
+        """An RS+/RS- from a route or gateway peer about ``origin``'s subscriptions."""
+        if not self.alive:
+            return
+        self.protocol(account, write=False)
+        key = (origin.name, account, subject, queue)
+        entry = self.mirrors.get(key)
+        if entry is None:
+            if delta <= 0:
+                return
+            ri = RemoteInterest(origin, gateway)
+            entry = (self.space.subscribe(account, subject, queue, owner=ri), ri)
+            self.mirrors[key] = entry
+            self._sub_memory(account, +1)
+        h, ri = entry
+        ri.weight += delta
+        if ri.weight <= 0:
+            self.space.unsubscribe(h)
+            del self.mirrors[key]
+            self._sub_memory(account, -1)
+
+    def drop_mirrors(self, origin: BrokerServer | None, gateway: bool, cluster: str = "") -> None:
+        """Forget what a peer (or, with ``cluster``, a whole remote cluster) told us."""
+        for key, (h, ri) in list(self.mirrors.items()):
+            if ri.gateway != gateway:
+                continue
+            if (origin is not None and ri.origin is origin) or (
+                cluster and ri.origin.cluster == cluster
+            ):
+                self.space.unsubscribe(h)
+                del self.mirrors[key]
+                self._sub_memory(key[1], -1)
+
+    def _sub_memory(self, account: str, n: int) -> None:
+        if not self.alive:
+            return
+        self.subscriptions.add(n)
+        self.memory.add(n * self.cfg.memory_per_subscription)
+        self.hold(account, n * self.cfg.memory_per_subscription, pending=False)
+
+    def hold(self, account: str, nbytes: float, pending: bool = True) -> None:
+        """Bytes held for an account (connections, subscriptions, pending writes)."""
+        if not self.alive:
+            return
+        if pending:
+            self.memory.add(nbytes)
+        self.book.gauge("account", account, "memory_bytes").add(nbytes)
+
+    def protocol(self, account: str, parse: bool = True, write: bool = True) -> None:
+        """Protocol work off the message path (PING/PONG, RS+/RS-): a parse and/or a write."""
+        if not self.alive or self.cpu is None:
+            return
+        work = (self.cfg.cpu_per_message if parse else 0.0) + (
+            self.cfg.cpu_per_delivery if write else 0.0
+        )
+        self.cpu.background(work)
+        self.book.count("account", account, "cpu_seconds", work)
+        self.book.count("server", self.name, "protocol_messages")
+
+    def kill(self, mode: str = CLOSED) -> None:
+        """The server process dies (``closed``: its sockets close) or its host vanishes."""
+        if not self.alive:
+            return
+        tls = self.fabric.cfg.tls
+        for conn in list(self.clients):
+            conn.release_pending(self)
+            conn.server_died(self, mode)
+        for conn in list(self.opening):
+            if conn.open_on is self:
+                close_accounting(conn.owner, self, tls)
+                conn.open_on = None
+        self.clients.clear()
+        self.opening.clear()
+        self.alive = False
+        self.death = mode
+        self.memory.gauge.set(0.0)  # the process and all it held are gone
+        self.subscriptions.set(0.0)
+        self.fabric.server_died(self, mode)
+
+    # ------------------------------------------------------------------ routing
+    def _work(self, tr: Trace, work: float) -> Generator[Any, Any, None]:
+        if work <= 0 or self.cpu is None:
+            return
+        t0 = self.env.now
+        yield self.cpu.execute(work)
+        tr.infra += work
+        tr.queueing += self.env.now - t0 - work
+
+    def receive(self, msg: Msg, frm: str) -> Generator[Any, Any, None]:
+        """Route one message that arrived from a ``client``, a ``route`` or a ``gateway``."""
+        if not self.alive:
+            return
+        b, book = self.cfg, self.book
+        self.handled += 1
+        book.count("server", self.name, "messages_in")
+        book.count("server", self.name, "bytes_in", msg.nbytes)
+        book.count("account", msg.account, "messages_in")
+        if msg.subject.startswith(GATEWAY_REPLY_PREFIX):
+            _, cluster, server, rest = msg.subject.split(".", 3)
+            if cluster != self.cluster or server != self.name:
+                self._charge(msg.account, b.cpu_per_message)
+                self._count_out(msg.account, msg.nbytes)
+                yield from self._work(msg.tr, b.cpu_per_message + b.cpu_per_delivery)
+                if cluster != self.cluster:
+                    self.fabric.gateway_send(self, cluster, msg.branch(True))
+                else:
+                    self.fabric.route_send(self, self.fabric.servers[server], msg.branch(True))
+                return
+            msg.subject, frm = rest, "route"  # back at the origin server: deliver here
+        if msg.subject.startswith(SERVICE_REPLY_PREFIX):
+            home = self.fabric.reply_home.get((msg.account, msg.subject))
+            if home is not None and home is not self:
+                self._charge(msg.account, b.cpu_per_message)
+                self._count_out(msg.account, msg.nbytes)
+                yield from self._work(msg.tr, b.cpu_per_message + b.cpu_per_delivery)
+                self.fabric.route_send(self, home, msg.branch(True))
+                return
+            resolved = self.fabric.resolve_reply(msg.account, msg.subject)
+            if resolved is not None:
+                msg.account, msg.subject = resolved
+                frm = "client"
+        if frm == "client" and not self._may_publish(msg):
+            self._charge(msg.account, b.cpu_per_message)
+            yield from self._work(msg.tr, b.cpu_per_message)
+            self._violation(msg.account)  # -ERR 'Permissions Violation for Publish', dropped
+            return
+        local, routes, gws = plan(self, msg, frm)
+        nobody = frm == "client" and not (local or routes or gws)
+        answer = nobody and msg.reply is not None and b.headers and msg.sender is not None
+        writes = len(local) + len(routes) + len(gws) + (1 if answer else 0)
+        self._charge(msg.account, b.cpu_per_message)
+        yield from self._work(msg.tr, b.cpu_per_message + b.cpu_per_delivery * writes)
+        self._send(msg, local, routes, gws)
+        if answer and msg.sender is not None and msg.reply is not None:
+            book.count("server", self.name, "no_responders")
+            book.count("account", msg.account, "no_responders")
+            copy = msg.branch(True, subject=msg.reply, reply=None, nbytes=0.0)
+            copy.status = NO_RESPONDERS_STATUS
+            self._write(msg.sender, copy, msg.sender.inbox_interest)
+
+    def _may_publish(self, msg: Msg) -> bool:
+        conn = msg.sender
+        if conn is None or conn.perms is None or conn.perms.publish.permits(msg.subject):
+            return True
+        return conn.replies is not None and conn.replies.allow(msg.subject, self.env.now)
+
+    def _violation(self, account: str) -> None:
+        self.book.count("server", self.name, "permission_violations")
+        self.book.count("account", account, "permission_violations")
+
+    def _charge(self, account: str, work: float) -> None:
+        self.book.count("account", account, "cpu_seconds", work)
+
+    def _send(
+        self,
+        msg: Msg,
+        local: list[Delivery],
+        routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]],
+        gws: dict[tuple[str, SpaceKey], list[QueueKey]],
+    ) -> None:
+        mapped: str | None = None
+
+        def reply_for(service: bool) -> str | None:
+            nonlocal mapped
+            if not service or msg.service or msg.reply is None:
+                return msg.reply
+            if mapped is None:
+                mapped = self.fabric.map_reply(self, msg.account, msg.subject, msg.reply)
+            return mapped
+
+        for d in local:
+            interest = d.sub.owner
+            assert isinstance(interest, Interest)
+            copy = msg.branch(
+                interest.role != "observer",
+                account=d.account,
+                subject=d.subject,
+                reply=reply_for(d.via == "service"),
+                queues=(),
+            )
+            self._write(interest.conn, copy, interest)
+        for (dst, (acc, subj, svc)), queues in routes.items():
+            copy = msg.branch(
+                True, account=acc, subject=subj, reply=reply_for(svc), queues=tuple(queues)
+            )
+            copy.service = svc
+            self._count_out(acc, msg.nbytes)
+            self.fabric.route_send(self, dst, copy)
+        for (cluster, (acc, subj, svc)), queues in gws.items():
+            reply = reply_for(svc)
+            if reply is not None and not reply.startswith(GATEWAY_REPLY_PREFIX):
+                reply = f"{GATEWAY_REPLY_PREFIX}{self.cluster}.{self.name}.{reply}"
+            copy = msg.branch(True, account=acc, subject=subj, reply=reply, queues=tuple(queues))
+            copy.service = svc
+            self._count_out(acc, msg.nbytes)
+            self.fabric.gateway_send(self, cluster, copy)
+
+    def _count_out(self, account: str, nbytes: float) -> None:
+        book = self.book
+        book.count("server", self.name, "messages_out")
+        book.count("server", self.name, "bytes_out", nbytes)
+        book.count("account", account, "messages_out")
+        book.count("account", account, "bytes_out", nbytes)
+        book.count("account", account, "cpu_seconds", self.cfg.cpu_per_delivery)
+        self.bytes_out += nbytes
+
+    def _write(self, conn: ClientConn, msg: Msg, interest: Interest) -> None:
+        self._count_out(conn.account, msg.nbytes)
+        conn.take(self, msg, interest)

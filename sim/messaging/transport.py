@@ -1,44 +1,58 @@
 """The messaging transport: every client holds one long-lived connection to the broker.
 
-Requests are NATS request/reply: the requester publishes on the operation's subject with a
-reply subject ``_INBOX.<nuid>.<token>`` under the one wildcard inbox subscription its
-connection holds (``_INBOX.<nuid>.*``); the broker matches the subject in its
-:class:`~sim.messaging.subjects.SubjectIndex`, gives a copy to every matching plain
-subscription and to one uniformly random member of each matching queue group, and the
-responder publishes its reply to the reply subject, which the broker routes back. With no
-subscriber at all the requester gets a 503 "no responders" status at once (headers on).
+The three patterns of the application map onto subjects (the broker does the rest):
 
-Service instances subscribe to their operations' subjects in a queue group named after
-the service (load sharing); event observers subscribe with ``shared`` (queue group) or
-``each`` (plain subscription per instance, broadcast) delivery. Publishing costs the
-broker ``cpu_per_message`` plus ``cpu_per_delivery`` per recipient (see
-:mod:`sim.messaging.broker`). Connections are opened once, at start, with their TLS
-handshake; nothing is pooled or re-handshaken while running.
+* **load sharing** — a request to ``service.operation`` is published on the operation's
+  subject; every responder subscribes to it in the queue group ``q`` (nats.go ``micro``
+  DefaultQueueGroup), so one member answers (uniformly at random over the cluster; in a
+  supercluster the local cluster first, else the nearest cluster with members). Two services
+  answering the same subject (one service deployed in two regions) share the group;
+* **a specific instance** (1:1) — a call with ``instance: i`` is published on the per-instance
+  subject ``<subject>.<i>`` that only instance ``i`` subscribes to (no queue group);
+* **broadcast** (1:n) — events go to every matching subscription: ``each`` delivery is a plain
+  subscription per instance, ``shared`` a queue group per service (one copy per service).
+
+Request/reply is NATS's: the requester publishes with a unique reply subject under its
+connection's ``_INBOX.<nuid>.*`` subscription and waits for the first reply or for
+``request_timeout`` (status ``timeout``); with no subscriber anywhere the server answers 503
+at once (``no_responders``). A payload over ``max_payload`` is refused by the client library
+before it is sent (nats.go ``ErrMaxPayload``: status ``error``, nothing on the wire).
+
+Each service (and the edge clients) connects as the account its ``users`` entry names in
+``messaging.accounts`` (else ``$G``); traffic crosses accounts only through matching
+exports and imports (:mod:`sim.messaging.accounts`).
+
+Failures (:meth:`crash`, :meth:`kill_server`) and what they cost are modelled by the broker
+(:mod:`sim.messaging.failure`, :mod:`sim.messaging.client`, :mod:`sim.messaging.cluster`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from itertools import count
 from typing import Any
 
 from sim.app.application import Application, request_subject
 from sim.app.service import ServiceInstance
-from sim.app.transport import ERROR, NO_RESPONDERS, OK, Plan
+from sim.app.transport import ERROR, NO_RESPONDERS, OK, TIMEOUT, Plan
 from sim.core.component import Component
 from sim.core.trace import Trace
-from sim.messaging.broker import BrokerServer, ClientConn
-from sim.messaging.subjects import Subscription
+from sim.messaging.broker import BrokerServer
+from sim.messaging.client import ClientConn
+from sim.messaging.cluster import Fabric
+from sim.messaging.failure import CLOSED, MODES
+from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg, add_buckets
+from sim.messaging.observe import broker_rows, sample
+from sim.messaging.permissions import of_users
+from sim.messaging.topology import EDGE_USER, account_for, account_of_users, clusters
 from sim.scenario.model import MessagingSettings
 
+RESPONDERS = "q"  # nats.go micro DefaultQueueGroup
 
-@dataclass(frozen=True, slots=True)
-class Interest:
-    """What a subscription is for: replying to requests, hearing events, or an inbox."""
 
-    conn: ClientConn
-    role: str  # "responder" | "observer" | "inbox"
-    operation: str = ""
+def instance_subject(subject: str, index: int) -> str:
+    """The subject only instance ``index`` of a service listens on (the 1:1 pattern)."""
+    return f"{subject}.{index}"
 
 
 class MessagingTransport:
@@ -49,41 +63,85 @@ class MessagingTransport:
     def __init__(self, app: Application, cfg: MessagingSettings):
         self.app = app
         self.env = app.env
-        self.net = app.net
         self.cfg = cfg
-        self.server: BrokerServer = None  # type: ignore[assignment]
+        self.fabric: Fabric = None  # type: ignore[assignment]
         self.conns: dict[Component, ClientConn] = {}
         self.edge: list[ClientConn] = []
+        self.users = account_of_users(cfg.accounts)
+        self.perms = of_users(cfg.accounts)
+        self.samples: list[tuple[float, str, str, float]] = []
+        self.every: list[ClientConn] = []  # every connection ever made (for the books)
+        self.payload_errors = 0
+        self.buffer_errors = 0
+        self._cid = count()
+
+    @property
+    def server(self) -> BrokerServer:
+        """The first server (the only one of a single-server deployment)."""
+        return next(iter(self.fabric.servers.values()))
 
     def start(self) -> None:
-        self.server = BrokerServer(self.app, self.cfg, 0)
-        for k in range(self.app.sc.workload.clients):
-            conn = self.server.connect(self.app.clients, f"client-{k}")
-            self._inbox(conn)
+        app = self.app
+        self.fabric = Fabric(self.env, app.net, app.streams, app.placer, self.cfg, clusters(app.sc))
+        self.fabric.start()
+        account = account_for(self.users, EDGE_USER)
+        for k in range(app.sc.workload.clients):
+            conn = self.fabric.connect(app.clients, f"client-{k}", account, next(self._cid))
+            conn.restrict(self.perms.get(EDGE_USER))
+            conn.connect()
             self.edge.append(conn)
-
-    def _inbox(self, conn: ClientConn) -> None:
-        conn.subscribe(f"{conn.inbox}*", None, Interest(conn, "inbox"))
+            self.every.append(conn)
+        servers = list(self.fabric.servers.values())
+        self.env.process(sample(self.env, servers, app.sc.run.timeseries_interval, self.samples))
 
     def attach(self, inst: ServiceInstance) -> None:
-        conn = self.server.connect(inst, inst.name)
+        account = account_for(self.users, inst.service)
+        conn = self.fabric.connect(inst, inst.name, account, next(self._cid))
+        conn.restrict(self.perms.get(inst.service))
         self.conns[inst] = conn
-        self._inbox(conn)
+        self.every.append(conn)
         sc = self.app.sc
         for op in inst.cfg.operations:
-            if not inst.cfg.listen_only:
-                subject = request_subject(sc, inst.service, op)
-                conn.subscribe(subject, inst.service, Interest(conn, "responder", op))
+            if inst.cfg.listen_only:
+                continue
+            subject = request_subject(sc, inst.service, op)
+            conn.subscribe(subject, RESPONDERS, "responder", op, self._serve)
+            conn.subscribe(
+                instance_subject(subject, inst.index), None, "responder", op, self._serve
+            )
         for sub in inst.cfg.subscriptions:
             queue = inst.service if sub.delivery == "shared" else None
-            conn.subscribe(sub.subject, queue, Interest(conn, "observer", sub.operation))
+            conn.subscribe(sub.subject, queue, "observer", sub.operation, self._observe)
+        conn.connect()
 
     def detach(self, inst: ServiceInstance) -> None:
-        conn = self.conns.pop(inst)
-        conn.close()
+        """An instance stops: a graceful close, or a crash (closed socket) if it died."""
+        conn = self.conns.pop(inst, None)
+        if conn is None:
+            return
+        if inst.alive:
+            conn.close()
+        else:
+            conn.crash(CLOSED)
 
     def components(self) -> list[Component]:
-        return [self.server]
+        return self.fabric.components() if self.fabric is not None else []
+
+    # ------------------------------------------------------------------ failures
+    def crash(self, inst: ServiceInstance, mode: str = CLOSED) -> None:
+        """An instance dies: ``closed`` (its socket closes) or ``silent`` (it just stops)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        inst.alive = False
+        conn = self.conns.pop(inst, None)
+        if conn is not None:
+            conn.crash(mode)
+
+    def kill_server(self, name: str, mode: str = CLOSED) -> None:
+        """A broker server dies (``closed``) or its host vanishes (``silent``)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.fabric.servers[name].kill(mode)
 
     # ------------------------------------------------------------------ requests
     def request(
@@ -95,101 +153,106 @@ class MessagingTransport:
         plan: Plan,
         instance: int | None = None,
     ) -> Generator[Any, Any, str]:
-        env, server = self.env, self.server
-        sc = self.app.sc
+        env, sc = self.env, self.app.sc
         op = sc.services[service].operations[operation]
         conn = (
             self.edge[tr.id % len(self.edge)] if caller is self.app.clients else self.conns[caller]
         )
         subject = request_subject(sc, service, operation)
+        if instance is not None:
+            subject = instance_subject(subject, instance)
+        if op.request_bytes > self.cfg.broker.max_payload:
+            self.payload_errors += 1
+            return ERROR  # nats.go refuses: maximum payload exceeded
         reply = conn.new_reply_subject()
-        if op.request_bytes > server.cfg.max_payload:
-            return ERROR  # the client library refuses: maximum payload exceeded
-        # requester → broker
-        t_pub, before = env.now, (tr.network, tr.queueing, tr.infra)
-        yield from self._wire(tr, conn.owner, server, op.request_bytes)
-        recipients = yield from server.route(tr, subject, op.request_bytes)
-        upstream = (tr.network - before[0], tr.queueing - before[1], tr.infra - before[2])
-        responder: ClientConn | None = None
-        resp_op = ""
-        for h in recipients:
-            interest: Interest = h.owner  # type: ignore[assignment]
-            if interest.role == "responder" and responder is None:
-                responder, resp_op = interest.conn, interest.operation
-            else:
-                self._copy(server, h, subject, op.request_bytes, t_pub, upstream)
-        if responder is None:
-            # no responders: the server answers with a 503 status at once (headers on)
-            yield from self._wire(tr, server, conn.owner, 0.0)
+        leg = Trace(tr.id, tr.flow, env.now)
+        leg.hops = tr.hops
+        msg = Msg(
+            conn.account, subject, reply, op.request_bytes, leg, env.now, (service, operation, plan)
+        )
+        msg.sender = conn
+        waiter = conn.expect(reply)
+        t0 = env.now
+        if not conn.publish(msg):
+            conn.waiters.pop(reply, None)
+            self.buffer_errors += 1
+            return ERROR  # nats.go ErrReconnectBufExceeded
+        yield waiter | env.timeout(self.cfg.request_timeout)
+        if not waiter.triggered:
+            conn.waiters.pop(reply, None)
+            tr.queueing += env.now - t0  # waited for a reply that never came
+            return TIMEOUT
+        answer = waiter.value
+        assert isinstance(answer, Msg)
+        add_buckets(tr, answer.tr)
+        if answer.status == NO_RESPONDERS_STATUS:
             return NO_RESPONDERS
-        # broker → responder, the work, then the reply back through the broker
-        yield from self._wire(tr, server, responder.owner, op.request_bytes)
-        inst = responder.owner
-        assert isinstance(inst, ServiceInstance)
-        status = yield from inst.serve(tr, resp_op, plan)
-        t_pub, before = env.now, (tr.network, tr.queueing, tr.infra)
-        yield from self._wire(tr, inst, server, op.response_bytes)
-        back = yield from server.route(tr, reply, op.response_bytes)
-        upstream = (tr.network - before[0], tr.queueing - before[1], tr.infra - before[2])
-        for h in back:
-            interest = h.owner  # type: ignore[assignment]
-            if interest.conn is not conn:
-                self._copy(server, h, reply, op.response_bytes, t_pub, upstream)
-        yield from self._wire(tr, server, conn.owner, op.response_bytes)
+        status: str = answer.payload
         return status
 
-    def _wire(
-        self, tr: Trace, a: Component, b: Component, nbytes: float
-    ) -> Generator[Any, Any, None]:
-        d = self.net.one_way(a.place, b.place, nbytes)
-        a.bytes_out += nbytes
-        tr.hop(self.env.now, a.name, b.name, "msg")
-        if d > 0:
-            yield self.env.timeout(d)
-            tr.network += d
+    def _serve(self, msg: Msg, interest: Interest) -> None:
+        self.env.process(self._respond(msg, interest))
+
+    def _respond(self, msg: Msg, interest: Interest) -> Generator[Any, Any, None]:
+        conn = interest.conn
+        inst = conn.owner
+        assert isinstance(inst, ServiceInstance)
+        service, operation, plan = msg.payload
+        if (service, operation) != (inst.service, interest.operation):
+            # another service's request on a subject this one also serves (the same service
+            # in another region): the drawn plan if it has the same shape, else its own
+            asked = self.app.sc.services[service].operations[operation]
+            mine = inst.cfg.operations[interest.operation]
+            service, operation = inst.service, interest.operation
+            if (len(asked.calls), len(asked.emits)) != (len(mine.calls), len(mine.emits)):
+                plan = self.app.planner.plan(service, operation)
+        status = yield from inst.serve(msg.tr, operation, plan)
+        if msg.reply is None or not conn.alive:
+            return  # a crashed responder never answers
+        nbytes = inst.cfg.operations[operation].response_bytes
+        if nbytes > self.cfg.broker.max_payload:
+            self.payload_errors += 1
+            return  # refused by the responder's client: the requester times out
+        answer = Msg(conn.account, msg.reply, None, nbytes, msg.tr, msg.start, status)
+        answer.sender = conn
+        conn.publish(answer)
 
     # ------------------------------------------------------------------ events
     def publish(self, source: ServiceInstance, subject: str, nbytes: float) -> None:
-        self.env.process(self._publish(source, subject, nbytes))
+        conn = self.conns.get(source)
+        if conn is None:
+            return
+        if nbytes > self.cfg.broker.max_payload:
+            self.payload_errors += 1
+            return  # nats.go ErrMaxPayload: the event is not sent
+        tr = Trace(-1, subject, self.env.now)
+        msg = Msg(conn.account, subject, None, nbytes, tr, self.env.now, subject)
+        msg.sender = conn
+        if not conn.publish(msg):
+            self.buffer_errors += 1
 
-    def _publish(
-        self, source: ServiceInstance, subject: str, nbytes: float
-    ) -> Generator[Any, Any, None]:
-        start = self.env.now
-        tr = Trace(-1, subject, start)
-        yield from self._wire(tr, source, self.server, nbytes)
-        recipients = yield from self.server.route(tr, subject, nbytes)
-        for h in recipients:
-            self._copy(self.server, h, subject, nbytes, start, (tr.network, tr.queueing, tr.infra))
+    def _observe(self, msg: Msg, interest: Interest) -> None:
+        self.env.process(self._handle(msg, interest))
 
-    def _copy(
-        self,
-        server: BrokerServer,
-        h: Subscription,
-        subject: str,
-        nbytes: float,
-        start: float,
-        upstream: tuple[float, float, float],
-    ) -> None:
-        """Deliver one copy of a message to an observer (its own event row)."""
-        interest: Interest = h.owner  # type: ignore[assignment]
-        if interest.role != "observer":
-            return  # a stray copy to an inbox or responder of another subject: not modelled work
-        self.env.process(self._deliver(server, interest, subject, nbytes, start, upstream))
-
-    def _deliver(
-        self,
-        server: BrokerServer,
-        interest: Interest,
-        subject: str,
-        nbytes: float,
-        start: float,
-        upstream: tuple[float, float, float],
-    ) -> Generator[Any, Any, None]:
+    def _handle(self, msg: Msg, interest: Interest) -> Generator[Any, Any, None]:
         inst = interest.conn.owner
         assert isinstance(inst, ServiceInstance)
-        tr = self.app.event_trace(f"{subject} → {inst.service}", start)
-        tr.network, tr.queueing, tr.infra = upstream  # the shared leg to and through the broker
-        yield from self._wire(tr, server, inst, nbytes)
+        label = msg.payload if isinstance(msg.payload, str) else msg.subject
+        if isinstance(msg.payload, tuple):  # a copy of a request
+            label = request_subject(self.app.sc, msg.payload[0], msg.payload[1])
+        tr = self.app.event_trace(f"{label} → {inst.service}", msg.start)
+        add_buckets(tr, msg.tr)
         status = yield from inst.on_event(tr, interest.operation)
         self.app.recorder.event(tr, self.env.now, status or OK)
+
+    # ------------------------------------------------------------------ results
+    def observations(self) -> dict[str, Any]:
+        """Rows for the ``broker`` frame and extra timeseries rows."""
+        rows = broker_rows(self.fabric.servers.values())
+        rows.append(("client", "all", "payload_errors", float(self.payload_errors)))
+        rows.append(("client", "all", "reconnect_buffer_errors", float(self.buffer_errors)))
+        every = self.every
+        rows.append(("client", "all", "lost_messages", float(sum(c.lost for c in every))))
+        rows.append(("client", "all", "late_replies", float(sum(c.late_replies for c in every))))
+        rows.append(("fabric", "all", "lost_in_transit", float(self.fabric.lost)))
+        return {"broker": rows, "timeseries": list(self.samples)}

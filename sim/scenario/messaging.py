@@ -1,8 +1,22 @@
-"""Messaging-side settings: broker servers, their costs and limits, client TLS and
-timeouts. Every default names its source (CALIBRATION.md rows: nats bench, nats-server
-const.go, measurements)."""
+"""Messaging-side settings: broker servers, their costs and limits, clusters joined by routes,
+superclusters joined by gateways, client connections (pings, reconnects), request timeouts and
+the ``accounts`` block of nats-server.conf.
+
+Every default names its source: nats-server ``server/const.go`` (ping interval and maximum
+pings out, max payload, max pending, write deadline, route pool size), ``server/route.go`` and
+``server/gateway.go`` (ping caps), ``server/server.go`` (short first ping), nats.go ``nats.go``
+(client ping, reconnect wait and jitter, connect timeout, reconnect buffer), measurements and
+``nats bench`` figures from shared/CALIBRATION.md. Where a figure is an assumption the text
+says so.
+
+``accounts`` mirrors nats-server.conf's ``accounts`` block (exports, imports, ``prefix``/``to``,
+response types); ``users`` name which service (or ``clients``, the edge) connects as that
+account. It is validated by :mod:`sim.messaging.topology`, which reports ``FILE:LINE``.
+"""
 
 from __future__ import annotations
+
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -12,7 +26,11 @@ from sim.scenario.units import Duration, Size
 
 
 class Broker(Strict):
-    servers: int = Field(1, ge=1, le=1)  # clusters arrive with the messaging depth issue
+    """One nats-server: its cores, costs per message, memory and limits."""
+
+    servers: int = Field(
+        1, ge=1, le=64, description="servers of the one cluster when `clusters` is not given"
+    )
     cores: int = cited(2, "assumption: a 2-vCPU broker node, like the sidecar's 2 workers", ge=1)
     cpu_per_message: Duration = cited(
         0.1e-6, "derived: nats bench 4.9 M msg/s 1→1 ⇒ ≈0.2 µs per message, half parse", ge=0
@@ -28,9 +46,96 @@ class Broker(Strict):
         1024, "nats docs: >1M subscriptions need >1 GB ⇒ ≈1 KB", ge=0
     )
     max_payload: Size = cited(2**20, "nats-server const.go MAX_PAYLOAD_SIZE 1 MiB", gt=0)
+    max_pending: Size = cited(
+        64 * 2**20, "nats-server const.go MAX_PENDING_SIZE 64 MiB per client", gt=0
+    )
+    write_deadline: Duration = cited(
+        10.0, "nats-server const.go DEFAULT_FLUSH_DEADLINE 10 s (then slow consumer)", gt=0
+    )
+    socket_buffer: Size = cited(
+        16 * 1024,
+        "assumption: Linux net.ipv4.tcp_wmem default send buffer 16 KiB absorbs writes to a "
+        "peer that stopped acknowledging",
+        ge=0,
+    )
+    ping_interval: Duration = cited(120.0, "nats-server const.go DEFAULT_PING_INTERVAL 2 min", gt=0)
+    max_pings_out: int = cited(2, "nats-server const.go DEFAULT_PING_MAX_OUT 2", ge=1)
+    first_ping: Duration = cited(
+        2.0,
+        "nats-server server.go firstClientPingInterval 2 s (routes/gateways 1 s), "
+        "plus a random 0–20 % (setFirstPingTimer)",
+        gt=0,
+    )
+    headers: bool = cited(
+        True, "nats.go sends headers and no_responders in CONNECT: 503 at once, no timeout"
+    )
+
+
+class Routes(Strict):
+    """Routes between the servers of one cluster (full mesh, one hop)."""
+
+    pool_size: int = cited(
+        3, "nats-server const.go DEFAULT_ROUTE_POOL_SIZE 3 connections per route", ge=1, le=32
+    )
+    max_ping_interval: Duration = cited(
+        30.0, "nats-server route.go defaultRouteMaxPingInterval 30 s", gt=0
+    )
+
+
+class Gateways(Strict):
+    """Gateways between clusters (one outbound connection per server and remote cluster)."""
+
+    max_ping_interval: Duration = cited(15.0, "nats-server gateway.go gwMaxPingInterval 15 s", gt=0)
+
+
+class Cluster(Strict):
+    """A cluster of servers in one region; several clusters form a supercluster."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    region: str | None = Field(None, description="default: the first region of placement")
+    servers: int = cited(
+        3, "NATS docs (clustering): a cluster of 3 servers is the usual minimum", ge=1, le=64
+    )
+
+
+class Client(Strict):
+    """A NATS client connection as nats.go opens and keeps it."""
+
+    spread: Literal["random", "ordered", "round-robin"] = cited(
+        "random",
+        "nats.go shuffles the server list unless NoRandomize (random); ordered = NoRandomize; "
+        "round-robin = an explicit spread",
+    )
+    ping_interval: Duration = cited(120.0, "nats.go DefaultPingInterval 2 min", gt=0)
+    max_pings_out: int = cited(2, "nats.go DefaultMaxPingOut 2", ge=1)
+    reconnect_wait: Duration = cited(
+        2.0, "nats.go DefaultReconnectWait 2 s, slept after each pass over the servers", ge=0
+    )
+    reconnect_jitter: Duration = cited(0.1, "nats.go DefaultReconnectJitter 100 ms", ge=0)
+    reconnect_jitter_tls: Duration = cited(1.0, "nats.go DefaultReconnectJitterTLS 1 s", ge=0)
+    max_reconnect: int = cited(60, "nats.go DefaultMaxReconnect 60 attempts per server", ge=0)
+    connect_timeout: Duration = cited(2.0, "nats.go DefaultTimeout 2 s (dial timeout)", gt=0)
+    reconnect_buffer: Size = cited(
+        8 * 2**20,
+        "nats.go DefaultReconnectBufSize 8 MiB of publishes kept while reconnecting",
+        ge=0,
+    )
 
 
 class MessagingSettings(Strict):
     broker: Broker = Field(default_factory=lambda: Broker())
+    clusters: list[Cluster] = Field(
+        default_factory=list,
+        description="clusters joined by gateways; default one cluster of broker.servers",
+    )
+    routes: Routes = Field(default_factory=lambda: Routes())
+    gateways: Gateways = Field(default_factory=lambda: Gateways())
+    client: Client = Field(default_factory=lambda: Client())
     tls: Tls = Field(default_factory=lambda: Tls())
-    request_timeout: Duration = cited(2.0, "assumption: nats CLI request timeout 2 s", gt=0)
+    request_timeout: Duration = cited(
+        2.0, "assumption: nats.go Request takes an explicit timeout; its DefaultTimeout 2 s", gt=0
+    )
+    accounts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="nats-server.conf accounts block; users name services (or `clients`)",
+    )

@@ -1,0 +1,71 @@
+"""The broker's memory and CPU grow with connections, subscriptions and message rate exactly
+as configured (10, 100 and 1,000 clients).
+
+Memory over the measured window: baseline + per connection (server + TLS) + per
+subscription (each client's inbox; the instance's inbox, responder and per-instance
+subjects) + pending bytes (≈ 0 at 10 Gbit/s). CPU: every request and every reply is parsed
+once and written once: ``2 × (cpu_per_message + cpu_per_delivery)`` per request; the TLS
+handshakes and the first pings fall in the warm-up. Every CPU second is booked to an account.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import sim
+from sim.results import RunResult
+from sim.scenario.messaging import MessagingSettings
+from tests.helpers import scenario
+
+WARMUP, DURATION = 3.0, 5.0
+
+
+def run(clients: int, rate: float) -> RunResult:
+    text = f"""
+name: scale
+run: {{duration: {DURATION}, warmup: {WARMUP}}}
+services:
+  svc:
+    operations:
+      op: {{request_bytes: 100, response_bytes: 100}}
+workload:
+  arrivals: {{kind: constant, rate: {rate}}}
+  clients: {clients}
+  flows: [{{name: f, service: svc, operation: op}}]
+messaging:
+  broker: {{cpu_per_message: 2us, cpu_per_delivery: 1us}}
+"""
+    return sim.simulate(scenario(text), "messaging")
+
+
+def broker_row(r: RunResult) -> dict[str, float]:
+    row = r.components[r.components["kind"] == "broker"].iloc[0]
+    return dict(memory=row["memory_mean"], cpu=row["cpu_seconds"], conns=row["connections_mean"])
+
+
+@pytest.mark.parametrize("clients", [10, 100, 1000])
+def test_memory_grows_with_connections_and_subscriptions(clients: int) -> None:
+    r = run(clients, 100.0)
+    got = broker_row(r)
+    m = MessagingSettings()  # the defaults the scenario uses
+    conns = clients + 1
+    subs = clients + 3
+    per_conn = m.broker.memory_per_connection + m.tls.memory_per_connection
+    expected = m.broker.memory + conns * per_conn + subs * m.broker.memory_per_subscription
+    assert got["conns"] == conns
+    assert got["memory"] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("clients", [10, 100, 1000])
+def test_cpu_grows_with_message_rate_and_is_booked_per_account(clients: int) -> None:
+    rate = 2.0 * clients
+    r = run(clients, rate)
+    got = broker_row(r)
+    per_request = 2 * (2e-6 + 1e-6)
+    expected = rate * DURATION * per_request
+    assert got["cpu"] == pytest.approx(expected, rel=2e-3)  # requests across the window edges
+    b = r.broker
+    booked = b[(b["scope"] == "account") & (b["metric"] == "cpu_seconds")]["value"].sum()
+    assert booked == pytest.approx(got["cpu"], rel=2e-3)
+    msgs = b[(b["scope"] == "server") & (b["metric"] == "messages_in")]["value"].sum()
+    assert msgs == pytest.approx(2 * rate * DURATION, rel=2e-3)
