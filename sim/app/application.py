@@ -68,6 +68,7 @@ class Application:
         self.workload = Workload(self, sc.workload)
         self._next_id = 0
         self._event_id = 0
+        self._next_index: dict[str, int] = {}  # for add_instance, per service
 
     def start(self) -> None:
         """Start the infrastructure, every instance, then the load."""
@@ -77,14 +78,32 @@ class Application:
                 self.start_instance(name, i)
         self.workload.start()
 
-    def start_instance(self, service: str, index: int) -> ServiceInstance:
+    def start_instance(
+        self, service: str, index: int, launched_at: float | None = None
+    ) -> ServiceInstance:
         cfg = self.sc.services[service]
         inst = ServiceInstance(
             self, service, index, cfg, self.placer.instance(service, index, cfg.region)
         )
+        if launched_at is not None:
+            inst.launched_at = launched_at
         self.instances[service].append(inst)
         self.transport.attach(inst)
         return inst
+
+    def add_instance(self, service: str) -> Generator[Any, Any, ServiceInstance]:
+        """Start one more instance (a process): it boots for ``startup``, then attaches."""
+        t0 = self.env.now
+        index = self._next_index.get(service, self.sc.services[service].instances)
+        self._next_index[service] = index + 1
+        yield self.env.timeout(self.sc.services[service].startup)
+        return self.start_instance(service, index, launched_at=t0)
+
+    def stop_instance(self, inst: ServiceInstance, crash: bool = False) -> None:
+        """Stop an instance: gracefully (the transport drains it) or by a crash."""
+        if crash:
+            inst.alive = False
+        self.transport.detach(inst)
 
     def launch(self, flow: Flow) -> None:
         """An open arrival: one logical request on its own process."""

@@ -39,6 +39,7 @@ class ServiceInstance(Component):
         self.index = index
         self.cfg = cfg
         self.alive = True
+        self.launched_at = app.env.now  # when its container started (set by add_instance)
 
     def serve(self, tr: Trace, operation: str, plan: Plan) -> Generator[Any, Any, str]:
         """Run one operation for a request and return its status."""

@@ -1,1 +1,2 @@
-"""HTTP service-mesh architecture: API gateway, sidecar proxies, pools, webhooks."""
+"""HTTP service-mesh architecture: API gateway, sidecars or ztunnels, discovery and
+orchestration, control plane, pools, webhooks and long polling."""

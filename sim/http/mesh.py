@@ -1,37 +1,55 @@
-"""The HTTP transport: edge clients → gateway → sidecar → service → sidecar → sidecar → …
+"""The HTTP transport: gateway, sidecar mesh (or ambient ztunnels), discovery, events.
 
-Every hop is a request/response exchange over a pooled connection (:class:`Pool`): acquire
-a stream (maybe a new connection with TCP+TLS handshakes), send the request bytes, let the
-next hop work, send the response bytes back, release. Which hops exist depends on the
-scenario: ``gateway.enabled``, ``sidecar.enabled`` and ``internal_route`` (internal calls
-through the sidecar mesh, through the gateway, or direct). The component that picks an
-endpoint (gateway, outbound sidecar, or the caller when direct) balances round robin over
-the service's registered instances (static endpoints in this version).
+Paths (each arrow is one :meth:`Wire.exchange` over a pooled connection; ``*`` marks the
+picker that routes — chooses the endpoint from its own view, applies timeout and retries):
 
-Events are webhooks: one HTTP request per observer per event, sent from the publisher's
-outbound sidecar (GitHub-style, CALIBRATION.md). Listen-only observers of a request subject
-get a mirrored copy from the proxy that routed the request (Envoy request mirroring).
+* edge: clients → gateway* → inbound → app (no gateway: clients* → inbound → app);
+* internal, ``mesh``: app → own sidecar* → inbound sidecar → app; ambient: app → node
+  ztunnel* → destination node's ztunnel (HBONE: mTLS, HTTP/2) → app;
+* internal, ``gateway``: app (→ own sidecar) → gateway* → inbound → app;
+* internal, ``direct`` or no mesh: app* (proxyless, its own view) → inbound → app.
 
-TLS per link: clients → gateway one-way TLS; into a sidecar mTLS (``http.tls``);
-sidecar ↔ its own app plaintext on loopback; without sidecars the apps terminate TLS.
+"Inbound" is the destination's sidecar, its node's ztunnel, or the app itself. TLS: edge
+clients → gateway one-way TLS; into a sidecar, ztunnel or (no mesh) an app ``http.tls``
+(mTLS by default); app ↔ its own sidecar or node ztunnel plaintext over loopback. An
+application that fails (its own call failed) answers 500 (``error``) to its caller.
+
+Discovery feeds every picker's view (:mod:`sim.http.discovery`): the catalog watched by
+the control plane (xDS), by each node's kube-proxy, or by DNS. Instance lifecycles go
+through the :class:`~sim.http.orchestrator.Orchestrator`. Events go by webhook or long
+poll; copies of requests for listen-only observers by mirroring at the routing proxy, by
+webhook or by long poll (``http.events``). ``log`` records propagation and first sends.
+
+Lifecycle verbs: :meth:`attach` at time 0 puts an instance straight into the catalog (a
+steady state); later — after its boot, :meth:`Application.add_instance` — it goes through
+readiness first. :meth:`detach` stops an instance gracefully if it is still running
+(:meth:`Application.stop_instance`), else it crashed with its sockets closed;
+:meth:`crash` with ``"hang"`` makes it stop answering (a silent hang).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from itertools import count
+from collections.abc import Generator
 from typing import Any
 
-from sim.app.application import Application, Observer, request_subject
+from sim.app.application import Application, request_subject
 from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, OK, Plan
 from sim.core.component import Component
-from sim.core.connections import Pool, open_accounting
+from sim.core.network import Place
 from sim.core.trace import Trace
+from sim.http.controlplane import ControlPlane, XdsClient
+from sim.http.discovery import Catalog, DnsServer, KubeProxy, LogRow, View
+from sim.http.events import EventDelivery
+from sim.http.gateway import GatewayTier
+from sim.http.orchestrator import Orchestrator
 from sim.http.proxy import Proxy
-from sim.scenario.model import HttpSettings, Tls
+from sim.http.routing import Router
+from sim.http.sidecar import dependencies
+from sim.http.wire import Call, Wire
+from sim.scenario.http import HttpSettings
+from sim.scenario.model import Tls
 
-Act = Callable[[ServiceInstance, Trace], Generator[Any, Any, str]]
 PLAIN = Tls(version="none", mutual=False)
 
 
@@ -45,73 +63,183 @@ class HttpTransport:
         self.env = app.env
         self.net = app.net
         self.cfg = cfg
+        self.mesh = cfg.mesh
+        self.flavour = cfg.propagation()
         self.edge_tls = cfg.tls.model_copy(update={"mutual": False})
+        self.log: list[LogRow] = []
+        self.wire = Wire(self.env, self.net, cfg, app.clients)
+        placer = app.placer
+        self.catalog = Catalog(
+            self.env, self.net, placer.infra("discovery", 0), cfg.discovery, list(app.sc.services)
+        )
+        self.control_plane: ControlPlane | None = None
+        self.dns: DnsServer | None = None
+        self.kube_proxies: dict[str, KubeProxy] = {}
+        self.gateways = GatewayTier(self.env, placer, cfg.gateway)
         self.sidecars: dict[ServiceInstance, Proxy] = {}
-        self.endpoints: dict[str, list[ServiceInstance]] = {s: [] for s in app.sc.services}
-        self.gateways: list[Proxy] = []
-        self.infra: list[Component] = []
-        self.control_plane: Component | None = None
-        self._pools: dict[tuple[int, int, int], Pool] = {}
-        self._rr: dict[tuple[int, str], int] = {}
-        self._gw_rr = count()
-        self.clusters = len(app.sc.services)
-        self.streams = cfg.pool.max_streams if cfg.protocol == "http2" else 1
+        self.ztunnels: dict[str, Proxy] = {}
+        self.own: dict[Component, Router] = {}  # proxyless callers and the edge clients
+        self.xds: dict[Component, XdsClient] = {}
+        self.infra: list[Component] = [*self.gateways.replicas, self.catalog]
+        self.orchestrator = Orchestrator(
+            self.env,
+            cfg.orchestrator,
+            self.catalog,
+            cfg.discovery.update_delay,
+            self.log,
+            self._ready,
+            self.kill,
+        )
+        self.events = EventDelivery(self)
+        self.running = False
+        self._scope: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        g = self.cfg.gateway
-        placer = self.app.placer
-        if g.enabled:
-            for i in range(g.replicas):
-                gw = Proxy(
-                    self.env,
-                    "gateway",
-                    f"gateway-{i}",
-                    placer.infra("gateway", i),
-                    g,
-                    self.clusters,
-                )
-                self.gateways.append(gw)
-        self.infra.extend(self.gateways)
-        cp = self.cfg.control_plane
-        if self.cfg.sidecar.enabled and cp.enabled:
-            self.control_plane = Component(
-                self.env,
-                "control-plane",
-                "istiod",
-                placer.infra("istiod", 0),
-                cores=cp.cores,
-                memory=cp.memory,
+        if self.flavour == "xds":
+            place = self.app.placer.infra("istiod", 0)
+            self.control_plane = ControlPlane(
+                self.env, self.net, place, self.cfg.control_plane, self.log
             )
+            self.catalog.watchers.append(self.control_plane)
             self.infra.append(self.control_plane)
-            for gw in self.gateways:  # gateways are xDS clients too
-                self._xds_connect(gw)
+        elif self.flavour == "dns":
+            place = self.app.placer.infra("dns", 0)
+            self.dns = DnsServer(
+                self.env, self.net, place, self.cfg.discovery, self.catalog.snapshot
+            )
+            self.catalog.watchers.append(self.dns)
+            self.infra.append(self.dns)
+        for gw in self.gateways.replicas:
+            gw.router = Router(self, gw, self._view(gw), gw.cfg.route)
+        clients = self.app.clients
+        view = self._view(clients, edge=True)
+        self.own[clients] = Router(self, clients, view, self.cfg.client)
+        self.env.process(self._settle())
+
+    def _settle(self) -> Generator[Any, Any, None]:
+        """At time 0, after the initial instances attached: book config memory, poll."""
+        self.running = True
+        for p in self._proxies():
+            if p.view is not None:
+                p.configure(p.view)
+        for insts in self.app.instances.values():
+            for inst in insts:
+                self.events.start_polls(inst)
+        return
+        yield  # a generator: runs as the first process of the run
+
+    def _proxies(self) -> list[Proxy]:
+        return [*self.gateways.replicas, *self.sidecars.values(), *self.ztunnels.values()]
+
+    def _view(
+        self, owner: Component, scope: frozenset[str] | None = None, edge: bool = False
+    ) -> View:
+        """A new picker's view, registered with the propagation mechanism in force."""
+        view = View(owner, self.catalog.snapshot, self.log)
+        view.scope = scope
+        if isinstance(owner, Proxy):
+            view.on_change = owner.configure
+            owner.view = view
+        if self.flavour == "xds":
+            if edge:
+                self.catalog.watchers.append(view)  # an external LB's controller
+            else:
+                cpu = owner.cfg.config_cpu if isinstance(owner, Proxy) else 0.0
+                client = self.xds[owner] = XdsClient(view, cpu)
+                assert self.control_plane is not None
+                self.control_plane.connect(client, self.cfg.tls)
+        elif self.flavour == "kube-proxy":
+            self._kube_proxy(owner.place).views.append(view)
+        else:
+            view.dns = self.dns
+        return view
+
+    def _kube_proxy(self, place: Place) -> KubeProxy:
+        kp = self.kube_proxies.get(place.host)
+        if kp is None:
+            kp = KubeProxy(self.env, place, self.cfg.discovery.kube_proxy_min_sync)
+            self.kube_proxies[place.host] = kp
+            self.catalog.watchers.append(kp)
+        return kp
+
+    def scope(self, service: str) -> frozenset[str]:
+        """The services a sidecar of `service` is configured for (scope: dependencies)."""
+        s = self._scope.get(service)
+        if s is None:
+            s = self._scope[service] = dependencies(self.app.sc, self.app.observers, service)
+        return s
 
     def attach(self, inst: ServiceInstance) -> None:
-        self.endpoints[inst.service].append(inst)
-        if self.cfg.sidecar.enabled:
-            sc = Proxy(
-                self.env,
-                "sidecar",
-                f"{inst.name}.sidecar",
-                inst.place,
-                self.cfg.sidecar,
-                self.clusters,
-                inst.service,
-            )
-            self.sidecars[inst] = sc
-            self.infra.append(sc)
-            self._xds_connect(sc)
+        sidecar: Proxy | None = None
+        if self.mesh == "sidecar":
+            cfg = self.cfg.sidecar
+            name = f"{inst.name}.sidecar"
+            sidecar = Proxy(self.env, "sidecar", name, inst.place, cfg, inst.service)
+            self.sidecars[inst] = sidecar
+            self.infra.append(sidecar)
+            scope = self.scope(inst.service) if cfg.scope == "dependencies" else None
+            sidecar.router = Router(self, sidecar, self._view(sidecar, scope), cfg.route)
+        elif self.mesh == "ambient":
+            self._ztunnel(inst.place)
+        if self.mesh == "none" or self.cfg.internal_route == "direct":
+            self.own[inst] = Router(self, inst, self._view(inst), self.cfg.client)
+        if not self.running:
+            self.catalog.seed(inst)
+            return
+        if sidecar is not None and sidecar.view is not None:
+            sidecar.configure(sidecar.view)
+        self.orchestrator.started(inst)
+
+    def _ztunnel(self, place: Place) -> Proxy:
+        zt = self.ztunnels.get(place.host)
+        if zt is None:
+            name = f"ztunnel-{len(self.ztunnels)}"
+            zt = Proxy(self.env, "ztunnel", name, place, self.cfg.ambient)
+            self.ztunnels[place.host] = zt
+            self.infra.append(zt)
+            zt.router = Router(self, zt, self._view(zt), self.cfg.ambient.route)
+            if self.running:
+                zt.configure(zt.view)  # type: ignore[arg-type]
+        return zt
 
     def detach(self, inst: ServiceInstance) -> None:
-        self.endpoints[inst.service].remove(inst)
+        """An instance stops: gracefully if it is still running, else it crashed."""
+        if inst.alive:
+            self.orchestrator.stopping(inst)
+        else:
+            self.kill(inst)
+            self.orchestrator.crashed(inst)
 
-    def _xds_connect(self, proxy: Component) -> None:
-        cp = self.control_plane
-        if cp is None:
-            return
-        cp.memory.add(self.cfg.control_plane.memory_per_proxy)
-        open_accounting(proxy, cp, self.cfg.tls)  # one long-lived xDS gRPC stream per proxy
+    def crash(self, inst: ServiceInstance, mode: str = "closed") -> None:
+        """An instance fails: ``closed`` (process exits) or ``hang`` (never answers)."""
+        if mode == "hang":
+            self.wire.hung.add(inst)
+            if inst in self.sidecars:
+                self.wire.hung.add(self.sidecars[inst])
+            self.orchestrator.hung(inst)
+        else:
+            inst.alive = False
+            self.detach(inst)
+
+    def kill(self, inst: ServiceInstance) -> None:
+        """The instance's process (and its sidecar) are gone: connections close, the
+        sidecar's xDS stream too, and the sidecar's memory is freed (the pod is gone)."""
+        inst.alive = False
+        sc = self.sidecars.get(inst)
+        for comp in (inst, sc):
+            if comp is None:
+                continue
+            self.wire.kill(comp)
+            x = self.xds.pop(comp, None)
+            if x is not None and self.control_plane is not None:
+                self.control_plane.disconnect(x, self.cfg.tls)
+        if sc is not None:
+            sc.alive = False
+            sc.memory.remove(sc.memory.gauge.value)
+
+    def _ready(self, inst: ServiceInstance) -> None:
+        self.events.start_polls(inst)
 
     def components(self) -> list[Component]:
         return self.infra
@@ -126,240 +254,136 @@ class HttpTransport:
         plan: Plan,
         instance: int | None = None,
     ) -> Generator[Any, Any, str]:
-        op = self.app.sc.services[service].operations[operation]
-        req, resp = op.request_bytes, op.response_bytes
+        sc = self.app.sc
+        op = sc.services[service].operations[operation]
 
         def act(inst: ServiceInstance, t: Trace) -> Generator[Any, Any, str]:
             return inst.serve(t, operation, plan)
 
-        subject = request_subject(self.app.sc, service, operation)
-        mirrors = self.app.observers.get(subject, ())
-        edge = caller is self.app.clients
-        client = tr.id % self.app.sc.workload.clients if edge else 0
-        if edge or not self.cfg.sidecar.enabled or self.cfg.internal_route == "direct":
-            via_gateway = self.gateways and (edge or self.cfg.internal_route == "gateway")
-            if via_gateway:
-                return (
-                    yield from self._to_gateway(
-                        tr, caller, client, service, req, resp, act, mirrors, subject
-                    )
-                )
-            self._mirror(caller, mirrors, subject, req)
-            return (yield from self._to_instance(tr, caller, client, service, req, resp, act))
-        sa = self.sidecars[caller]  # type: ignore[index]
-        outbound = self._outbound(tr, sa, service, req, resp, act, mirrors, subject)
-        return (yield from self._exchange(tr, caller, 0, sa, PLAIN, req, resp, outbound))
-
-    def _outbound(
-        self,
-        tr: Trace,
-        sa: Proxy,
-        service: str,
-        req: float,
-        resp: float,
-        act: Act,
-        mirrors: tuple[Observer, ...],
-        subject: str,
-    ) -> Generator[Any, Any, str]:
-        yield from sa.request_pass(tr)
-        if self.gateways and self.cfg.internal_route == "gateway":
-            status = yield from self._to_gateway(
-                tr, sa, 0, service, req, resp, act, mirrors, subject
-            )
-        else:
-            self._mirror(sa, mirrors, subject, req)
-            status = yield from self._to_instance(tr, sa, 0, service, req, resp, act)
-        yield from sa.response_pass(tr)
-        return status
-
-    def _to_gateway(
-        self,
-        tr: Trace,
-        frm: Component,
-        client: int,
-        service: str,
-        req: float,
-        resp: float,
-        act: Act,
-        mirrors: tuple[Observer, ...],
-        subject: str,
-    ) -> Generator[Any, Any, str]:
-        gw = self.gateways[next(self._gw_rr) % len(self.gateways)]
-        tls = self.edge_tls if frm is self.app.clients else self.cfg.tls
-        return (
-            yield from self._exchange(
-                tr,
-                frm,
-                client,
-                gw,
-                tls,
-                req,
-                resp,
-                self._at_gateway(tr, gw, service, req, resp, act, mirrors, subject),
-            )
+        subject = request_subject(sc, service, operation)
+        call = Call(
+            service,
+            operation,
+            op.request_bytes,
+            op.response_bytes,
+            act,
+            subject,
+            self.app.observers.get(subject, ()),
+            instance,
+            tr.id % sc.workload.clients if caller is self.app.clients else 0,
         )
+        return (yield from self.send(tr, caller, call))
 
-    def _at_gateway(
-        self,
-        tr: Trace,
-        gw: Proxy,
-        service: str,
-        req: float,
-        resp: float,
-        act: Act,
-        mirrors: tuple[Observer, ...],
-        subject: str,
+    def send(self, tr: Trace, frm: Component, call: Call) -> Generator[Any, Any, str]:
+        """Carry a call from any component along the configured path."""
+        if frm is self.app.clients:
+            if self.gateways:
+                return (yield from self._via_gateway(tr, frm, call, self.edge_tls))
+            return (yield from self.own[frm].route(tr, call))
+        if isinstance(frm, Proxy):
+            assert frm.router is not None
+            return (yield from frm.router.route(tr, call))
+        route = self.cfg.internal_route
+        if route != "direct":
+            out: Proxy | None = None
+            if self.mesh == "sidecar":
+                out = self.sidecars[frm]  # type: ignore[index]
+            elif self.mesh == "ambient":
+                out = self._ztunnel(frm.place)
+            if out is not None:
+                gen = self._outbound(tr, out, call)
+                return (yield from self.wire.exchange(tr, frm, out, PLAIN, call, gen))
+            if route == "gateway" and self.gateways:
+                return (yield from self._via_gateway(tr, frm, call, self.cfg.tls))
+        return (yield from self.own[frm].route(tr, call))
+
+    def _via_gateway(
+        self, tr: Trace, frm: Component, call: Call, tls: Tls
     ) -> Generator[Any, Any, str]:
-        yield from gw.request_pass(tr)
-        self._mirror(gw, mirrors, subject, req)
-        status = yield from self._to_instance(tr, gw, 0, service, req, resp, act)
-        yield from gw.response_pass(tr)
+        gw = self.gateways.pick()
+        gen = self._at_proxy(tr, gw, call)
+        client = call.client if frm is self.app.clients else 0
+        return (yield from self.wire.exchange(tr, frm, gw, tls, call, gen, client))
+
+    def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
+        yield from p.request_pass(tr)
+        assert p.router is not None
+        status = yield from p.router.route(tr, call)
+        yield from p.response_pass(tr)
         return status
 
-    def _to_instance(
-        self,
-        tr: Trace,
-        frm: Component,
-        client: int,
-        service: str,
-        req: float,
-        resp: float,
-        act: Act,
-        inst: ServiceInstance | None = None,
+    def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
+        if self.cfg.internal_route == "gateway" and self.gateways:
+            yield from out.request_pass(tr)
+            status = yield from self._via_gateway(tr, out, call, self.cfg.tls)
+            yield from out.response_pass(tr)
+            return status
+        return (yield from self._at_proxy(tr, out, call))
+
+    def attempt(
+        self, tr: Trace, frm: Component, inst: ServiceInstance, call: Call
     ) -> Generator[Any, Any, str]:
-        if inst is None:
-            inst = self._pick(frm, service)
-        if inst is None:
-            return ERROR  # no healthy upstream (Envoy 503)
-        if self.cfg.sidecar.enabled:
+        """One try from a picker to the instance's inbound side, and its answer."""
+        client = call.client if frm is self.app.clients else 0
+        tls = self.edge_tls if frm is self.app.clients else self.cfg.tls
+        w = self.wire
+        if self.mesh == "sidecar":
             sb = self.sidecars[inst]
-            return (
-                yield from self._exchange(
-                    tr,
-                    frm,
-                    client,
-                    sb,
-                    self._tls_into(frm),
-                    req,
-                    resp,
-                    self._inbound(tr, sb, inst, req, resp, act),
+            gen = self._inbound(tr, sb, inst, call)
+            return (yield from w.exchange(tr, frm, sb, tls, call, gen, client))
+        if self.mesh == "ambient":
+            zt = self._ztunnel(inst.place)
+            if frm is zt:  # same node: the one ztunnel hands it to the app
+                return (
+                    yield from w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call))
                 )
-            )
+            gen = self._inbound(tr, zt, inst, call)
+            streams = self.cfg.pool.max_streams  # HBONE: HTTP/2 CONNECT streams
+            return (yield from w.exchange(tr, frm, zt, tls, call, gen, client, streams))
         return (
-            yield from self._exchange(
-                tr, frm, client, inst, self._tls_into(frm), req, resp, act(inst, tr)
-            )
+            yield from w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client)
         )
 
     def _inbound(
-        self, tr: Trace, sb: Proxy, inst: ServiceInstance, req: float, resp: float, act: Act
+        self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call
     ) -> Generator[Any, Any, str]:
-        yield from sb.request_pass(tr)
-        status = yield from self._exchange(tr, sb, 0, inst, PLAIN, req, resp, act(inst, tr))
-        yield from sb.response_pass(tr)
+        yield from p.request_pass(tr)
+        gen = self._serve(tr, inst, call)
+        status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen)
+        yield from p.response_pass(tr)
         return status
 
-    def _tls_into(self, frm: Component) -> Tls:
-        return self.edge_tls if frm is self.app.clients else self.cfg.tls
+    def _serve(self, tr: Trace, inst: ServiceInstance, call: Call) -> Generator[Any, Any, str]:
+        status = yield from call.act(inst, tr)
+        if call.mirrors and not call.shadow:
+            self.events.copy_request(inst, call)
+        return status if status == OK else ERROR  # the application answers 500
 
-    def _pick(self, picker: Component, service: str) -> ServiceInstance | None:
-        eps = self.endpoints[service]
-        if not eps:
-            return None
-        key = (id(picker), service)
-        i = self._rr.get(key, 0)
-        self._rr[key] = i + 1
-        return eps[i % len(eps)]
+    # ------------------------------------------------------------------ discovery queries
+    def picker_view(self, frm: Component) -> View:
+        """The view that routes calls sent by `frm`."""
+        if isinstance(frm, Proxy) and frm.view is not None:
+            return frm.view
+        if frm in self.own:
+            return self.own[frm].view
+        if self.mesh == "sidecar" and self.cfg.internal_route != "direct":
+            v = self.sidecars[frm].view  # type: ignore[index]
+            assert v is not None
+            return v
+        if self.mesh == "ambient" and self.cfg.internal_route != "direct":
+            v = self._ztunnel(frm.place).view
+            assert v is not None
+            return v
+        return self.gateways.replicas[0].view  # type: ignore[return-value]
 
-    def _exchange(
-        self,
-        tr: Trace,
-        frm: Component,
-        client: int,
-        to: Component,
-        tls: Tls,
-        req: float,
-        resp: float,
-        at_dest: Generator[Any, Any, str],
-    ) -> Generator[Any, Any, str]:
-        """Request over a pooled connection, the destination's work, and the response back."""
-        env = self.env
-        pool = self._pool(frm, client, to, tls)
-        conn = yield from pool.acquire(tr)
-        d = self.net.one_way(frm.place, to.place, req)
-        frm.bytes_out += req
-        tr.hop(env.now, frm.name, to.name, "request")
-        if d > 0:
-            yield env.timeout(d)
-            tr.network += d
-        status = yield from at_dest
-        d = self.net.one_way(to.place, frm.place, resp)
-        to.bytes_out += resp
-        tr.hop(env.now, to.name, frm.name, "response")
-        if d > 0:
-            yield env.timeout(d)
-            tr.network += d
-        pool.release(conn)
-        return status
+    def knows(self, frm: Component, inst: ServiceInstance) -> bool:
+        """Does the picker of `frm`'s calls still list `inst`?"""
+        return inst in self.picker_view(frm).snapshot.get(inst.service, ())
 
-    def _pool(self, frm: Component, client: int, to: Component, tls: Tls) -> Pool:
-        key = (id(frm), client, id(to))
-        pool = self._pools.get(key)
-        if pool is None:
-            p = self.cfg.pool
-            idle = self.cfg.client_idle_timeout if frm is self.app.clients else p.idle_timeout
-            pool = Pool(self.env, self.net, frm, to, tls, p.max_connections, self.streams, idle)
-            self._pools[key] = pool
-        return pool
+    def instance_indexes(self, frm: Component, service: str) -> list[int]:
+        """Indexes of the instances of `service` that `frm`'s picker knows (headless lookup)."""
+        return [e.index for e in self.picker_view(frm).snapshot.get(service, ())]
 
     # ------------------------------------------------------------------ events
     def publish(self, source: ServiceInstance, subject: str, nbytes: float) -> None:
-        for obs in self.app.observers.get(subject, ()):
-            self._deliver(source, obs, subject, nbytes)
-
-    def _mirror(
-        self, frm: Component, mirrors: tuple[Observer, ...], subject: str, nbytes: float
-    ) -> None:
-        for obs in mirrors:
-            self._deliver(frm, obs, subject, nbytes)
-
-    def _deliver(self, frm: Component, obs: Observer, subject: str, nbytes: float) -> None:
-        targets: list[ServiceInstance | None]
-        targets = list(self.endpoints[obs.service]) if obs.delivery == "each" else [None]
-        for inst in targets:
-            self.env.process(self._webhook(frm, obs, subject, nbytes, inst))
-
-    def _webhook(
-        self,
-        frm: Component,
-        obs: Observer,
-        subject: str,
-        nbytes: float,
-        inst: ServiceInstance | None,
-    ) -> Generator[Any, Any, None]:
-        tr = self.app.event_trace(f"{subject} → {obs.service}", self.env.now)
-
-        def act(i: ServiceInstance, t: Trace) -> Generator[Any, Any, str]:
-            return i.on_event(t, obs.operation)
-
-        if isinstance(frm, ServiceInstance) and frm in self.sidecars:
-            sa = self.sidecars[frm]
-            gen = self._webhook_out(tr, sa, obs.service, nbytes, act, inst)
-            status = yield from self._exchange(tr, frm, 0, sa, PLAIN, nbytes, 0.0, gen)
-        else:
-            status = yield from self._to_instance(tr, frm, 0, obs.service, nbytes, 0.0, act, inst)
-        self.app.recorder.event(tr, self.env.now, status if status else OK)
-
-    def _webhook_out(
-        self,
-        tr: Trace,
-        sa: Proxy,
-        service: str,
-        nbytes: float,
-        act: Act,
-        inst: ServiceInstance | None,
-    ) -> Generator[Any, Any, str]:
-        yield from sa.request_pass(tr)
-        status = yield from self._to_instance(tr, sa, 0, service, nbytes, 0.0, act, inst)
-        yield from sa.response_pass(tr)
-        return status
+        self.events.publish(source, subject, nbytes)

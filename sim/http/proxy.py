@@ -1,26 +1,35 @@
-"""Envoy-like proxies: the API gateway replicas and the per-instance sidecars.
+"""Envoy-like proxies: API gateway replicas, per-instance sidecars and per-node ztunnels.
 
 A request through a proxy costs ``cpu_per_request`` seconds of the proxy's cores (Istio
-1.24: 0.20 vCPU per 1000 rps). A fraction ``on_path_fraction`` of it is on the request
-path, half when the request passes and half when the response passes; the rest (stats,
-access logs, telemetry) keeps a core busy after the response has left, so it loads the
-proxy without delaying that request. Memory is a baseline plus ``memory_per_cluster`` for
-every upstream cluster pushed to it (envoyproxy/envoy#5201).
+1.24: 0.20 vCPU per 1000 rps; ztunnel 0.06). A fraction ``on_path_fraction`` of it is on
+the request path, half when the request passes and half when the response passes; the
+rest (stats, access logs, telemetry) keeps a core busy after the response has left, so it
+loads the proxy without delaying that request.
+
+Memory is a baseline plus the configuration pushed to it: ``memory_per_cluster`` for every
+upstream service it knows (≈15 KB, envoyproxy/envoy#5201) and ``memory_per_endpoint`` for
+every endpoint (≈1.3 KB, envoyproxy/envoy PR #8189). What it knows is its :class:`View`:
+every service in the mesh, or only its dependencies when a Sidecar resource scopes it.
+The ledger follows the view whenever a push changes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
 from sim.core.network import Place
 from sim.core.trace import Trace
-from sim.scenario.model import Proxy as ProxyConfig
+from sim.http.discovery import View
+from sim.scenario.http import Proxy as ProxyConfig
+
+if TYPE_CHECKING:
+    from sim.http.routing import Router
 
 
 class Proxy(Component):
-    """A gateway replica or a sidecar."""
+    """A gateway replica, a sidecar or a ztunnel."""
 
     def __init__(
         self,
@@ -29,22 +38,33 @@ class Proxy(Component):
         name: str,
         place: Place,
         cfg: ProxyConfig,
-        clusters: int,
         service: str = "",
     ):
         super().__init__(
-            env,
-            kind,
-            name,
-            place,
-            cores=cfg.cores,
-            memory=cfg.memory + cfg.memory_per_cluster * clusters,
-            service=service,
+            env, kind, name, place, cores=cfg.cores, memory=cfg.memory, service=service
         )
         self.cfg = cfg
+        self.alive = True
         on_path = cfg.cpu_per_request * cfg.on_path_fraction
         self.pass_work = on_path / 2
         self.tail_work = cfg.cpu_per_request - on_path
+        self.clusters = 0
+        self.endpoints = 0
+        self.view: View | None = None
+        self.router: Router | None = None
+
+    def configure(self, view: View) -> None:
+        """Book the memory of the configuration the view now holds."""
+        if not self.alive:
+            return
+        clusters, endpoints = view.config_size()
+        c = self.cfg
+        delta = c.memory_per_cluster * (clusters - self.clusters) + c.memory_per_endpoint * (
+            endpoints - self.endpoints
+        )
+        self.clusters, self.endpoints = clusters, endpoints
+        if delta:
+            self.memory.add(delta)
 
     def request_pass(self, tr: Trace) -> Generator[Any, Any, None]:
         """The request going through (routing, mTLS record processing)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from sim.scenario.base import (  # noqa: F401  (re-exported for callers)
     MAX_INSTANCES_PER_SERVICE,
@@ -30,7 +30,7 @@ from sim.scenario.common import Tls  # noqa: F401
 from sim.scenario.distributions import Constant, Distribution
 from sim.scenario.http import Gateway, HttpSettings, Pool, Proxy  # noqa: F401
 from sim.scenario.messaging import Broker, MessagingSettings  # noqa: F401
-from sim.scenario.units import Duration, Size
+from sim.scenario.units import Duration, Size, parse_duration
 
 
 # --------------------------------------------------------------------------- application
@@ -90,6 +90,12 @@ class Service(Strict):
     operations: dict[str, Operation] = Field(default_factory=dict)
     subscriptions: list[Subscription] = Field(default_factory=list)
     listen_only: bool = Field(False, description="audit-style: receives copies, never replies")
+    startup: Duration = cited(
+        2.0,
+        "assumption: container start plus initialisation of a small Go/JVM service, "
+        "for instances started during a run (those present at time 0 are up)",
+        ge=0,
+    )
 
 
 # --------------------------------------------------------------------------- workload
@@ -203,9 +209,36 @@ class Placement(Strict):
 
 
 # --------------------------------------------------------------------------- run
+def _warmup(value: object) -> object:
+    """``auto``, or a duration >= 0 (a number of seconds or a string with a unit)."""
+    if value == "auto":
+        return value
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError(f"expected a duration such as 10s, or auto; got {value!r}") from None
+    if seconds < 0:
+        raise ValueError("warmup must be >= 0 seconds (or auto)")
+    return seconds
+
+
 class Run(Strict):
+    """How long to simulate, what to discard first, and how many replications.
+
+    ``warmup: auto`` detects the end of the initial transient with MSER-5 on a pilot (see
+    :func:`sim.stats.warmup.pilot_warmup`): the run is simulated up to pilot lengths of
+    duration/16, /8, /4, /2 and 1 until MSER-5 on the per-request latencies (arrival
+    order) has its minimum clear of the end of its search range; measuring then starts at
+    that pilot's end, where every gauge is marked, and lasts ``duration``. Chosen over "simulate, then
+    truncate afterwards" because time-weighted gauges (utilisation, memory, connections)
+    can only be marked at the present instant, and because the measured window keeps its
+    length. The chosen point is reported per run (metadata ``warmup``, ``warmup_mser``).
+    """
+
     duration: Duration = Field(60.0, gt=0, le=30 * 86400, description="measured time")
-    warmup: Duration = Field(10.0, ge=0, description="discarded before measuring")
+    warmup: Annotated[Literal["auto"] | float, BeforeValidator(_warmup)] = Field(
+        10.0, description="discarded before measuring (seconds, or auto: MSER-5 on a pilot)"
+    )
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1, le=10_000)
     timeseries_interval: Duration = Field(1.0, gt=0)

@@ -1,0 +1,210 @@
+"""An L7 picker's routing: endpoint choice, per-route timeout, retries with a budget.
+
+A :class:`Router` belongs to one picker (gateway replica, sidecar, ztunnel, edge clients
+or a proxyless caller) and routes each call with the :class:`~sim.scenario.http.Route` in
+force for the destination service (``http.routes`` overrides the picker's default):
+
+1. **Endpoints** come from the picker's :class:`~sim.http.discovery.View` (with DNS: the
+   cached answer, or a lookup when its TTL has run out). A named instance is looked up
+   among them (headless-service style); unknown → local 503.
+2. **Balancing** (:mod:`sim.http.balancing`) picks one, excluding hosts already tried.
+3. **Attempt** — one hop to the endpoint's inbound side, done by the transport.
+4. **Retry** when the outcome is in ``retries.retry_on`` (``connect-failure``: refused; ``reset``:
+   refused or reset mid-request; ``503``: an upstream proxy's 503; ``5xx``: all of these and
+   application errors; ``per-try-timeout``) — never a local overflow (Envoy 503 UO),
+   at most ``attempts`` times, after a fully jittered exponential back-off (Envoy: uniform
+   in [0, base × (2^n − 1)], capped at ``backoff_max``, default 10 × base), and only while
+   the retry budget allows (Envoy RetryBudget: active retries ≤ max(min_retry_concurrency,
+   budget_percent × active requests)) and ``max_active_retries`` is not reached.
+5. **Timeout**: the route timeout bounds all attempts; ``per_try_timeout`` each one. A
+   timed-out attempt keeps running upstream (it still loads the destination) but its
+   answer is dropped; its time is booked as queueing, so the buckets still sum to the
+   latency.
+
+Every send to an endpoint is counted (``sends``); the first send from this picker to each
+endpoint is logged as ``(t, "send", picker, endpoint)``, and sends to an endpoint that is
+no longer running are counted as ``stale_sends`` — the stale-endpoint window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from sim.app.transport import ERROR, OK, TIMEOUT
+from sim.core.component import Component
+from sim.core.distributions import Uniforms
+from sim.core.trace import BUCKETS, Trace
+from sim.http.balancing import Balancer
+from sim.http.discovery import LogRow, View
+from sim.http.wire import CONNECT_FAILURE, RESET, UNAVAILABLE, Call, alive
+from sim.scenario.http import Route
+
+if TYPE_CHECKING:
+    from sim.app.service import ServiceInstance
+    from sim.http.mesh import HttpTransport
+
+RETRIABLE = {
+    "connect-failure": (CONNECT_FAILURE,),
+    "reset": (RESET, CONNECT_FAILURE),
+    "503": (UNAVAILABLE,),
+    "5xx": (UNAVAILABLE, RESET, ERROR, CONNECT_FAILURE),
+    "per-try-timeout": (TIMEOUT,),
+}
+
+
+def within(
+    env: Any, tr: Trace, limit: float, make: Callable[[Trace], Generator[Any, Any, str]]
+) -> Generator[Any, Any, str]:
+    """Run make(trace) but give up after `limit` seconds (TIMEOUT); buckets stay exact."""
+    # The attempt books into a copy of the trace (same values, so the same float sums as
+    # booking directly); the copy is taken back when the race ends, and an abandoned
+    # attempt that goes on running upstream books into its copy only.
+    child = Trace(tr.id, tr.flow, tr.start)
+    child.hops = tr.hops
+    before = 0.0
+    for b in BUCKETS:
+        v = getattr(tr, b)
+        before += v
+        setattr(child, b, v)
+    t0 = env.now
+    proc = env.process(make(child))
+    yield proc | env.timeout(limit)
+    after = 0.0
+    for b in BUCKETS:
+        v = getattr(child, b)
+        after += v
+        setattr(tr, b, v)
+    if proc.triggered and proc.ok:
+        return str(proc.value)
+    tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
+    return TIMEOUT
+
+
+class Router:
+    """Routing state of one picker: balancers, outstanding requests, retries in flight."""
+
+    def __init__(self, transport: HttpTransport, owner: Component, view: View, default: Route):
+        self.t = transport
+        self.env = transport.env
+        self.owner = owner
+        self.view = view
+        self.default = default
+        self.routes = transport.cfg.routes
+        self.uniform = Uniforms(transport.app.streams.get(f"http/balance/{owner.name}"))
+        self.jitter = Uniforms(transport.app.streams.get(f"http/backoff/{owner.name}"))
+        self.balancers: dict[str, Balancer] = {}
+        self.active: dict[ServiceInstance, int] = {}
+        self.active_requests = 0
+        self.active_retries = 0
+        self.sends = 0
+        self.stale_sends = 0
+        self.retries = 0
+        self.retries_refused = 0
+        self.timeouts = 0
+        self.seen: set[ServiceInstance] = set()
+        self.log: list[LogRow] = transport.log
+
+    def route_for(self, service: str) -> Route:
+        """The route in force for a destination service."""
+        return self.routes.get(service, self.default)
+
+    def route(self, tr: Trace, call: Call) -> Generator[Any, Any, str]:
+        """Send one call: pick, attempt, retry; bounded by the route timeout."""
+        cfg = self.route_for(call.service)
+        if call.mirrors and not call.shadow:
+            self.t.events.mirror(self, call)
+        if cfg.timeout is not None:
+            status = yield from within(
+                self.env, tr, cfg.timeout, lambda t: self._attempts(t, call, cfg)
+            )
+            if status == TIMEOUT:
+                self.timeouts += 1
+            return status
+        return (yield from self._attempts(tr, call, cfg))
+
+    def _endpoints(
+        self, tr: Trace, service: str
+    ) -> Generator[Any, Any, tuple[ServiceInstance, ...]]:
+        dns = self.view.dns
+        if dns is not None:
+            return (yield from dns.lookup(tr, self.view, service))
+        return self.view.snapshot.get(service, ())
+
+    def _choose(
+        self, eps: tuple[ServiceInstance, ...], call: Call, cfg: Route, tried: list[Any]
+    ) -> ServiceInstance | None:
+        if call.instance is not None:
+            for e in eps:
+                if e.index == call.instance:
+                    return e
+            return None
+        b = self.balancers.get(call.service)
+        if b is None:
+            b = Balancer(cfg.balancing, cfg.choice_count, self.uniform, self.active)
+            self.balancers[call.service] = b
+        return b.pick(eps, tried if cfg.retries.previous_hosts else ())
+
+    def _attempts(self, tr: Trace, call: Call, cfg: Route) -> Generator[Any, Any, str]:
+        env = self.env
+        r = cfg.retries
+        retry_on = {s for k in r.retry_on for s in RETRIABLE[k]}
+        tried: list[ServiceInstance] = []
+        n = 0
+        self.active_requests += 1
+        try:
+            while True:
+                eps = yield from self._endpoints(tr, call.service)
+                inst = self._choose(eps, call, cfg, tried)
+                if inst is None:
+                    return UNAVAILABLE  # no healthy upstream: a local reply, not retried
+                status = yield from self._send(tr, call, inst, r.per_try_timeout, n > 0)
+                if status == OK or status not in retry_on or n >= r.attempts or call.shadow:
+                    return status
+                if not self._budget_allows(cfg):
+                    self.retries_refused += 1
+                    return status
+                n += 1
+                self.retries += 1
+                tried.append(inst)
+                cap = r.backoff_max if r.backoff_max is not None else 10 * r.backoff_base
+                wait = self.jitter() * min(cap, r.backoff_base * (2**n - 1))
+                if wait > 0:
+                    yield env.timeout(wait)
+                    tr.infra += wait
+        finally:
+            self.active_requests -= 1
+
+    def _budget_allows(self, cfg: Route) -> bool:
+        r = cfg.retries
+        if self.active_retries >= r.max_active_retries:
+            return False
+        if r.budget_percent is None:
+            return True
+        allowed = max(r.min_retry_concurrency, r.budget_percent / 100 * self.active_requests)
+        return self.active_retries < allowed
+
+    def _send(
+        self, tr: Trace, call: Call, inst: ServiceInstance, per_try: float | None, retry: bool
+    ) -> Generator[Any, Any, str]:
+        self.sends += 1
+        if inst not in self.seen:
+            self.seen.add(inst)
+            self.log.append((self.env.now, "send", self.owner.name, inst.name))
+        if not alive(inst):
+            self.stale_sends += 1
+        self.active[inst] = self.active.get(inst, 0) + 1
+        if retry:
+            self.active_retries += 1
+        try:
+            if per_try is not None:
+                return (
+                    yield from within(
+                        self.env, tr, per_try, lambda t: self.t.attempt(t, self.owner, inst, call)
+                    )
+                )
+            return (yield from self.t.attempt(tr, self.owner, inst, call))
+        finally:
+            self.active[inst] -= 1
+            if retry:
+                self.active_retries -= 1
