@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := sim tests $(wildcard benchmarks)
 
-.PHONY: demo test lint format bench clean venv
+.PHONY: demo test lint format bench clean venv browser
 
 venv: $(STAMP)
 
@@ -27,8 +27,17 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
+
+# The report's rendering test needs headless Chromium. Install it where we can (Debian-like,
+# root); elsewhere that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "note: chromium not installed; the report rendering test will skip"
+
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -190,14 +190,29 @@ def _architectures(res: Results) -> dict[str, str]:
     h, m = sc.http, sc.messaging
     regions = ", ".join(f"{r.name} (zones {' '.join(r.zones)})" for r in sc.placement.regions)
     gw = f"{h.gateway.replicas} gateway replica(s)" if h.gateway.enabled else "no gateway"
-    side = "a sidecar per instance" if h.sidecar.enabled else "no sidecars"
-    cp = "a control plane" if h.sidecar.enabled and h.control_plane.enabled else "no control plane"
+    side = {
+        "sidecar": "a sidecar per instance",
+        "ambient": "a ztunnel per node (ambient mode)",
+        "none": "no proxies beside the services",
+    }[h.mesh]
+    uses_cp = h.propagation() == "xds" or h.mesh != "none"
+    cp = "a control plane" if uses_cp and h.control_plane.enabled else "no control plane"
     tls = f"TLS {h.tls.version}{' mutual' if h.tls.mutual else ''}"
     mtls = f"TLS {m.tls.version}{' mutual' if m.tls.mutual else ''}"
+    events = {"webhook": "events as webhooks", "longpoll": "events by long polling"}[
+        h.events.delivery
+    ]
+    if m.clusters:
+        sizes = ", ".join(f"{c.name} ({c.servers} servers)" for c in m.clusters)
+        brokers = f"{len(m.clusters)} cluster(s) joined by gateways: {sizes}"
+    else:
+        brokers = f"{m.broker.servers} broker server(s)"
     return {
         "placement": regions,
-        "http": f"{gw}, {side}, {cp}, {h.protocol}, internal calls via {h.internal_route}, {tls}, events as webhooks",
-        "messaging": f"{m.broker.servers} broker server(s) with {m.broker.cores} cores, one connection per client and instance, {mtls}, request/reply through _INBOX subjects",
+        "http": f"{gw}, {side}, {cp}, {h.protocol}, internal calls via {h.internal_route}, "
+        f"{tls}, {events}, endpoints propagated by {h.propagation()}",
+        "messaging": f"{brokers} with {m.broker.cores} cores each, one connection per client "
+        f"and instance, {mtls}, request/reply through _INBOX subjects",
     }
 
 
