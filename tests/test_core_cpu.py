@@ -1,0 +1,181 @@
+"""The Cpu: exact ``(name, env.now)`` traces on tiny cases, and its busy-cores gauge.
+
+Times are whole or dyadic numbers of seconds so that every instant is exact in binary
+floating point and the traces can be compared with ``==``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+import simpy
+
+from sim.core.cpu import Cpu
+from tests.helpers import Log
+
+
+@pytest.fixture
+def env() -> simpy.Environment:
+    return simpy.Environment()
+
+
+@pytest.fixture
+def log(env: simpy.Environment) -> Log:
+    return Log(env)
+
+
+def job(
+    env: simpy.Environment,
+    cpu: Cpu,
+    log: Log,
+    name: str,
+    work: float,
+    at: float = 0.0,
+    tail: float = 0.0,
+) -> Generator[Any, Any, None]:
+    if at:
+        yield env.timeout(at)
+    log(f"{name} submits")
+    yield cpu.execute(work, tail)
+    log(f"{name} done")
+
+
+def test_one_core_serves_in_turn(env: simpy.Environment, log: Log) -> None:
+    cpu = Cpu(env, 1)
+    env.process(job(env, cpu, log, "a", 2))
+    env.process(job(env, cpu, log, "b", 3))
+    env.run()
+    assert log == [("a submits", 0), ("b submits", 0), ("a done", 2), ("b done", 5)]
+    assert cpu.jobs == 2
+    assert cpu.free == 1
+    assert cpu.queue_length == 0
+
+
+def test_two_cores_third_job_takes_the_first_free_core(env: simpy.Environment, log: Log) -> None:
+    cpu = Cpu(env, 2)
+    env.process(job(env, cpu, log, "a", 2))
+    env.process(job(env, cpu, log, "b", 3))
+    env.process(job(env, cpu, log, "c", 1))
+    env.run(until=0.5)
+    assert cpu.free == 0
+    assert cpu.queue_length == 1
+    env.run()
+    # c waits for a's core (free at 2) and finishes at 3, after b (same instant, b first)
+    assert [e for e in log if e[0].endswith("done")] == [
+        ("a done", 2),
+        ("b done", 3),
+        ("c done", 3),
+    ]
+
+
+def test_queue_is_first_come_first_served(env: simpy.Environment, log: Log) -> None:
+    cpu = Cpu(env, 1)
+    env.process(job(env, cpu, log, "a", 4))
+    env.process(job(env, cpu, log, "late", 1, at=2))
+    env.process(job(env, cpu, log, "early", 1, at=1))
+    env.process(job(env, cpu, log, "short", 0.5, at=3))  # shortest, but last: no priority
+    env.run()
+    assert log == [
+        ("a submits", 0),
+        ("early submits", 1),
+        ("late submits", 2),
+        ("short submits", 3),
+        ("a done", 4),
+        ("early done", 5),
+        ("late done", 6),
+        ("short done", 6.5),
+    ]
+
+
+def test_tail_releases_the_caller_but_keeps_the_core_busy(env: simpy.Environment, log: Log) -> None:
+    cpu = Cpu(env, 1)
+    env.process(job(env, cpu, log, "a", 1, tail=2))
+    env.process(job(env, cpu, log, "b", 1))
+    env.run()
+    assert log == [("a submits", 0), ("b submits", 0), ("a done", 1), ("b done", 4)]
+    assert cpu.busy.area() == 4  # the core was busy the whole time, tail included
+
+
+def test_background_work_occupies_a_core_with_no_waiter(env: simpy.Environment, log: Log) -> None:
+    cpu = Cpu(env, 1)
+    cpu.background(3)
+    cpu.background(0)  # nothing at all
+    env.process(job(env, cpu, log, "a", 1))
+    env.run()
+    assert log == [("a submits", 0), ("a done", 4)]
+    assert cpu.jobs == 2
+
+
+def test_zero_work_fires_at_once_on_a_free_core_but_queues_behind_others(
+    env: simpy.Environment, log: Log
+) -> None:
+    cpu = Cpu(env, 1)
+    env.process(job(env, cpu, log, "zero-free", 0))
+    env.process(job(env, cpu, log, "a", 2, at=1))
+    env.process(job(env, cpu, log, "zero-queued", 0, at=1.5))
+    env.run()
+    assert log == [
+        ("zero-free submits", 0),
+        ("zero-free done", 0),
+        ("a submits", 1),
+        ("zero-queued submits", 1.5),
+        ("a done", 3),
+        ("zero-queued done", 3),
+    ]
+
+
+def test_busy_cores_gauge_is_exact(env: simpy.Environment) -> None:
+    """2 cores: a job of 2 s at t=0 and one of 1 s at t=1; measured from t=1 to t=4."""
+    cpu = Cpu(env, 2)
+    cpu.execute(2)
+    env.run(until=1)
+    cpu.busy.mark()  # end of warm-up
+    cpu.execute(1)
+    assert cpu.busy.value == 2
+    env.run(until=4)
+    assert cpu.busy.area() == 3  # 2 core-seconds + 1 core-second since t=0
+    assert cpu.busy.peak == 2
+    # window [1, 4]: both cores busy during [1, 2], none after: 2 core-seconds over 3 s
+    assert cpu.busy.mean() == pytest.approx(2 / 3, abs=1e-15)
+    assert cpu.busy.mean() / cpu.cores == pytest.approx(1 / 3, abs=1e-15)
+    assert cpu.busy.value == 0
+
+
+def test_a_core_busy_all_window_is_exactly_fully_utilised(env: simpy.Environment) -> None:
+    """The area is summed piece by piece (0.2 - 0.1) + (1.1 - 0.2), which rounds above the
+    span 1.1 - 0.1; the average must still not exceed the peak: exactly 1, never 1 + 1 ulp."""
+    cpu = Cpu(env, 1)
+    env.run(until=0.1)
+    cpu.execute(0.1)  # busy from 0.1 to 0.2 …
+    cpu.busy.mark()
+    env.run(until=0.2)
+    cpu.execute(5)  # … and again from 0.2 on
+    env.run(until=1.1)
+    assert (0.2 - 0.1) + (1.1 - 0.2) > 1.1 - 0.1  # the rounding this guards against
+    assert cpu.busy.mean() == 1.0
+
+
+def test_busy_never_exceeds_cores_under_a_burst(env: simpy.Environment, log: Log) -> None:
+    cpu = Cpu(env, 3)
+    for i in range(10):
+        env.process(job(env, cpu, log, f"j{i}", 1 + (i % 3)))
+    env.run()
+    assert cpu.busy.peak == 3
+    assert cpu.busy.value == 0
+    # total work 1+2+3+1+2+3+1+2+3+1 = 19 core-seconds, all of it on the gauge
+    assert cpu.busy.area() == 19
+    # in FIFO on 3 cores the jobs finish in this exact order and at these instants
+    assert [e for e in log if e[0].endswith("done")] == [
+        ("j0 done", 1),
+        ("j1 done", 2),
+        ("j3 done", 2),
+        ("j2 done", 3),
+        ("j4 done", 4),
+        ("j6 done", 4),
+        ("j5 done", 5),
+        ("j7 done", 6),
+        ("j9 done", 6),
+        ("j8 done", 7),
+    ]
