@@ -13,14 +13,16 @@ streams, replication by replication, and pairs them.
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sim import __version__
 from sim.app.application import Observer, request_subject
+from sim.core.trace import Trace
 from sim.engine import ARCHITECTURES, run
 from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publish_subject
+from sim.messaging.topology import check_messaging
 from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw
 from sim.scenario import Scenario, ScenarioError, scenario_hash
 from sim.scenario.loader import Source, apply_sets, validate
@@ -85,6 +87,7 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
                 raise src.error(
                     ("services", name, "subscriptions", i, "subject"), f"{sub.subject!r}: {exc}"
                 ) from None
+    check_messaging(sc, src)  # clusters, accounts (exports/imports agree), users
 
 
 def observers(sc: Scenario) -> dict[str, tuple[Observer, ...]]:
@@ -141,13 +144,18 @@ def compare(
     replications: int | None = None,
     architectures: Sequence[str] = ARCHITECTURES,
     trace: Sequence[int] = (),
+    on_run: Callable[[str, int], None] | None = None,
 ) -> Comparison:
-    """Both architectures over the same replications (common random numbers), paired."""
+    """Both architectures over the same replications (common random numbers), paired.
+
+    ``on_run(architecture, replication)`` is called after each run (progress bars)."""
     n = sc.run.replications if replications is None else replications
     res: dict[str, list[RunResult]] = {a: [] for a in ARCHITECTURES}
     for r in range(n):
         for a in architectures:
             res[a].append(simulate(sc, a, seed, r, trace))
+            if on_run is not None:
+                on_run(a, r)
     cmp = Comparison(res["http"], res["messaging"])
     if res["http"] and res["messaging"]:
         cmp.summary = compare_summaries(res["http"], res["messaging"])
@@ -159,7 +167,18 @@ def compare(
     return cmp
 
 
-Hop = tuple[float, str, str, str]
+def compare_until(
+    sc: Scenario,
+    precision: float = 0.05,
+    max_replications: int = 50,
+    seed: int | None = None,
+    architectures: Sequence[str] = ARCHITECTURES,
+) -> Comparison:
+    """Like :func:`compare`, adding paired replications until every headline metric's 95 %
+    interval has a relative half-width <= ``precision`` (:mod:`sim.validation.precision`)."""
+    from sim.validation.precision import compare_until as until
+
+    return until(sc, precision, max_replications, seed, architectures)
 
 
 def trace_request(
@@ -169,24 +188,27 @@ def trace_request(
     replication: int = 0,
     architectures: Sequence[str] = ARCHITECTURES,
     until: float | None = None,
-) -> dict[str, list[Hop]]:
-    """The hops ``(t, from, to, what)`` of one request in each architecture.
+) -> dict[str, Trace]:
+    """The trace (buckets and hops ``(t, from, to, what)``) of one request per architecture.
 
-    Each run stops soon after the request completes (``until``, else a horizon doubled from
-    1 s): the simulation is causal and draws the same streams, so the request meets exactly
-    the system it meets in the full run (a tested property). Absent if it never completes.
+    Each run stops soon after the request completes (``until``: a time by which it has,
+    else a horizon doubled from 1 s): the simulation is causal and draws the same streams,
+    so the request meets exactly the system it meets in the full run (a tested property).
+    An architecture is absent if the request never completes within the scenario's run.
     """
-    end = sc.run.warmup + sc.run.duration
-    out: dict[str, list[Hop]] = {}
+    # an automatic warm-up is at most one duration long (sim.engine): bound the horizon so
+    fixed = sc.run.duration if sc.run.warmup == "auto" else sc.run.warmup
+    end = fixed + sc.run.duration
+    out: dict[str, Trace] = {}
     for a in architectures:
         t = min(end, until if until is not None else 1.0)
         while True:
-            warm = sc.run.warmup if sc.run.warmup < t else 0.0
+            warm = fixed if fixed < t else 0.0
             run_ = sc.run.model_copy(update={"warmup": warm, "duration": t - warm})
             r = simulate(sc.model_copy(update={"run": run_}), a, seed, replication, [request_id])
             tr = r.traces.get(request_id)
             if tr is not None and tr.hops is not None:
-                out[a] = list(tr.hops)
+                out[a] = tr
                 break
             if t >= end:
                 break

@@ -23,9 +23,12 @@ EXAMPLES = {
     "run": """examples:
   sim run scenarios/order-service.yaml
   sim run scenarios/order-service.yaml --arch messaging --seed 7
-  sim run scenarios/order-service.yaml --set workload.arrivals.rate=500 --out /tmp/r500""",
+  sim run scenarios/order-service.yaml --set workload.arrivals.rate=500 --out /tmp/r500
+  sim run scenarios/order-service.yaml --precision 0.05 --max-replications 30""",
     "validate": """examples:
-  sim validate scenarios/order-service.yaml""",
+  sim validate scenarios/order-service.yaml
+  sim validate --theory
+  sim validate --theory --case mm1 --replications 20""",
     "schema": """examples:
   sim schema > scenario.schema.json""",
 }
@@ -72,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario value, e.g. workload.arrivals.rate=500 (repeatable)",
     )
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    from sim.validation.precision import add_precision_option
+
+    add_precision_option(r)
     r.add_argument("--format", choices=["table", "json"], default="table", help="terminal output")
 
     v = sub.add_parser(
@@ -80,8 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["validate"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    v.add_argument("file")
+    v.add_argument("file", nargs="?", help="scenario YAML (not needed with --theory)")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+    from sim.validation.suite import add_arguments as add_theory_arguments
+
+    add_theory_arguments(v)
 
     sub.add_parser(
         "schema",
@@ -147,11 +156,22 @@ def _load(args: argparse.Namespace) -> Scenario:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    if args.theory:
+        from sim.validation.suite import cmd_validate_theory
+
+        return cmd_validate_theory(args)
+    if not args.file:
+        print("sim validate: give a scenario FILE (or --theory)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from sim.validation.capacity import capacity_report
+
     sc = _load(args)
     n = sum(s.instances for s in sc.services.values())
     print(
         f"{args.file}: ok — {len(sc.services)} services, {n} instances, {len(sc.workload.flows)} flow(s)"
     )
+    for w in capacity_report(sc):
+        print(f"warning: {w}")
     return EXIT_OK
 
 
@@ -176,16 +196,47 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sim run: --out {out} exists and is not a folder", file=sys.stderr)
         return EXIT_BAD_INPUT
     archs = ("http", "messaging") if args.arch == "both" else (args.arch,)
-    cmp = compare(sc, seed=args.seed, replications=args.replications, architectures=archs)
+    if args.precision is not None:
+        if not 0 < args.precision < 1:
+            print("sim run: --precision must be between 0 and 1, e.g. 0.05", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        from sim.api import compare_until
+
+        cmp = compare_until(
+            sc,
+            precision=args.precision,
+            max_replications=args.max_replications,
+            seed=args.seed,
+            architectures=archs,
+        )
+    else:
+        from tqdm import tqdm
+
+        n = args.replications or sc.run.replications
+        with tqdm(
+            total=n * len(archs), desc=sc.name, unit="run", disable=args.quiet or None, leave=False
+        ) as bar:
+            cmp = compare(
+                sc,
+                seed=args.seed,
+                replications=args.replications,
+                architectures=archs,
+                on_run=lambda a, r: bar.update(1),
+            )
     write_run(out, sc, cmp)
     if args.quiet:
         return EXIT_OK
     if args.format == "json":
         print(cmp.summary.to_json(orient="records"))
     elif len(archs) == 2:
+        warm = [r.metadata.get("warmup", 0.0) for r in cmp.results()]
+        wtxt = f"{warm[0]:g} s" if len(set(warm)) == 1 else f"{min(warm):g}–{max(warm):g} s"
+        auto = " (MSER-5)" if sc.run.warmup == "auto" else ""
+        reached = cmp.metadata.get("precision_reached")
+        prec = "" if reached is None else f", precision {'reached' if reached else 'NOT reached'}"
         print(
-            f"{sc.name}: {sc.run.duration:g} s measured after {sc.run.warmup:g} s warm-up, "
-            f"{cmp.metadata['replications']} replication(s), seed {cmp.metadata['seed']}\n"
+            f"{sc.name}: {sc.run.duration:g} s measured after {wtxt} warm-up{auto}, "
+            f"{cmp.metadata['replications']} replication(s){prec}, seed {cmp.metadata['seed']}\n"
         )
         print(side_by_side(cmp.summary))
         print(

@@ -2,8 +2,13 @@
 
 The run is split at the end of the warm-up: every gauge is marked there so averages cover
 only the measured window, and a sampler process records per-interval gauges by component
-kind for the timeseries. Everything random comes from :class:`Streams` for this seed and
-replication, so the same inputs give identical frames.
+kind for the timeseries. With ``run.warmup: auto`` the end of the warm-up is chosen while
+the run goes, by MSER-5 on the per-request latencies in arrival order
+(:func:`sim.stats.pilot_warmup`; arrival order because a request belongs to the measured
+window by its start, as with a fixed warm-up, and because the delay of the i-th arriving
+customer is the classic output series of MSER: White 1997, Law 2015 §9.1). Everything
+random comes from :class:`Streams` for this seed and replication, so the same inputs give
+identical frames.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import simpy
 
 from sim.app.application import Application, Observer
 from sim.core.component import Component
+from sim.core.metrics import Gauge
 from sim.core.network import Network
 from sim.core.placement import Placer
 from sim.core.recorder import Recorder
@@ -25,6 +32,7 @@ from sim.core.streams import Streams
 from sim.http.mesh import HttpTransport
 from sim.messaging.transport import MessagingTransport
 from sim.scenario.model import Scenario
+from sim.stats.warmup import pilot_warmup
 
 ARCHITECTURES = ("http", "messaging")
 
@@ -43,6 +51,8 @@ class RawRun:
     wall_time: float
     end: float
     extra: dict[str, Any] = field(default_factory=dict)
+    warmup: float = 0.0  # where the measured window starts (chosen when run.warmup is auto)
+    observations: dict[str, Any] = field(default_factory=dict)  # e.g. the broker's books
 
 
 def run(
@@ -60,6 +70,7 @@ def run(
     env = simpy.Environment()
     streams = Streams(seed, replication)
     recorder = Recorder()
+    recorder.in_system = Gauge(env)
     if trace_ids:
         recorder.trace_ids = set(trace_ids)
     app = Application(
@@ -75,15 +86,26 @@ def run(
         return app.transport.components() + app.components()
 
     samples: list[tuple[float, str, str, float]] = []
-    env.process(_sampler(env, comps_now, sc.run.timeseries_interval, samples))
-    warmup, end = sc.run.warmup, sc.run.warmup + sc.run.duration
-    if warmup > 0:
-        env.run(until=warmup)
+    sampler = _Sampler(env, comps_now, sc.run.timeseries_interval, samples)
+    env.process(sampler.run())
+    extra: dict[str, Any] = {}
+    if sc.run.warmup == "auto":
+        warmup = _auto_warmup(env, recorder, sc.run.duration, extra)
+    else:
+        warmup = sc.run.warmup
+        if warmup > 0:
+            env.run(until=warmup)
+    extra.update(
+        in_system_at_warmup=recorder.in_system.value, generated_at_warmup=recorder.generated
+    )
+    recorder.in_system.mark()
     for c in comps_now():
         for g in c.gauges():
             g.mark()
+    end = warmup + sc.run.duration
     env.run(until=end)
-    return RawRun(
+    sampler.finish(end)
+    raw = RawRun(
         architecture,
         replication,
         seed,
@@ -93,31 +115,71 @@ def run(
         samples,
         time.perf_counter() - t_wall,
         end,
+        extra,
+        warmup,
     )
+    observe = getattr(app.transport, "observations", None)  # an architecture's own books
+    if observe is not None:
+        raw.observations = observe()
+    return raw
 
 
-def _sampler(
-    env: Any,
-    comps_now: Callable[[], list[Component]],
-    interval: float,
-    out: list[tuple[float, str, str, float]],
-) -> Generator[Any, Any, None]:
+def _auto_warmup(env: Any, recorder: Recorder, duration: float, extra: dict[str, Any]) -> float:
+    """Run pilots of duration/16, /8, /4, /2, 1 until MSER-5 settles; returns where to measure."""
+
+    def observe(t: float) -> tuple[Any, Any]:
+        env.run(until=t)
+        starts, latencies = recorder.arrival_series()
+        return np.asarray(starts), np.asarray(latencies)
+
+    choice = pilot_warmup(observe, duration / 16, duration)
+    extra.update(
+        warmup_mser=choice.truncation,
+        warmup_settled=choice.settled,
+        warmup_observations=choice.observations,
+        warmup_truncated=choice.truncated,
+    )
+    return choice.warmup
+
+
+class _Sampler:
     """Every interval: busy cores, open connections and memory, summed by component kind."""
-    last: dict[int, float] = {}
-    while True:
-        yield env.timeout(interval)
+
+    def __init__(
+        self,
+        env: Any,
+        comps_now: Callable[[], list[Component]],
+        interval: float,
+        out: list[tuple[float, str, str, float]],
+    ):
+        self.env, self.comps_now, self.interval, self.out = env, comps_now, interval, out
+        self.last: dict[int, float] = {}
+        self.t = 0.0  # when the last sample was taken
+
+    def run(self) -> Generator[Any, Any, None]:
+        while True:
+            yield self.env.timeout(self.interval)
+            self.sample()
+
+    def finish(self, end: float) -> None:
+        """The sample due at the very end: ``env.run(until=end)`` stops before running it."""
+        if abs(self.t + self.interval - end) <= 1e-9 * max(1.0, end):
+            self.sample()
+
+    def sample(self) -> None:
         busy: dict[str, float] = defaultdict(float)
         conns: dict[str, float] = defaultdict(float)
         mem: dict[str, float] = defaultdict(float)
-        for c in comps_now():
+        last, interval = self.last, self.interval
+        for c in self.comps_now():
             if c.cpu is not None:
                 a = c.cpu.busy.area()
                 busy[c.kind] += (a - last.get(id(c), 0.0)) / interval
                 last[id(c)] = a
             conns[c.kind] += c.conns_open.value
             mem[c.kind] += c.memory.gauge.value
-        t = env.now
+        t = self.t = self.env.now
         for kind in sorted(conns):
-            out.append((t, "cpu_cores", kind, busy.get(kind, 0.0)))
-            out.append((t, "connections", kind, conns[kind]))
-            out.append((t, "memory_bytes", kind, mem[kind]))
+            self.out.append((t, "cpu_cores", kind, busy.get(kind, 0.0)))
+            self.out.append((t, "connections", kind, conns[kind]))
+            self.out.append((t, "memory_bytes", kind, mem[kind]))

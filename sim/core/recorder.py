@@ -1,11 +1,13 @@
 """Rows collected during a run: one per logical request and one per event delivery.
 
 Rows are plain tuples appended to a list (cheap in the event loop) and become a pandas
-frame once, at the end (:mod:`sim.results`).
+frame once, at the end (:mod:`sim.results`). ``in_system``, when the runner sets it, is a
+time-weighted gauge of logical requests in the system (for Little's law, L = λW).
 """
 
 from __future__ import annotations
 
+from sim.core.metrics import Gauge
 from sim.core.trace import Trace
 
 COLUMNS = (
@@ -34,13 +36,27 @@ class Recorder:
         self.in_flight = 0
         self.traces: dict[int, Trace] = {}
         self.trace_ids: set[int] = set()
+        self.in_system: Gauge | None = None
+
+    def arrival_series(self) -> tuple[list[float], list[float]]:
+        """(start, latency) of completed requests in arrival order, up to the first one still
+        in flight: the complete prefix of the series (request ids are given in arrival order)."""
+        done = sorted((r[1], r[3], r[4] - r[3]) for r in self.rows if r[0] == "request")
+        n = 0
+        while n < len(done) and done[n][0] == n:
+            n += 1
+        return [d[1] for d in done[:n]], [d[2] for d in done[:n]]
 
     def begin(self) -> None:
         self.generated += 1
         self.in_flight += 1
+        if self.in_system is not None:
+            self.in_system.add(1)
 
     def end(self, tr: Trace, now: float, status: str) -> None:
         self.in_flight -= 1
+        if self.in_system is not None:
+            self.in_system.add(-1)
         self.rows.append(
             (
                 "request",

@@ -31,6 +31,8 @@ class RunResult:
     timeseries: pd.DataFrame
     metadata: dict[str, Any]
     traces: dict[int, Trace] = field(default_factory=dict)
+    links: pd.DataFrame = field(default_factory=pd.DataFrame)  # who opened connections to whom
+    broker: pd.DataFrame = field(default_factory=pd.DataFrame)  # messaging: per server/route/…
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -43,7 +45,7 @@ class RunResult:
 def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     """Build the frames of one run."""
     sc = raw.scenario
-    warmup = sc.run.warmup
+    warmup = raw.warmup  # chosen by the run when run.warmup is auto
     rows = raw.recorder.rows
     req = (
         pd.DataFrame.from_records(rows, columns=list(COLUMNS))
@@ -73,7 +75,8 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
                 "host": c.place.host,
                 "cores": c.cpu.cores if c.cpu is not None else 0,
                 "cpu_seconds": busy * duration,
-                "utilisation": busy / c.cpu.cores if c.cpu is not None else 0.0,
+                # the area of a saturated gauge can exceed cores × span by rounding (1e-16)
+                "utilisation": min(1.0, busy / c.cpu.cores) if c.cpu is not None else 0.0,
                 "memory_mean": c.memory.gauge.mean(),
                 "memory_peak": c.memory.gauge.peak,
                 "connections_opened": c.conns_opened,
@@ -90,7 +93,8 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
         )
     comps = pd.DataFrame(comp_rows)
 
-    ts = pd.DataFrame(raw.samples, columns=["t", "metric", "kind", "value"])
+    extra_ts = raw.observations.get("timeseries", [])  # e.g. connections per broker server
+    ts = pd.DataFrame([*raw.samples, *extra_ts], columns=["t", "metric", "kind", "value"])
     ts = pd.concat(
         [ts, _request_series(req, sc.run.timeseries_interval, raw.end)], ignore_index=True
     )
@@ -109,8 +113,35 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
         completed=done,
         in_flight=rec.in_flight,
         simulated_time=raw.end,
+        warmup=raw.warmup,
+        arrivals_measured=rec.generated - raw.extra.get("generated_at_warmup", 0),
+        in_system_mean=rec.in_system.mean() if rec.in_system is not None else float("nan"),
+        in_system_end=rec.in_system.value if rec.in_system is not None else float("nan"),
+        **{k: v for k, v in raw.extra.items() if k != "generated_at_warmup"},
     )
-    return RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces))
+    kinds = {c.name: c.kind for c in raw.components}
+    links = pd.DataFrame(
+        [
+            (raw.architecture, raw.replication, c.name, c.kind, peer, kinds.get(peer, ""), n)
+            for c in raw.components
+            for peer, n in sorted(c.peers.items())
+        ],
+        columns=[
+            "architecture",
+            "replication",
+            "source",
+            "source_kind",
+            "target",
+            "target_kind",
+            "opened",
+        ],
+    )
+    broker = pd.DataFrame(
+        raw.observations.get("broker", []), columns=["scope", "name", "metric", "value"]
+    )
+    broker.insert(0, "replication", raw.replication)
+    broker.insert(0, "architecture", raw.architecture)
+    return RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, broker)
 
 
 def _request_series(req: pd.DataFrame, interval: float, end: float) -> pd.DataFrame:

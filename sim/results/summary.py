@@ -5,7 +5,8 @@ Student-t interval (the replication method, Law 2015 ch. 9 — also for quantile
 p99: one p99 per replication). Because both architectures run replication *r* on the same
 random streams, the comparison is paired: the interval of ``messaging − http`` comes from
 the per-replication differences (:func:`sim.stats.paired_comparison`). With a single
-replication, intervals are NaN and nothing is called significant.
+replication the intervals come from batch means over the run (:mod:`sim.results.batches`;
+paired batch by batch in a comparison); the frame's ``attrs["interval"]`` names the method.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.trace import BUCKETS
+from sim.results import batches
 from sim.stats import paired_comparison, replication_interval
 
 if TYPE_CHECKING:
@@ -81,7 +83,14 @@ def run_metrics(r: RunResult) -> list[tuple[str, str, str, float]]:
         ("memory_infra", "MB", float(infra["memory_mean"].sum() / MB)),
         ("memory_app", "MB", float(app["memory_mean"].sum() / MB)),
         ("infra_processes", "count", float(len(infra))),
+        ("warmup", "s", float(md.get("warmup", math.nan))),
     ]
+    busy = c[(c["kind"] != "client") & (c["cores"] > 0)] if len(c) else c
+    if len(busy):
+        for kind, g in busy.groupby("kind", sort=True):
+            u = float(g["cpu_seconds"].sum() / (g["cores"].sum() * duration))
+            sysrows.append((f"utilisation_{kind}", "fraction", u))
+        sysrows.append(("utilisation_max", "fraction", float(busy["utilisation"].max())))
     out.extend(("system", m, u, v) for m, u, v in sysrows)
     return out
 
@@ -97,18 +106,31 @@ def _long(results: Sequence[RunResult]) -> pd.DataFrame:
 
 
 def summarize(results: Sequence[RunResult]) -> pd.DataFrame:
-    """Per architecture, flow and metric: the mean over replications with a 95 % interval."""
+    """Per architecture, flow and metric: the mean over replications with a 95 % interval
+    (batch means when an architecture has a single replication)."""
     df = _long(results)
+    counts = df.groupby("architecture")["replication"].nunique()
+    single = [r for r in results if counts.get(r.architecture, 0) == 1]
+    table = batches.batch_table(single) if single else None
     out = []
     for (arch, flow, metric, unit), g in df.groupby(
         ["architecture", "flow", "metric", "unit"], sort=False
     ):
         vals = g["value"].to_numpy(dtype=float)
         est = _interval(vals)
+        if table is not None and counts[arch] == 1 and math.isfinite(est[0]):
+            hw = batches.half_width(batches.batch_values(table, arch, flow, metric))
+            est = (est[0], est[0] - hw, est[0] + hw)
         out.append((arch, flow, metric, unit, est[0], est[1], est[2], len(vals)))
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         out, columns=["architecture", "flow", "metric", "unit", "value", "low", "high", "n"]
     )
+    frame.attrs["interval"] = _method(counts.max() if len(counts) else 0)
+    return frame
+
+
+def _method(n: int) -> str:
+    return batches.METHOD if n == 1 else f"independent replications ({n}, Student t)"
 
 
 def _interval(vals: np.ndarray) -> tuple[float, float, float]:
@@ -142,6 +164,8 @@ class Comparison:
 def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult]) -> pd.DataFrame:
     """Wide comparison: each metric for both sides with intervals, and messaging − http paired."""
     df = _long([*http, *messaging])
+    single = len(http) == 1 and len(messaging) == 1
+    table = batches.batch_table([*http, *messaging]) if single else None
     rows = []
     keys = df[["flow", "metric", "unit"]].drop_duplicates().itertuples(index=False)
     for flow, metric, unit in keys:
@@ -166,6 +190,14 @@ def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult])
             elif ok.sum() >= 2:
                 dlo = dhi = diff
                 significant = diff != 0
+        if table is not None:  # one run each: batch means, paired batch by batch
+            hb = batches.batch_values(table, "http", flow, metric)
+            mb = batches.batch_values(table, "messaging", flow, metric)
+            hw = batches.half_width(hb), batches.half_width(mb)
+            hl, hh, ml, mh = ha - hw[0], ha + hw[0], ma - hw[1], ma + hw[1]
+            dw = batches.half_width(mb - hb) if len(hb) == len(mb) else math.nan
+            dlo, dhi = diff - dw, diff + dw
+            significant = bool(dlo > 0 or dhi < 0)
         rows.append(
             (
                 flow,
@@ -185,7 +217,7 @@ def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult])
                 len(idx),
             )
         )
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         rows,
         columns=[
             "flow",
@@ -205,3 +237,5 @@ def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult])
             "n",
         ],
     )
+    frame.attrs["interval"] = _method(1 if single else max(len(http), len(messaging)))
+    return frame

@@ -20,6 +20,16 @@ A trailing incomplete batch (fewer than 5 observations) is ignored. NaN observat
 dropped before batching (as everywhere in :mod:`sim.stats`); ties in MSER go to the smallest
 ``d``.
 
+Automatic warm-up of a run (:func:`pilot_warmup`)
+------------------------------------------------
+A simulation cannot go back in time to mark its time-weighted gauges, so the warm-up of a
+run is chosen *while* it runs: it is simulated to a pilot length, MSER-5 is applied to
+the observations so far, and if the minimum lies in the last tenth of the search range
+(the statistic still falling where half the data would be discarded, so the pilot is too
+short to show the end of the transient -- White 1997, Hoad et al. 2010) the pilot is
+doubled, up to a limit. Measuring starts at the end of the first pilot that settles, which
+is never before the MSER-5 point (that point is reported too, as ``truncation``).
+
 References
 ----------
 * K. P. White Jr., "An effective truncation heuristic for bias reduction in simulation
@@ -32,12 +42,24 @@ References
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
 from sim.stats.intervals import clean
 
-__all__ = ["BATCH", "mser5", "mser5_time", "mser_statistic"]
+__all__ = [
+    "BATCH",
+    "PilotWarmup",
+    "mser5",
+    "mser5_settled",
+    "mser5_time",
+    "mser_statistic",
+    "pilot_warmup",
+]
 
 #: Batch size of MSER-5.
 BATCH = 5
@@ -91,3 +113,62 @@ def mser5_time(times: npt.ArrayLike, values: npt.ArrayLike) -> float:
     order = np.argsort(t, kind="stable")
     t, v = t[order], v[order]
     return float(t[mser5(v)])
+
+
+#: The pilot is too short when the MSER-5 minimum lies in this last fraction of the range.
+UNSETTLED_TAIL = 0.1
+#: Fewest observations a pilot needs before MSER-5 is trusted (100 batches of 5).
+MIN_PILOT_OBSERVATIONS = 100 * BATCH
+
+
+def mser5_settled(series: npt.ArrayLike) -> tuple[int, bool]:
+    """MSER-5 truncation point (observations) and whether it lies clear of the range's end."""
+    x = clean(series)
+    b = x.size // BATCH
+    if b < 2:
+        raise ValueError(f"mser5: need at least {2 * BATCH} non-NaN observations, got {x.size}")
+    stat = mser_statistic(x[: b * BATCH].reshape(b, BATCH).mean(axis=1))
+    d = int(np.argmin(stat))
+    max_d = stat.size - 1
+    return d * BATCH, d < max_d - UNSETTLED_TAIL * max_d or max_d == 0
+
+
+@dataclass(frozen=True)
+class PilotWarmup:
+    """Outcome of :func:`pilot_warmup` (times in the run's clock, seconds)."""
+
+    warmup: float  # where measuring starts: the end of the pilot that settled (or the limit)
+    truncation: float  # MSER-5 point: time of the first retained observation (NaN if none)
+    observations: int  # observations MSER-5 was applied to
+    truncated: int  # how many of them it discards
+    settled: bool  # False: the limit was reached with the minimum still at the range's end
+    pilots: int  # pilot lengths tried
+
+
+def pilot_warmup(
+    observe: Callable[[float], tuple[np.ndarray, np.ndarray]],
+    first: float,
+    limit: float,
+    min_observations: int = MIN_PILOT_OBSERVATIONS,
+) -> PilotWarmup:
+    """Warm-up chosen by MSER-5 on pilots of length first, 2·first, … up to limit.
+
+    ``observe(t)`` advances the run to time ``t`` and returns the complete series so far as
+    (times, values), in the order MSER-5 should see them.
+    """
+    if not 0 < first <= limit:
+        raise ValueError(f"need 0 < first <= limit, got first={first}, limit={limit}")
+    t, pilots = first, 0
+    while True:
+        pilots += 1
+        times, values = observe(t)
+        ok = ~np.isnan(values)
+        times, values = np.asarray(times, dtype=float)[ok], values[ok]
+        n = int(values.size)
+        if n >= max(min_observations, 2 * BATCH):
+            d, settled = mser5_settled(values)
+            if settled or t >= limit:
+                return PilotWarmup(t, float(times[d]), n, d, settled, pilots)
+        elif t >= limit:
+            return PilotWarmup(t, math.nan, n, 0, False, pilots)
+        t = min(2 * t, limit)
