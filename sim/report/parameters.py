@@ -72,9 +72,12 @@ def _walk(
     prefix: tuple[str, ...],
     out: list[tuple[tuple[str, ...], str, str, str]],
     given: bool = True,
+    outer: str = "",
 ) -> None:
     """``given``: the scenario wrote this model (a default factory's model is not given, even
-    when the factory passed arguments)."""
+    when the factory passed arguments). ``outer``: the citation of a default that built this
+    model with explicit arguments (``cited(Route(balancing="round_robin"), "Envoy …")``):
+    those arguments take that citation, not the nested field's own."""
     fields = type(model).model_fields
     off = getattr(model, "enabled", True) is False
     for name, info in fields.items():
@@ -84,9 +87,13 @@ def _walk(
         key = info.alias or name
         path = (*prefix, key)
         is_set = given and name in model.model_fields_set
+        extra = info.json_schema_extra
+        source = str(extra.get("source", "")) if isinstance(extra, dict) else ""
+        if not given and outer and name in model.model_fields_set:
+            source = outer
         if isinstance(value, BaseModel):
             if isinstance(value, Strict):  # not distributions: those are the application's own
-                _walk(value, path, out, is_set)
+                _walk(value, path, out, is_set, "" if is_set else source)
             continue
         if isinstance(value, dict) and value and all(isinstance(v, Strict) for v in value.values()):
             for k, v in value.items():
@@ -96,8 +103,6 @@ def _walk(
             for i, v in enumerate(value):
                 _walk(v, (*path, str(i)), out, is_set)
             continue
-        extra = info.json_schema_extra
-        source = str(extra.get("source", "")) if isinstance(extra, dict) else ""
         if not source and is_set:
             continue  # the scenario's own value with nothing to cite: shown elsewhere
         if not source and (info.is_required() or value is None or value in ([], {}, ())):
