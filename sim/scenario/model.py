@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from sim.scenario.base import (  # noqa: F401  (re-exported for callers)
     MAX_INSTANCES_PER_SERVICE,
@@ -30,6 +30,7 @@ from sim.scenario.common import Tls  # noqa: F401
 from sim.scenario.distributions import Constant, Distribution
 from sim.scenario.http import Gateway, HttpSettings, Pool, Proxy  # noqa: F401
 from sim.scenario.messaging import Broker, MessagingSettings  # noqa: F401
+from sim.scenario.timeline import Autoscale, Failover, TimelineEntry
 from sim.scenario.units import Duration, Size, parse_duration
 
 
@@ -95,6 +96,9 @@ class Service(Strict):
         "assumption: container start plus initialisation of a small Go/JVM service, "
         "for instances started during a run (those present at time 0 are up)",
         ge=0,
+    )
+    autoscale: Autoscale | None = Field(
+        None, description="target-utilisation autoscaler (sim.faults.autoscale); none: fixed"
     )
 
 
@@ -236,9 +240,23 @@ class Run(Strict):
     """
 
     duration: Duration = Field(60.0, gt=0, le=30 * 86400, description="measured time")
-    warmup: Annotated[Literal["auto"] | float, BeforeValidator(_warmup)] = Field(
-        10.0, description="discarded before measuring (seconds, or auto: MSER-5 on a pilot)"
-    )
+    warmup: Annotated[
+        Literal["auto"] | float,
+        BeforeValidator(_warmup),
+        # the schema editors see: auto, or a duration as number or text ("10s")
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"const": "auto", "type": "string"},
+                    {"type": "number", "minimum": 0},
+                    {
+                        "type": "string",
+                        "pattern": r"^\s*[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?\s*(us|µs|ms|s|m|h)?\s*$",
+                    },
+                ]
+            }
+        ),
+    ] = Field(10.0, description="discarded before measuring (seconds, or auto: MSER-5 on a pilot)")
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1, le=10_000)
     timeseries_interval: Duration = Field(1.0, gt=0)
@@ -253,3 +271,9 @@ class Scenario(Strict):
     workload: Workload
     http: HttpSettings = Field(default_factory=lambda: HttpSettings())
     messaging: MessagingSettings = Field(default_factory=lambda: MessagingSettings())
+    timeline: list[TimelineEntry] = Field(
+        default_factory=list, description="what happens when (sim.scenario.timeline)"
+    )
+    failover: list[Failover] = Field(
+        default_factory=list, description="DNS failover records (HTTP global failover)"
+    )
