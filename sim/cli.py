@@ -106,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules() -> list[Any]:
     """Modules that contribute subcommands: each has add_parser(sub) and COMMANDS."""
     from sim.report import commands as report_commands
+    from sim.sweep import commands as sweep_commands
 
-    return [report_commands]
+    return [report_commands, sweep_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,308 @@
+"""Benchmarks of the simulator, measured side by side in one run: ``make bench``.
+
+    .venv/bin/python benchmarks/run.py            # full (~3-4 min on 2 idle cores)
+    .venv/bin/python benchmarks/run.py --quick    # smoke run (~1 min)
+    .venv/bin/python benchmarks/run.py --million  # also measure 1M requests directly (slow)
+
+What is measured (every figure that compares is a ratio of runs made in this process, one
+after the other, alternating contenders and taking the median of ``--repeats``, so a busy
+machine slows all contenders alike):
+
+(a) simulated requests per second on the flagship, each architecture: requests generated
+    over warm-up + duration, divided by the event loop's CPU time (``time.process_time`` —
+    the wall time of an idle machine, but not inflated when other jobs share the cores;
+    building the frames afterwards is reported separately);
+(b) the same request path as a minimal hand-made SimPy model (``handmade_path.py``), same
+    duration and seed — the ratio simulator / hand-made (> 1: the simulator is faster);
+(c) an M/M/1 queue (λ = 800/s, μ = 1000/s) in this simulator with every overhead off,
+    in Ciw 3 and in a hand-made SimPy model: customers per CPU-second and the ratios,
+    with the mean time in system against the closed form 1/(μ − λ) = 5 ms as a check;
+(d) peak memory (``ru_maxrss`` of a fresh subprocess, minus the same after imports) per
+    request, from runs of growing duration, extrapolated to 1M requests (or measured with
+    ``--million``);
+(e) run time and peak memory as the mesh grows (10, 100, 1,000 services, one instance
+    each, the same total load spread over them) and as the duration grows (is it linear?).
+
+Results go to stdout and to ``benchmarks/results.md``. Nothing here is a test: timings
+are never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FLAGSHIP = ROOT / "scenarios" / "order-service.yaml"
+sys.path.insert(0, str(HERE))
+
+from contenders import (  # noqa: E402  (a script beside its helpers)
+    MM1_MU,
+    MM1_RATE,
+    child,
+    ciw_mm1,
+    handmade,
+    mm1_scenario,
+    ours,
+    simpy_mm1,
+)
+
+
+def side_by_side(
+    contenders: dict[str, Callable[[], dict[str, float]]], repeats: int
+) -> dict[str, dict[str, float]]:
+    """Alternate the contenders `repeats` times; per contender the median run (by rate)."""
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            r = fn()
+            r["rate"] = r["n"] / r["secs"]
+            runs[name].append(r)
+    out = {}
+    for name, rs in runs.items():
+        med = statistics.median(r["rate"] for r in rs)
+        out[name] = min(rs, key=lambda r: abs(r["rate"] - med))
+    return out
+
+
+def in_subprocess(spec: dict[str, Any]) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares slope and intercept."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return slope, my - slope * mx
+
+
+# --------------------------------------------------------------------------- report
+def table(head: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def bench_flagship(flag_dur: float, repeats: int) -> str:
+    """(a) and (b): the simulator and the hand-made model on the flagship path."""
+    from sim.api import load_scenario
+
+    sc = load_scenario(FLAGSHIP, [f"run.duration={flag_dur}"])
+    rows = []
+    for arch in ("http", "messaging"):
+        res = side_by_side(
+            {"sim": lambda a=arch: ours(sc, a), "hand": lambda a=arch: handmade(sc, a)}, repeats
+        )
+        s, h = res["sim"], res["hand"]
+        rows.append(
+            [
+                arch,
+                s["rate"],
+                h["rate"],
+                s["rate"] / h["rate"],
+                s["frames"],
+                s["mean"] * 1e3,
+                h["mean"] * 1e3,
+            ]
+        )
+    return (
+        f"## (a, b) Flagship: simulated requests per CPU-second ({flag_dur:g} s + "
+        f"{sc.run.warmup:g} s warm-up, 200 orders/s)\n\n"
+        + table(
+            [
+                "architecture",
+                "simulator req/s",
+                "hand-made SimPy req/s",
+                "sim / hand-made",
+                "frames s",
+                "sim mean ms",
+                "hand-made mean ms",
+            ],
+            rows,
+        )
+        + "\n\nsim / hand-made > 1: the simulator is faster than the minimal hand-made model of "
+        "the same path (target: >= 2). `frames s`: building result frames after the event "
+        "loop (not in the rate). Equal mean latencies show both walk the same path.\n"
+    )
+
+
+def bench_mm1(mm1_dur: float, repeats: int) -> str:
+    """(c): M/M/1 in this simulator, in Ciw and in hand-made SimPy."""
+    mm1 = mm1_scenario(mm1_dur)
+    res = side_by_side(
+        {
+            "sim (http)": lambda: ours(mm1, "http"),
+            "sim (messaging)": lambda: ours(mm1, "messaging"),
+            "Ciw": lambda: ciw_mm1(mm1_dur),
+            "hand-made SimPy": lambda: simpy_mm1(mm1_dur),
+        },
+        repeats,
+    )
+    ciw_rate, hand_rate = res["Ciw"]["rate"], res["hand-made SimPy"]["rate"]
+    rows = [
+        [k, v["rate"], v["rate"] / ciw_rate, v["rate"] / hand_rate, v["mean"] * 1e3]
+        for k, v in res.items()
+    ]
+    return (
+        f"## (c) M/M/1 (λ={MM1_RATE:g}/s, μ={MM1_MU:g}/s, {mm1_dur:g} s ≈ "
+        f"{MM1_RATE * mm1_dur:,.0f} customers)\n\n"
+        + table(
+            ["model", "customers / CPU-s", "× Ciw", "× hand-made SimPy", "mean in system ms"], rows
+        )
+        + f"\n\nClosed form: mean time in system 1/(μ−λ) = {1e3 / (MM1_MU - MM1_RATE):g} ms "
+        "(one run each: at ρ = 0.8 a run's mean wanders by several per cent). Target: >= 3× Ciw.\n"
+    )
+
+
+def bench_duration(durations: list[float]) -> tuple[str, dict[str, tuple[float, float]]]:
+    """(e, duration): run time and memory as the flagship's duration grows."""
+    rows, mem, notes = [], {}, []
+    for arch in ("http", "messaging"):
+        pts = [in_subprocess({"kind": "flagship", "arch": arch, "duration": d}) for d in durations]
+        sim_t = [d + 10.0 for d in durations]  # the flagship's warm-up is 10 s
+        for d, t, p in zip(durations, sim_t, pts, strict=True):
+            rows.append(
+                [arch, d, p["n"], p["secs"], p["secs"] / t * 1e3, p["run_mb"], p["base_mb"]]
+            )
+        b, a = fit(sim_t, [p["secs"] for p in pts])
+        resid = max(
+            abs(p["secs"] - (a + b * t)) / p["secs"] for t, p in zip(sim_t, pts, strict=True)
+        )
+        mem[arch] = fit([p["n"] for p in pts], [p["run_mb"] for p in pts])
+        notes.append(
+            f"- {arch}: loop ≈ {a:.2f} s + {b * 1e3:.0f} ms per simulated second "
+            f"(largest deviation from the line {resid:.0%}); memory {mem[arch][0] * 1024:.2f} KB "
+            "per request (least-squares slope)"
+        )
+    text = (
+        "## (e) Duration growth, flagship (a fresh process per run)\n\n"
+        + table(
+            [
+                "architecture",
+                "duration s",
+                "requests",
+                "loop CPU s",
+                "CPU ms / simulated s",
+                "run peak MB",
+                "RSS before run MB",
+            ],
+            rows,
+        )
+        + "\n\n"
+        + "\n".join(notes)
+        + "\n"
+    )
+    return text, mem
+
+
+def bench_memory(mem: dict[str, tuple[float, float]], million: bool) -> str:
+    """(d): peak memory for 1M requests, extrapolated (and measured with --million)."""
+    rows = []
+    for arch in ("http", "messaging"):
+        slope, icpt = mem[arch]
+        direct = "not run (--million)"
+        if million:
+            p = in_subprocess({"kind": "flagship", "arch": arch, "duration": 1_000_000 / 200})
+            direct = f"{p['run_mb']:,.0f} ({p['n']:,.0f} requests, loop {p['secs']:.0f} s)"
+        rows.append([arch, slope * 1024, icpt + slope * 1e6, direct])
+    return (
+        "## (d) Peak memory for 1M requests\n\n"
+        + table(
+            ["architecture", "KB per request", "MB at 1M (extrapolated)", "MB at 1M measured"], rows
+        )
+        + "\n\nPeak RSS during `simulate()` above the RSS before it (sampled every 5 ms), fitted "
+        "over the duration-growth runs: every request keeps its row until the frames are built "
+        "at the end. Target: 10M requests in < 2 GB, i.e. < 0.2 KB per request.\n"
+    )
+
+
+def bench_mesh(sizes: list[int], mesh_dur: float) -> str:
+    """(e, mesh): run time and memory as the number of services grows."""
+    rows = []
+    for n in sizes:
+        for arch in ("http", "messaging"):
+            p = in_subprocess({"kind": "mesh", "services": n, "arch": arch, "duration": mesh_dur})
+            rows.append([n, arch, p["n"], p["secs"], p["total"], p["run_mb"]])
+    return (
+        f"## (e) Mesh growth ({mesh_dur:g} s + 1 s warm-up, 200 requests/s spread over N "
+        "services, one instance each)\n\n"
+        + table(
+            [
+                "services",
+                "architecture",
+                "requests",
+                "loop CPU s",
+                "simulate() CPU s",
+                "run peak MB",
+            ],
+            rows,
+        )
+        + "\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--quick", action="store_true", help="short runs, one repeat (~1-2 min)")
+    ap.add_argument("--million", action="store_true", help="also measure 1M requests directly")
+    ap.add_argument("--repeats", type=int, help="side-by-side repeats (default 3; quick 1)")
+    ap.add_argument("--out", default=str(HERE / "results.md"))
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+    quick = args.quick
+    repeats = args.repeats or (1 if quick else 3)
+    t0 = time.perf_counter()
+    sections = []
+
+    def show(text: str) -> None:
+        print("\n" + text, flush=True)
+        sections.append(text)
+
+    show(bench_flagship(10.0 if quick else 30.0, repeats))
+    show(bench_mm1(25.0 if quick else 125.0, repeats))
+    dur_text, mem = bench_duration([5.0, 10.0, 20.0, 40.0] if quick else [25.0, 50.0, 100.0, 200.0])
+    show(bench_memory(mem, args.million))
+    show(dur_text)
+    show(bench_mesh([10, 100] if quick else [10, 100, 1000], 5.0 if quick else 10.0))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    head = (
+        "# Benchmark results\n\n"
+        f"Command: `.venv/bin/python benchmarks/run.py{' --quick' if quick else ''}"
+        f"{' --million' if args.million else ''}` (`make bench`). Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; {repeats} "
+        f"side-by-side repeat(s), median kept; took {time.perf_counter() - t0:.0f} s; load "
+        f"average at the end {load:.1f}.\n\n"
+    )
+    Path(args.out).write_text(head + "\n".join(sections), encoding="utf-8")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
