@@ -164,6 +164,13 @@ def compare(
 
         cmp.summary = summarize(cmp.results())
     cmp.metadata = {**_meta(sc), "seed": sc.run.seed if seed is None else seed, "replications": n}
+    if any(r.metadata.get("events") for r in cmp.results()):  # a timeline: what it did
+        from sim.faults.measures import disturbance_table
+
+        table = disturbance_table(cmp)
+        cmp.metadata["disturbance"] = (
+            table.astype(object).where(table.notna(), None).to_dict("records")
+        )
     return cmp
 
 

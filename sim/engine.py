@@ -29,6 +29,7 @@ from sim.core.network import Network
 from sim.core.placement import Placer
 from sim.core.recorder import Recorder
 from sim.core.streams import Streams
+from sim.faults.timeline import schedule
 from sim.http.mesh import HttpTransport
 from sim.messaging.transport import MessagingTransport
 from sim.scenario.model import Scenario
@@ -80,6 +81,7 @@ def run(
         app.transport = HttpTransport(app, sc.http)
     else:
         app.transport = MessagingTransport(app, sc.messaging)
+    faults = schedule(app)  # the timeline, autoscalers and failover (None when there are none)
     app.start()
 
     def comps_now() -> list[Component]:  # infra first, then clients and instances
@@ -105,6 +107,8 @@ def run(
     end = warmup + sc.run.duration
     env.run(until=end)
     sampler.finish(end)
+    if faults is not None:
+        extra.update(faults.results())
     raw = RawRun(
         architecture,
         replication,

@@ -5,7 +5,8 @@ been given after waiting for a free core; the core then stays busy ``tail`` more
 (work done after the reply, such as a proxy's telemetry) without delaying the caller. It is
 callback-driven (no SimPy process per job) and with ``tail = 0`` it is exactly the c-server
 FIFO queue of M/M/c. Busy cores are a time-weighted gauge, so utilisation over the
-measured window is exact.
+measured window is exact. ``slowdown`` (1 unless a fault throttles the cores, :mod:`sim.faults`)
+multiplies the time every job started from then on takes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sim.core.metrics import Gauge
 class Cpu:
     """c identical cores with one FIFO queue."""
 
-    __slots__ = ("_queue", "busy", "cores", "env", "free", "jobs")
+    __slots__ = ("_queue", "busy", "cores", "env", "free", "jobs", "slowdown")
 
     def __init__(self, env: Any, cores: int):
         self.env = env
@@ -30,6 +31,7 @@ class Cpu:
         self._queue: deque[tuple[Event, float, float]] = deque()
         self.busy = Gauge(env)
         self.jobs = 0
+        self.slowdown = 1.0
 
     def execute(self, work: float, tail: float = 0.0) -> Event:
         """An event that fires once `work` seconds have been served on a core."""
@@ -50,7 +52,7 @@ class Cpu:
         self.jobs += 1
         self.busy.set(self.cores - self.free)
         if work > 0:
-            t = self.env.timeout(work)
+            t = self.env.timeout(work * self.slowdown)
             t.callbacks.append(lambda _e: self._served(ev, tail))
         else:
             self._served(ev, tail)

@@ -110,6 +110,7 @@ class BrokerServer(Component):
         self.hold(conn.account, -self.cfg.memory_per_connection, pending=False)
         self.book.count("server", self.name, f"closed_{reason}")
         self.closures.append((self.env.now, conn.name, reason))
+        self.fabric.log.append((self.env.now, "closed", conn.name, f"{self.name}: {reason}"))
         conn.detached(self, reason)
 
     def add_local(self, interest: Interest) -> Subscription | None:

@@ -23,12 +23,19 @@ end of the list, the others are tried at once, and only after a whole pass does 
 ``reconnect_wait`` plus a uniform jitter (TLS: ``reconnect_jitter_tls``); a server is tried at
 most ``max_reconnect`` times. A dead server refuses in one RTT (RST) or, if its host is gone,
 after ``connect_timeout``. On reconnect every subscription is sent again (interest
-re-established and propagated to the cluster).
+re-established and propagated to the cluster). A server that cannot be reached at all (a
+network partition, :mod:`sim.faults`) fails the dial after ``connect_timeout``.
+
+A graceful stop is nats.go ``Drain`` (:mod:`sim.messaging.drain`).
+
+What the connection notices goes to the fabric's ``log``: ``disconnected`` (it lost its
+server) and ``reconnected``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import math
+from collections.abc import Callable, Generator
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +43,7 @@ from simpy import Event
 
 from sim.core.component import Component
 from sim.core.connections import close_accounting, handshake, open_accounting, tls_active
+from sim.messaging.drain import draining
 from sim.messaging.failure import CLOSED, SILENT, Heartbeat, at, client_pings, server_pings
 from sim.messaging.message import Handler, Interest, Msg
 from sim.messaging.permissions import Permissions, Replies
@@ -102,6 +110,9 @@ class ClientConn:
         self.attempts: list[tuple[float, str]] = []  # (time, server) of each dial
         self.lost = 0
         self.late_replies = 0
+        self.busy = 0  # messages in hand (handlers still working on them)
+        self.draining = False
+        self.idle: Event | None = None  # fires when busy drops to 0 (a drain waits on it)
         self._tokens = count()
         self.inbox_interest = self.subscribe(f"{self.inbox}*", None, "inbox")
 
@@ -194,10 +205,10 @@ class ClientConn:
     def _attempt(self, server: BrokerServer) -> Generator[Any, Any, bool]:
         env, fabric = self.env, self.fabric
         self.attempts.append((env.now, server.name))
-        if not server.alive:
-            rtt = fabric.net.rtt(self.owner.place, server.place)
-            wait = fabric.cfg.client.connect_timeout if server.death == SILENT else rtt
-            yield env.timeout(wait)
+        rtt = fabric.net.rtt(self.owner.place, server.place)
+        if not server.alive or math.isinf(rtt):
+            silent = server.death == SILENT or math.isinf(rtt)
+            yield env.timeout(fabric.cfg.client.connect_timeout if silent else rtt)
             return False
         tls = fabric.cfg.tls
         open_accounting(self.owner, server, tls)
@@ -220,6 +231,8 @@ class ClientConn:
         if not self.alive or self.registered is not server:
             return False
         self.state = "connected"
+        if self.connected_at:
+            fabric.log.append((env.now, "reconnected", self.name, server.name))
         self.connected_at.append((env.now, server.name))
         if self.client_hb is not None:
             self.client_hb.stop()
@@ -273,6 +286,7 @@ class ClientConn:
             return
         if self.client_hb is not None:
             self.client_hb.stop()
+        self.fabric.log.append((self.env.now, "disconnected", server.name, self.name))
         self.state = "reconnecting"
         self.env.process(self._reconnect())
 
@@ -296,6 +310,16 @@ class ClientConn:
         server = self.registered
         if server is not None:
             at(self.env, self._one_way(server), lambda: server.close_client(self, "client_closed"))
+
+    def drain(self, timeout: float, then: Callable[[], None] | None = None) -> None:
+        """nats.go Drain: unsubscribe, flush, finish what is in hand, close; then ``then``."""
+        self.env.process(draining(self, timeout, then))
+
+    def hold(self, delta: int) -> None:
+        """A handler took (+1) or finished (−1) a message (what a drain waits for)."""
+        self.busy += delta
+        if self.busy == 0 and self.idle is not None and not self.idle.triggered:
+            self.idle.succeed()
 
     # ------------------------------------------------------------------ traffic
     def publish(self, msg: Msg) -> bool:

@@ -21,6 +21,8 @@ after their pings go unanswered (``silent``: routes ping every min(ping_interval
 gateways every min(ping_interval, 15 s)). A peer that loses a route forgets that server's
 interest and tells its inbound gateways; a server that loses its gateway target forgets that
 cluster's interest, dials another of its servers and learns the interest again from it.
+Routes and gateways are dialled again until they are back (:mod:`sim.messaging.recovery`),
+and what each server notices goes to ``log``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
 from sim.messaging.failure import CLOSED, Heartbeat, at, first_tick
 from sim.messaging.message import Msg
+from sim.messaging.recovery import redial, resolicit
 from sim.messaging.topology import ClusterPlan
 from sim.scenario.messaging import MessagingSettings
 
@@ -83,7 +86,7 @@ class Fabric:
         self.rules = AccountSpace.from_config(cfg.accounts)
         self.reply_home: dict[tuple[str, str], BrokerServer] = {}
         self.jitter = Uniforms(streams.get("broker-jitter"))
-        self._pick = Uniforms(streams.get("server-pick"))
+        self.pick = Uniforms(streams.get("server-pick"))
         self.servers: dict[str, BrokerServer] = {}
         self.clusters: dict[str, list[BrokerServer]] = {}
         self.regions: dict[str, str] = {p.name: p.region for p in plans}
@@ -98,9 +101,10 @@ class Fabric:
         self.routes: dict[tuple[BrokerServer, BrokerServer], Link] = {}
         self.gateways: dict[tuple[BrokerServer, str], Link] = {}
         self._spread: dict[str, int] = {}
-        self._route_books: dict[tuple[str, str], None] = {}  # pairs with open books
+        self.route_books: dict[tuple[str, str], None] = {}  # pairs with open books
         self.route_connections = cfg.routes.pool_size + 1  # the pool and the pinned $SYS route
         self.lost = 0
+        self.log: list[tuple[float, str, str, str]] = []  # (t, what, about whom, detail)
 
     # ------------------------------------------------------------------ wiring
     def start(self) -> None:
@@ -110,20 +114,20 @@ class Fabric:
                 for b in members:
                     if a is not b:
                         self.routes[(a, b)] = Link(a, b)
-                        self._link_hb(self.routes[(a, b)], "route")
+                        self.link_hb(self.routes[(a, b)], "route")
                         if a.name < b.name:
-                            self._route_books[(a.name, b.name)] = None
+                            self.route_books[(a.name, b.name)] = None
                             for _ in range(self.route_connections):
-                                self._open(a, b)
+                                self.open_books(a, b)
         for a in self.servers.values():
             for c, members in self.clusters.items():
                 if c != a.cluster:
-                    t = members[int(self._pick() * len(members))]
+                    t = members[int(self.pick() * len(members))]
                     link = self.gateways[(a, c)] = Link(a, t, books=True)
-                    self._link_hb(link, "gateway")
-                    self._open(a, t)
+                    self.link_hb(link, "gateway")
+                    self.open_books(a, t)
 
-    def _open(self, a: BrokerServer, b: BrokerServer) -> None:
+    def open_books(self, a: BrokerServer, b: BrokerServer) -> None:
         open_accounting(a, b, self.cfg.tls)
         for s in (a, b):
             s.memory.add(self.cfg.broker.memory_per_connection)
@@ -135,7 +139,7 @@ class Fabric:
             if s.alive:
                 s.memory.remove(self.cfg.broker.memory_per_connection)
 
-    def _link_hb(self, link: Link, kind: str) -> None:
+    def link_hb(self, link: Link, kind: str) -> None:
         b = self.cfg.broker
         src, dst = link.src, link.dst
         assert dst is not None
@@ -157,7 +161,7 @@ class Fabric:
             interval,
             b.max_pings_out,
             first_tick(interval, FIRST_PING_LINK, self.jitter()),
-            self.net.rtt(src.place, dst.place),
+            lambda: self.net.rtt(src.place, dst.place),
             peer_alive=lambda: dst.alive,
             on_stale=stale,
             on_answer=lambda: dst.protocol(GLOBAL_ACCOUNT),  # reads the PING, writes a PONG
@@ -182,7 +186,7 @@ class Fabric:
         spread = self.cfg.client.spread
         if spread == "random":  # nats.go shufflePool: Fisher-Yates
             for i in range(len(members) - 1, 0, -1):
-                j = int(self._pick() * (i + 1))
+                j = int(self.pick() * (i + 1))
                 members[i], members[j] = members[j], members[i]
         elif spread == "round-robin":
             k = self._spread.get(c, 0)
@@ -297,15 +301,15 @@ class Fabric:
         """A dead server's routes and gateways close now (books) and are noticed later."""
         for (a, b), link in self.routes.items():
             if a is dead:
-                self._down(link)
+                self.down(link)
             elif b is dead and a.alive and link.up and mode == CLOSED:
                 at(
                     self.env,
                     self.net.one_way(dead.place, a.place, 0),
                     partial(self.route_lost, a, dead),
                 )
-        for pair in [p for p in self._route_books if dead.name in p]:
-            del self._route_books[pair]
+        for pair in [p for p in self.route_books if dead.name in p]:
+            del self.route_books[pair]
             for _ in range(self.route_connections):
                 self._close(self.servers[pair[0]], self.servers[pair[1]])
         for (z, c), link in self.gateways.items():
@@ -313,7 +317,7 @@ class Fabric:
                 link.books = False
                 self._close(z, link.dst)
             if z is dead:
-                self._down(link)
+                self.down(link)
             elif link.dst is dead and link.up and mode == CLOSED:
                 at(
                     self.env,
@@ -322,7 +326,7 @@ class Fabric:
                 )
 
     @staticmethod
-    def _down(link: Link) -> None:
+    def down(link: Link) -> None:
         link.up = False
         if link.hb is not None:
             link.hb.stop()
@@ -332,7 +336,9 @@ class Fabric:
         link = self.routes.get((viewer, peer))
         if link is None or not link.up or not viewer.alive:
             return
-        self._down(link)
+        self.log.append((self.env.now, "route_lost", peer.name, viewer.name))
+        self.down(link)
+        self.env.process(resolicit(self, viewer, peer))
         viewer.drop_mirrors(peer, gateway=False)
         for (z, c), gw in self.gateways.items():
             if c == viewer.cluster and gw.dst is viewer and gw.up and z.alive:
@@ -347,20 +353,21 @@ class Fabric:
         link = self.gateways.get((z, cluster))
         if link is None or not link.up or not z.alive:
             return
-        self._down(link)
+        gone = link.dst.name if link.dst is not None else cluster
+        self.log.append((self.env.now, "gateway_lost", gone, z.name))
+        self.down(link)
         z.drop_mirrors(None, gateway=True, cluster=cluster)
-        live = [s for s in self.clusters[cluster] if s.alive]
-        if live:
-            self.env.process(self._redial(z, link, live[int(self._pick() * len(live))]))
+        self.env.process(redial(self, z, cluster, link))
 
-    def _redial(self, z: BrokerServer, link: Link, t: BrokerServer) -> Generator[Any, Any, None]:
-        self._open(z, t)
+    def redial_to(self, z: BrokerServer, link: Link, t: BrokerServer) -> Generator[Any, Any, None]:
+        """Open z's outbound gateway to t and learn t's cluster's interest from it."""
+        self.open_books(z, t)
         link.dst, link.books = t, True
         yield from handshake(self.env, self.net, z, t, self.cfg.tls, None)
         if not (t.alive and z.alive):
             return
         link.up = True
-        self._link_hb(link, "gateway")
+        self.link_hb(link, "gateway")
         yield self.env.timeout(self.net.one_way(t.place, z.place, 0))
         if link.dst is not t or not link.up:
             return

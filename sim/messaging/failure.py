@@ -76,7 +76,7 @@ class Heartbeat:
         interval: float,
         max_out: int,
         first: float,
-        rtt: float,
+        rtt: Callable[[], float],
         peer_alive: Callable[[], bool],
         on_stale: Callable[[], None],
         on_answer: Callable[[], None] | None = None,
@@ -87,7 +87,7 @@ class Heartbeat:
         self.env = env
         self.interval = interval
         self.max_out = max_out
-        self.rtt = rtt
+        self.rtt = rtt  # read at each ping: link trouble (sim.faults) can change it
         self._peer_alive = peer_alive
         self._on_stale = on_stale
         self._on_answer = on_answer  # the peer gets the PING and answers (its costs)
@@ -126,7 +126,7 @@ class Heartbeat:
             self.pings += 1
             if self._on_ping is not None:
                 self._on_ping()
-            at(self.env, self.rtt / 2, self._ping_arrives)
+            at(self.env, self.rtt() / 2, self._ping_arrives)
         at(self.env, self.interval, self._tick)
 
     def _ping_arrives(self) -> None:
@@ -134,7 +134,7 @@ class Heartbeat:
             return
         if self._on_answer is not None:
             self._on_answer()
-        at(self.env, self.rtt / 2, self._pong)
+        at(self.env, self.rtt() / 2, self._pong)
 
     def _pong(self) -> None:
         if not self.stopped:
@@ -159,7 +159,7 @@ def server_pings(conn: ClientConn, server: BrokerServer) -> Heartbeat:
         b.ping_interval,
         b.max_pings_out,
         first_tick(b.ping_interval, b.first_ping, conn.fabric.jitter()),
-        conn.fabric.net.rtt(conn.owner.place, server.place),
+        lambda: conn.fabric.net.rtt(conn.owner.place, server.place),
         peer_alive=lambda: conn.alive and not conn.silent and conn.registered is server,
         on_stale=lambda: server.close_client(conn, "stale"),
         delay_on_activity=True,
@@ -173,7 +173,7 @@ def server_pings(conn: ClientConn, server: BrokerServer) -> Heartbeat:
 def client_pings(conn: ClientConn, server: BrokerServer) -> Heartbeat:
     """The client's own ping timer on its connection (nats.go, every PingInterval)."""
     c = conn.fabric.cfg.client
-    rtt = conn.fabric.net.rtt(conn.owner.place, server.place)
+    net = conn.fabric.net
 
     def answer() -> None:  # the server reads the PING (activity for its timer), writes a PONG
         if conn.server_hb is not None and conn.registered is server:
@@ -185,7 +185,7 @@ def client_pings(conn: ClientConn, server: BrokerServer) -> Heartbeat:
         c.ping_interval,
         c.max_pings_out,
         c.ping_interval,
-        rtt,
+        lambda: net.rtt(conn.owner.place, server.place),
         peer_alive=lambda: server.alive and conn.registered is server,
         on_stale=lambda: conn.disconnected(server),
         on_answer=answer,

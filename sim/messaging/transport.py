@@ -22,8 +22,14 @@ Each service (and the edge clients) connects as the account its ``users`` entry 
 ``messaging.accounts`` (else ``$G``); traffic crosses accounts only through matching
 exports and imports (:mod:`sim.messaging.accounts`).
 
+A request that gets no answer may be sent again (``messaging.retries``: back-off, jitter and
+a retry budget, :mod:`sim.messaging.retry`); every attempt carries the same drawn plan.
+``messaging.requests`` gives one destination service its own timeout and retries.
+
 Failures (:meth:`crash`, :meth:`kill_server`) and what they cost are modelled by the broker
 (:mod:`sim.messaging.failure`, :mod:`sim.messaging.client`, :mod:`sim.messaging.cluster`).
+A graceful stop (:meth:`detach` of a running instance) drains its connection (nats.go
+``Drain``); a crashed caller sends nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from sim.app.application import Application, request_subject
 from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, NO_RESPONDERS, OK, TIMEOUT, Plan
 from sim.core.component import Component
+from sim.core.distributions import Uniforms
 from sim.core.trace import Trace
 from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
@@ -44,6 +51,8 @@ from sim.messaging.failure import CLOSED, MODES
 from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg, add_buckets
 from sim.messaging.observe import broker_rows, sample
 from sim.messaging.permissions import of_users
+from sim.messaging.recovery import restart
+from sim.messaging.retry import InFlight, RetryBooks, backoff, budget_allows
 from sim.messaging.topology import EDGE_USER, account_for, account_of_users, clusters
 from sim.scenario.model import MessagingSettings
 
@@ -74,6 +83,9 @@ class MessagingTransport:
         self.payload_errors = 0
         self.buffer_errors = 0
         self._cid = count()
+        self.retry = RetryBooks()
+        self._flight: dict[ClientConn, InFlight] = {}
+        self._backoff = Uniforms(app.streams.get("messaging/backoff"))
 
     @property
     def server(self) -> BrokerServer:
@@ -115,13 +127,20 @@ class MessagingTransport:
         conn.connect()
 
     def detach(self, inst: ServiceInstance) -> None:
-        """An instance stops: a graceful close, or a crash (closed socket) if it died."""
-        conn = self.conns.pop(inst, None)
+        """An instance stops: drained (nats.go Drain) while running, else a crash (closed)."""
+        conn = self.conns.get(inst)
         if conn is None:
             return
         if inst.alive:
-            conn.close()
+
+            def gone() -> None:
+                if self.conns.get(inst) is conn:
+                    del self.conns[inst]
+                inst.alive = False  # the process exits once drained
+
+            conn.drain(self.cfg.client.drain_timeout, gone)
         else:
+            del self.conns[inst]
             conn.crash(CLOSED)
 
     def components(self) -> list[Component]:
@@ -143,6 +162,10 @@ class MessagingTransport:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.fabric.servers[name].kill(mode)
 
+    def restart_server(self, name: str) -> None:
+        """A stopped broker server starts again (empty); peers and clients find it."""
+        restart(self.fabric, self.fabric.servers[name])
+
     # ------------------------------------------------------------------ requests
     def request(
         self,
@@ -153,42 +176,97 @@ class MessagingTransport:
         plan: Plan,
         instance: int | None = None,
     ) -> Generator[Any, Any, str]:
-        env, sc = self.env, self.app.sc
+        sc = self.app.sc
         op = sc.services[service].operations[operation]
-        conn = (
-            self.edge[tr.id % len(self.edge)] if caller is self.app.clients else self.conns[caller]
-        )
+        if caller is self.app.clients:
+            conn = self.edge[tr.id % len(self.edge)]
+        else:
+            found = self.conns.get(caller)
+            if found is None:
+                return ERROR  # the caller's process is gone: nothing is sent
+            conn = found
         subject = request_subject(sc, service, operation)
         if instance is not None:
             subject = instance_subject(subject, instance)
         if op.request_bytes > self.cfg.broker.max_payload:
             self.payload_errors += 1
             return ERROR  # nats.go refuses: maximum payload exceeded
-        reply = conn.new_reply_subject()
-        leg = Trace(tr.id, tr.flow, env.now)
-        leg.hops = tr.hops
-        msg = Msg(
-            conn.account, subject, reply, op.request_bytes, leg, env.now, (service, operation, plan)
-        )
-        msg.sender = conn
-        waiter = conn.expect(reply)
-        t0 = env.now
-        if not conn.publish(msg):
-            conn.waiters.pop(reply, None)
-            self.buffer_errors += 1
-            return ERROR  # nats.go ErrReconnectBufExceeded
-        yield waiter | env.timeout(self.cfg.request_timeout)
-        if not waiter.triggered:
-            conn.waiters.pop(reply, None)
-            tr.queueing += env.now - t0  # waited for a reply that never came
-            return TIMEOUT
-        answer = waiter.value
-        assert isinstance(answer, Msg)
-        add_buckets(tr, answer.tr)
-        if answer.status == NO_RESPONDERS_STATUS:
-            return NO_RESPONDERS
-        status: str = answer.payload
-        return status
+        route = self.cfg.requests.get(service)
+        r = route.retries if route is not None else self.cfg.retries
+        limit = self.cfg.request_timeout
+        if route is not None and route.timeout is not None:
+            limit = route.timeout
+        books = self.retry
+        books.requests += 1
+        flight = self._flight.get(conn)
+        if flight is None:
+            flight = self._flight[conn] = InFlight()
+        flight.requests += 1
+        payload = (service, operation, plan)
+        n = 0
+        try:
+            while True:
+                status = yield from self._ask(
+                    tr, conn, subject, op.request_bytes, payload, n, limit
+                )
+                if status not in r.retry_on or n >= r.attempts:
+                    return status
+                if not budget_allows(r, flight):
+                    books.refused += 1
+                    return status
+                n += 1
+                books.retries += 1
+                wait = backoff(r, n, self._backoff())
+                if wait > 0:
+                    yield self.env.timeout(wait)
+                    tr.infra += wait  # as the HTTP side books its back-off
+        finally:
+            flight.requests -= 1
+
+    def _ask(
+        self,
+        tr: Trace,
+        conn: ClientConn,
+        subject: str,
+        nbytes: float,
+        payload: Any,
+        n: int,
+        limit: float,
+    ) -> Generator[Any, Any, str]:
+        """One attempt: publish with a fresh reply subject, wait for the reply or timeout."""
+        env = self.env
+        self.retry.attempts += 1
+        flight = self._flight[conn]
+        if n:
+            flight.retries += 1
+        try:
+            reply = conn.new_reply_subject()
+            leg = Trace(tr.id, tr.flow, env.now)
+            leg.hops = tr.hops
+            msg = Msg(conn.account, subject, reply, nbytes, leg, env.now, payload)
+            msg.sender = conn
+            waiter = conn.expect(reply)
+            t0 = env.now
+            if not conn.publish(msg):
+                conn.waiters.pop(reply, None)
+                self.buffer_errors += 1
+                return ERROR  # nats.go ErrReconnectBufExceeded
+            yield waiter | env.timeout(limit)
+            if not waiter.triggered:
+                conn.waiters.pop(reply, None)
+                tr.queueing += env.now - t0  # waited for a reply that never came
+                self.retry.timeouts += 1
+                return TIMEOUT
+            answer = waiter.value
+            assert isinstance(answer, Msg)
+            add_buckets(tr, answer.tr)
+            if answer.status == NO_RESPONDERS_STATUS:
+                return NO_RESPONDERS
+            status: str = answer.payload
+            return status
+        finally:
+            if n:
+                flight.retries -= 1
 
     def _serve(self, msg: Msg, interest: Interest) -> None:
         self.env.process(self._respond(msg, interest))
@@ -206,7 +284,11 @@ class MessagingTransport:
             service, operation = inst.service, interest.operation
             if (len(asked.calls), len(asked.emits)) != (len(mine.calls), len(mine.emits)):
                 plan = self.app.planner.plan(service, operation)
-        status = yield from inst.serve(msg.tr, operation, plan)
+        conn.hold(+1)
+        try:
+            status = yield from inst.serve(msg.tr, operation, plan)
+        finally:
+            conn.hold(-1)
         if msg.reply is None or not conn.alive:
             return  # a crashed responder never answers
         nbytes = inst.cfg.operations[operation].response_bytes
@@ -242,7 +324,11 @@ class MessagingTransport:
             label = request_subject(self.app.sc, msg.payload[0], msg.payload[1])
         tr = self.app.event_trace(f"{label} → {inst.service}", msg.start)
         add_buckets(tr, msg.tr)
-        status = yield from inst.on_event(tr, interest.operation)
+        interest.conn.hold(+1)
+        try:
+            status = yield from inst.on_event(tr, interest.operation)
+        finally:
+            interest.conn.hold(-1)
         self.app.recorder.event(tr, self.env.now, status or OK)
 
     # ------------------------------------------------------------------ results
@@ -255,4 +341,7 @@ class MessagingTransport:
         rows.append(("client", "all", "lost_messages", float(sum(c.lost for c in every))))
         rows.append(("client", "all", "late_replies", float(sum(c.late_replies for c in every))))
         rows.append(("fabric", "all", "lost_in_transit", float(self.fabric.lost)))
+        b = self.retry
+        for name in ("requests", "attempts", "retries", "refused", "timeouts"):
+            rows.append(("client", "all", f"retry_{name}", float(getattr(b, name))))
         return {"broker": rows, "timeseries": list(self.samples)}

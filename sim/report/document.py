@@ -65,6 +65,7 @@ class Report:
     sample: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     interval: str = ""  # how the intervals were computed
+    disturbances: list[dict[str, str]] = field(default_factory=list)  # timeline actions
 
 
 def build_report(res: Results, render: bool = True) -> Report:
@@ -110,9 +111,32 @@ def build_report(res: Results, render: bool = True) -> Report:
         warnings=warnings,
     )
     rep.interval = _interval_method(res)
+    rep.disturbances = _disturbances(meta.get("disturbance") or [])
     rep.sample = _sample(res)
     rep.figures = _figures(res, rep, render)
     return rep
+
+
+def _disturbances(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Rows of :func:`sim.faults.measures.disturbance_table`, as text ("–": never)."""
+
+    def num(v: Any, fmt: str) -> str:
+        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+    return [
+        {
+            "event": str(d.get("event", "")),
+            "architecture": str(d.get("architecture", "")),
+            "detect": num(d.get("time_to_detect"), ".3g"),
+            "recover": num(d.get("time_to_recover"), ".3g"),
+            "failed": num(d.get("failed"), "d"),
+            "timeouts": num(d.get("timeouts"), "d"),
+            "unanswered": num(d.get("unanswered"), "d"),
+            "amplification": num(d.get("retry_amplification"), ".3g"),
+            "connections": num(d.get("connections_opened"), ".0f"),
+        }
+        for d in rows
+    ]
 
 
 def _interval_method(res: Results) -> str:

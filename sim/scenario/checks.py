@@ -11,6 +11,7 @@ import networkx as nx
 
 from sim.scenario.http import check_http
 from sim.scenario.model import MAX_TOTAL_INSTANCES, LocatedError, Scenario
+from sim.scenario.timeline import check_timeline
 
 
 def check_structure(sc: Scenario) -> None:
@@ -59,6 +60,7 @@ def check_structure(sc: Scenario) -> None:
                         path = (*path, b)
                     raise LocatedError(path, f"unknown region {reg!r}")
     check_http(sc.http, sc.services)
+    check_timeline(sc)
     _check_cycles(sc)
 
 

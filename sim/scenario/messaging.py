@@ -120,6 +120,37 @@ class Client(Strict):
         "nats.go DefaultReconnectBufSize 8 MiB of publishes kept while reconnecting",
         ge=0,
     )
+    drain_timeout: Duration = cited(30.0, "nats.go DefaultDrainTimeout 30 s", gt=0)
+
+
+class RequestRetries(Strict):
+    """Re-sending a request that got no answer: nats.go Request does not retry, so this is
+    the application's loop around it, with the same back-off and budget rules as the HTTP
+    side's Envoy retries (``http`` Retries) so that both architectures can be given the same
+    policy (sim.faults)."""
+
+    attempts: int = cited(0, "nats.go Request never retries by itself", ge=0)
+    retry_on: list[Literal["timeout", "no_responders"]] = cited(
+        ["timeout", "no_responders"],
+        "assumption: retry what a requester sees as 'nobody answered'",
+    )
+    backoff_base: Duration = cited(
+        0.025, "as the HTTP side: Envoy RetryBackOff base_interval 25 ms, fully jittered", ge=0
+    )
+    backoff_max: Duration | None = cited(
+        None, "as the HTTP side: Envoy max_interval default 10 × base_interval", ge=0
+    )
+    budget_percent: float | None = cited(
+        None, "no budget unless set; Envoy RetryBudget semantics when set", ge=0, le=100
+    )
+    min_retry_concurrency: int = cited(3, "Envoy RetryBudget min_retry_concurrency 3", ge=0)
+
+
+class RequestPolicy(Strict):
+    """Requests to one service: their own timeout and retries (as ``http.routes``)."""
+
+    timeout: Duration | None = Field(None, gt=0, description="none: request_timeout")
+    retries: RequestRetries = Field(default_factory=lambda: RequestRetries())
 
 
 class MessagingSettings(Strict):
@@ -134,6 +165,11 @@ class MessagingSettings(Strict):
     tls: Tls = Field(default_factory=lambda: Tls())
     request_timeout: Duration = cited(
         2.0, "assumption: nats.go Request takes an explicit timeout; its DefaultTimeout 2 s", gt=0
+    )
+    retries: RequestRetries = Field(default_factory=lambda: RequestRetries())
+    requests: dict[str, RequestPolicy] = Field(
+        default_factory=dict,
+        description="per destination service: its own request timeout and retries",
     )
     accounts: dict[str, Any] = Field(
         default_factory=dict,

@@ -1,0 +1,51 @@
+"""A graceful stop: nats.go ``Drain`` on one client connection.
+
+Every subscription but the inbox is unsubscribed (the server drops each one way later); a
+flush (PING/PONG, one round trip) makes sure that whatever the server routed before the
+UNSUBs has arrived; the messages in hand are processed, for at most ``drain_timeout``
+(nats.go DefaultDrainTimeout 30 s); then the connection closes. Meanwhile the client still
+publishes (its replies) and its own requests still get their answers on the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+from simpy import Event
+
+from sim.messaging.failure import at
+from sim.messaging.message import Interest
+from sim.messaging.subjects import Subscription
+
+if TYPE_CHECKING:
+    from sim.messaging.client import ClientConn
+
+
+def draining(
+    conn: ClientConn, timeout: float, then: Callable[[], None] | None
+) -> Generator[Any, Any, None]:
+    """The drain of one connection (a process); ``then`` is called once it is closed."""
+    env = conn.env
+    server = conn.registered
+    conn.draining = True
+    for interest in [i for i in conn.interests if i is not conn.inbox_interest]:
+        conn.interests.remove(interest)
+        h = conn.handles.pop(interest, None)
+        if server is not None and h is not None:
+
+            def unsub(i: Interest = interest, h: Subscription = h) -> None:
+                if server.alive and conn.registered is server:
+                    server.remove_local(i, h)
+
+            at(env, conn.fabric.net.one_way(conn.owner.place, server.place, 0.0), unsub)
+    if server is not None:
+        yield env.timeout(conn.fabric.net.rtt(conn.owner.place, server.place))  # the flush
+    if conn.busy:
+        conn.idle = Event(env)
+        yield conn.idle | env.timeout(timeout)
+        conn.idle = None
+    if conn.state != "closed":
+        conn.close()
+    if then is not None:
+        then()
