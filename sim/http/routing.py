@@ -28,13 +28,14 @@ no longer running are counted as ``stale_sends`` — the stale-endpoint window.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
-from sim.core.trace import BUCKETS, Trace
+from sim.core.trace import Trace
 from sim.http.balancing import Balancer
 from sim.http.discovery import LogRow, View
 from sim.http.wire import CONNECT_FAILURE, RESET, UNAVAILABLE, Call, alive
@@ -59,26 +60,35 @@ def within(
     """Run make(trace) but give up after `limit` seconds (TIMEOUT); buckets stay exact."""
     # The attempt books into a copy of the trace (same values, so the same float sums as
     # booking directly); the copy is taken back when the race ends, and an abandoned
-    # attempt that goes on running upstream books into its copy only.
+    # attempt that goes on running upstream books into its copy only. The buckets are
+    # copied and summed one by one in BUCKETS order (unrolled: this runs per timed request).
     child = Trace(tr.id, tr.flow, tr.start)
     child.hops = tr.hops
-    before = 0.0
-    for b in BUCKETS:
-        v = getattr(tr, b)
-        before += v
-        setattr(child, b, v)
+    child.network = tr.network
+    child.queueing = tr.queueing
+    child.cpu = tr.cpu
+    child.infra = tr.infra
+    child.handshake = tr.handshake
+    before = tr.network + tr.queueing + tr.cpu + tr.infra + tr.handshake
     t0 = env.now
     proc = env.process(make(child))
     yield proc | env.timeout(limit)
-    after = 0.0
-    for b in BUCKETS:
-        v = getattr(child, b)
-        after += v
-        setattr(tr, b, v)
+    tr.network = child.network
+    tr.queueing = child.queueing
+    tr.cpu = child.cpu
+    tr.infra = child.infra
+    tr.handshake = child.handshake
+    after = child.network + child.queueing + child.cpu + child.infra + child.handshake
     if proc.triggered and proc.ok:
         return str(proc.value)
     tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
     return TIMEOUT
+
+
+@functools.cache
+def _retry_statuses(retry_on: tuple[str, ...]) -> frozenset[str]:
+    """The statuses a retry policy's ``retry_on`` conditions cover (computed once per policy)."""
+    return frozenset(s for k in retry_on for s in RETRIABLE[k])
 
 
 class Router:
@@ -148,7 +158,7 @@ class Router:
     def _attempts(self, tr: Trace, call: Call, cfg: Route) -> Generator[Any, Any, str]:
         env = self.env
         r = cfg.retries
-        retry_on = {s for k in r.retry_on for s in RETRIABLE[k]}
+        retry_on = _retry_statuses(tuple(r.retry_on))
         tried: list[ServiceInstance] = []
         n = 0
         self.active_requests += 1

@@ -121,22 +121,26 @@ class Wire:
             if conn is not None:
                 pool.release(conn)
             return (yield from self._refused(tr, frm, to))
-        d = self.net.one_way(frm.place, to.place, call.req)
+        one_way = self.net.one_way
+        d = one_way(frm.place, to.place, call.req)
         frm.bytes_out += call.req
-        tr.hop(env.now, frm.name, to.name, "request")
+        hops = tr.hops  # None unless this request is traced hop by hop
+        if hops is not None:
+            hops.append((env.now, frm.name, to.name, "request"))
         if d > 0:
             yield env.timeout(d)
             tr.network += d
-        if to in self.hung:
+        if self.hung and to in self.hung:
             yield Event(env)  # never answers: only the caller's timeout ends this
         status = yield from at_dest
         if not alive(to):
             self.resets += 1
             pool.release(conn)
             return RESET
-        d = self.net.one_way(to.place, frm.place, call.resp)
+        d = one_way(to.place, frm.place, call.resp)
         to.bytes_out += call.resp
-        tr.hop(env.now, to.name, frm.name, "response")
+        if hops is not None:
+            hops.append((env.now, to.name, frm.name, "response"))
         if d > 0:
             yield env.timeout(d)
             tr.network += d
