@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := sim tests $(wildcard benchmarks)
 
-.PHONY: demo test lint format bench clean venv browser
+.PHONY: demo test lint format bench clean venv browser example
 
 venv: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/sim run scenarios/order-service.yaml --arch both --out reports/order-service
+
+# The example report committed under reports/order-service/, regenerated from the flagship.
+example: $(STAMP)
+	rm -rf reports/order-service
+	$(BIN)/sim run scenarios/order-service.yaml --out reports/order-service --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -145,7 +145,9 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
 
 
 def _request_series(req: pd.DataFrame, interval: float, end: float) -> pd.DataFrame:
-    """Throughput, error rate and p99 per interval, by completion time (requests only)."""
+    """Throughput and p99 of successful requests, and the error rate, per interval of completion
+    time (requests only): as in the summary, a failure is not throughput, and fast failures
+    must not make the latency look better."""
     r = req[req["kind"] == "request"]
     if r.empty:
         return pd.DataFrame(columns=["t", "metric", "kind", "value"])
@@ -156,8 +158,9 @@ def _request_series(req: pd.DataFrame, interval: float, end: float) -> pd.DataFr
         t = (int(b) + 1) * interval
         if t > end + 1e-9:
             continue
-        n = len(grp)
-        out.append((t, "throughput", "all", n / interval))
-        out.append((t, "error_rate", "all", float((grp["status"] != "ok").mean())))
-        out.append((t, "p99_latency", "all", float(np.percentile(grp["latency"], 99))))
+        ok = grp["status"] == "ok"
+        out.append((t, "throughput", "all", int(ok.sum()) / interval))
+        out.append((t, "error_rate", "all", float((~ok).mean())))
+        if ok.any():
+            out.append((t, "p99_latency", "all", float(np.percentile(grp["latency"][ok], 99))))
     return pd.DataFrame(out, columns=["t", "metric", "kind", "value"])
