@@ -596,3 +596,21 @@ def test_hash_is_the_same_in_another_process() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=ROOT
     )
     assert out.stdout.strip() == scenario_hash(load_scenario(FLAGSHIP))
+
+
+def test_a_partial_override_keeps_the_rest_of_a_cited_default() -> None:
+    """--set on one field of the gateway's cited Route must not reset its 15 s timeout,
+    no-retry policy and round robin to the plain Route defaults."""
+    from sim.api import load_scenario
+
+    base = load_scenario(FLAGSHIP).http.gateway.route
+    changed = load_scenario(
+        FLAGSHIP, ["http.gateway.route.outlier.enabled=true"]
+    ).http.gateway.route
+    assert changed.outlier.enabled is True
+    assert (changed.timeout, changed.retries.attempts, changed.balancing) == (
+        base.timeout,
+        base.retries.attempts,
+        base.balancing,
+    )
+    assert (base.timeout, base.retries.attempts, base.balancing) == (15.0, 0, "round_robin")

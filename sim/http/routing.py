@@ -21,6 +21,12 @@ force for the destination service (``http.routes`` overrides the picker's defaul
    answer is dropped; its time is booked as queueing, so the buckets still sum to the
    latency.
 
+With ``outlier.enabled`` each destination service has its picker-local
+:class:`~sim.http.balancing.Ejections` (Envoy outlier detection): every attempt's outcome
+is counted against the host it went to, and balancing skips ejected hosts. The route
+timeout abandons an attempt without an outcome, so only ``per_try_timeout`` counts as a
+timeout failure (Envoy also reports a global-timeout abort to the detector: not modelled).
+
 Every send to an endpoint is counted (``sends``); the first send from this picker to each
 endpoint is logged as ``(t, "send", picker, endpoint)``, and sends to an endpoint that is
 no longer running are counted as ``stale_sends`` — the stale-endpoint window.
@@ -36,9 +42,9 @@ from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
 from sim.core.trace import Trace
-from sim.http.balancing import Balancer
+from sim.http.balancing import Balancer, Ejections
 from sim.http.discovery import LogRow, View
-from sim.http.wire import CONNECT_FAILURE, RESET, UNAVAILABLE, Call, alive
+from sim.http.wire import CONNECT_FAILURE, OVERFLOW, RESET, UNAVAILABLE, Call, alive
 from sim.scenario.http import Route
 
 if TYPE_CHECKING:
@@ -104,6 +110,7 @@ class Router:
         self.uniform = Uniforms(transport.app.streams.get(f"http/balance/{owner.name}"))
         self.jitter = Uniforms(transport.app.streams.get(f"http/backoff/{owner.name}"))
         self.balancers: dict[str, Balancer] = {}
+        self.ejections: dict[str, Ejections] = {}
         self.active: dict[ServiceInstance, int] = {}
         self.active_requests = 0
         self.active_retries = 0
@@ -153,7 +160,15 @@ class Router:
         if b is None:
             b = Balancer(cfg.balancing, cfg.choice_count, self.uniform, self.active)
             self.balancers[call.service] = b
+        if cfg.outlier.enabled:
+            eps = self._ejections(call.service, cfg).usable(eps, self.env.now)
         return b.pick(eps, tried if cfg.retries.previous_hosts else ())
+
+    def _ejections(self, service: str, cfg: Route) -> Ejections:
+        e = self.ejections.get(service)
+        if e is None:
+            e = self.ejections[service] = Ejections(cfg.outlier)
+        return e
 
     def _attempts(self, tr: Trace, call: Call, cfg: Route) -> Generator[Any, Any, str]:
         env = self.env
@@ -169,6 +184,10 @@ class Router:
                 if inst is None:
                     return UNAVAILABLE  # no healthy upstream: a local reply, not retried
                 status = yield from self._send(tr, call, inst, r.per_try_timeout, n > 0)
+                if cfg.outlier.enabled and status != OVERFLOW:  # overflow: local, no answer
+                    self._ejections(call.service, cfg).observe(
+                        inst, status != OK, env.now, len(eps)
+                    )
                 if status == OK or status not in retry_on or n >= r.attempts or call.shadow:
                     return status
                 if not self._budget_allows(cfg):

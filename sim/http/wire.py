@@ -15,11 +15,20 @@ is answered by a RST after one round trip (``connect_failure``, retriable under 
 default policy). Its connections were closed when it died (:meth:`Wire.kill`). A request
 that was already inside the peer when it died gets ``reset`` (503 UC) when its work would
 have finished — a simplification: a real RST would tell the caller at the moment of death.
-A ``hung`` peer accepts connections and never answers: only a timeout ends the request.
+A ``hung`` peer never answers: a request on a connection already open to it waits until a
+timeout ends it. A *new* connection to a hung peer, or across a partitioned link (infinite
+RTT), gets no handshake answer and fails after ``pool.connect_timeout`` (Envoy Cluster
+``connect_timeout``, default 5 s; Envoy raises ``Connected`` only once the TLS handshake is
+done, so the timeout covers it) with ``connect_failure`` — what Envoy reports as 503 UF. A
+hung host whose kernel still completes the TCP handshake is not distinguished: with TLS
+(Istio's mTLS) the handshake needs the process anyway. Simplification: each caller that
+would open a connection waits its own timeout; the attempt never joins the pool, so HTTP/2
+callers arriving meanwhile do not queue behind one pending connection.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,6 +90,7 @@ class Wire:
         self._of: dict[int, list[Pool]] = {}
         self.hung: set[Component] = set()
         self.connect_failures = 0
+        self.connect_timeouts = 0
         self.overflows = 0
         self.resets = 0
 
@@ -116,6 +126,10 @@ class Wire:
         if len(pool.waiters) >= self.cfg.pool.max_pending and _busy(pool):
             self.overflows += 1
             return OVERFLOW
+        if ((self.hung and to in self.hung) or math.isinf(self.net.rtt(frm.place, to.place))) and (
+            _opens(pool)
+        ):
+            return (yield from self._unanswered(tr))
         conn = yield from pool.acquire(tr)
         if conn is None or not alive(to):  # the peer died while we waited or handshook
             if conn is not None:
@@ -148,11 +162,22 @@ class Wire:
         return status
 
     def _refused(self, tr: Trace, frm: Component, to: Component) -> Generator[Any, Any, str]:
-        self.connect_failures += 1
         rtt = self.net.rtt(frm.place, to.place)
+        if math.isinf(rtt):  # the RST never arrives either
+            return (yield from self._unanswered(tr))
+        self.connect_failures += 1
         if rtt > 0:
             yield self.env.timeout(rtt)
             tr.handshake += rtt
+        return CONNECT_FAILURE
+
+    def _unanswered(self, tr: Trace) -> Generator[Any, Any, str]:
+        """A handshake nobody answers: give up after the connect timeout."""
+        self.connect_failures += 1
+        self.connect_timeouts += 1
+        limit = self.cfg.pool.connect_timeout
+        yield self.env.timeout(limit)
+        tr.handshake += limit
         return CONNECT_FAILURE
 
     def kill(self, comp: Component) -> None:
@@ -164,6 +189,15 @@ class Wire:
 def _busy(pool: Pool) -> bool:
     """Would a new request wait (every connection busy and none may be opened)?"""
     if len(pool.conns) < pool.max_connections:
+        return False
+    if pool.max_streams == 1:
+        return not pool.idle
+    return all(c.streams >= pool.max_streams for c in pool.conns)
+
+
+def _opens(pool: Pool) -> bool:
+    """Would a new request open a connection (none reusable, and the limit not reached)?"""
+    if len(pool.conns) >= pool.max_connections:
         return False
     if pool.max_streams == 1:
         return not pool.idle

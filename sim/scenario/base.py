@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_INSTANCES_PER_SERVICE = 10_000
 MAX_TOTAL_INSTANCES = 100_000
@@ -20,6 +20,37 @@ def cited(default: Any, source: str, description: str = "", **kw: Any) -> Any:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_cited_defaults(cls, data: Any) -> Any:
+        """A partial mapping given for a field whose default is a configured model (e.g. the
+        gateway's ``cited(Route(timeout=15, …))``) overrides that default key by key, instead
+        of starting again from the nested model's plain defaults."""
+        if not isinstance(data, dict):
+            return data
+        out = data
+        for name, info in cls.model_fields.items():
+            default = info.default
+            if not isinstance(default, BaseModel):
+                continue
+            key = info.alias or name
+            if key not in data and name in data:
+                key = name
+            value = data.get(key)
+            if isinstance(value, dict):
+                if out is data:
+                    out = dict(data)
+                out[key] = _merge(default.model_dump(by_alias=True, exclude_unset=True), value)
+        return out
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, recursively for nested mappings."""
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 class LocatedError(ValueError):

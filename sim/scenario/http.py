@@ -57,6 +57,35 @@ class Retries(Strict):
     )
 
 
+class OutlierDetection(Strict):
+    """Envoy passive outlier detection (Istio DestinationRule ``outlierDetection``)."""
+
+    enabled: bool = cited(
+        False,
+        "Istio: no outlier detection unless a DestinationRule trafficPolicy sets "
+        "outlierDetection; Envoy clusters have none unless configured",
+    )
+    consecutive_5xx: int = cited(
+        5, "Envoy OutlierDetection consecutive_5xx default 5 (Istio consecutive5xxErrors)", ge=1
+    )
+    interval: Duration = cited(
+        10.0,
+        "Envoy OutlierDetection interval default 10 s (un-ejection checks; modelled exactly "
+        "at ejection + base_ejection_time × times ejected)",
+        gt=0,
+    )
+    base_ejection_time: Duration = cited(
+        30.0, "Envoy OutlierDetection base_ejection_time default 30 s (× times ejected)", gt=0
+    )
+    max_ejection_percent: float = cited(
+        10.0,
+        "Envoy OutlierDetection max_ejection_percent default 10 %, but at least one host "
+        "is ejected regardless of the value",
+        ge=0,
+        le=100,
+    )
+
+
 class Route(Strict):
     """How one picker sends to one destination service (VirtualService + DestinationRule)."""
 
@@ -70,6 +99,7 @@ class Route(Strict):
     choice_count: int = cited(
         2, "Envoy LeastRequestLbConfig choice_count default 2 (power of two choices)", ge=1
     )
+    outlier: OutlierDetection = Field(default_factory=lambda: OutlierDetection())
 
 
 # --------------------------------------------------------------------------- proxies
@@ -163,6 +193,12 @@ class Pool(Strict):
         100, "RFC 9113 §6.5.2: SETTINGS_MAX_CONCURRENT_STREAMS should be ≥ 100", ge=1
     )
     idle_timeout: Duration = cited(3600.0, "Envoy HTTP idle timeout default 1 h", gt=0)
+    connect_timeout: Duration = cited(
+        5.0,
+        "Envoy Cluster connect_timeout default 5 s (covers the TLS handshake; Istio's "
+        "meshConfig connectTimeout sets 10 s on sidecars)",
+        gt=0,
+    )
 
 
 # --------------------------------------------------------------------------- control plane
