@@ -242,7 +242,8 @@ def _run(args: argparse.Namespace) -> int:
         print(side_by_side(cmp.summary))
         print(
             f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, requests.parquet, "
-            "components.csv, timeseries.csv, links.csv, metadata.json, scenario.json, traces.json)"
+            "components.csv, timeseries.csv, links.csv, broker.csv, metadata.json, scenario.json, "
+            "traces.json)"
         )
     else:
         s = cmp.summary
