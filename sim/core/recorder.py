@@ -57,37 +57,25 @@ class Recorder:
         self.in_flight -= 1
         if self.in_system is not None:
             self.in_system.add(-1)
-        self.rows.append(
-            (
-                "request",
-                tr.id,
-                tr.flow,
-                tr.start,
-                now,
-                status,
-                tr.network,
-                tr.queueing,
-                tr.cpu,
-                tr.infra,
-                tr.handshake,
-            )
-        )
+        self.rows.append(_row("request", tr, now, status))
         if tr.hops is not None:
             self.traces[tr.id] = tr
 
     def event(self, tr: Trace, now: float, status: str) -> None:
-        self.rows.append(
-            (
-                "event",
-                tr.id,
-                tr.flow,
-                tr.start,
-                now,
-                status,
-                tr.network,
-                tr.queueing,
-                tr.cpu,
-                tr.infra,
-                tr.handshake,
-            )
-        )
+        self.rows.append(_row("event", tr, now, status))
+
+
+def _row(kind: str, tr: Trace, now: float, status: str) -> RowT:
+    return (
+        kind,
+        tr.id,
+        tr.flow,
+        tr.start,
+        now,
+        status,
+        tr.network,
+        tr.queueing,
+        tr.cpu,
+        tr.infra,
+        tr.handshake,
+    )
