@@ -45,3 +45,13 @@ def atomic_text(path: str | Path, text: str) -> None:
         f.write(text)
 
     atomic_write(path, write)
+
+
+def save_figure(fig: Any, path: str | Path, **kw: Any) -> None:
+    """Save a matplotlib figure atomically (format from the file's suffix)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+
+    def write(f: IO[Any]) -> None:
+        fig.savefig(f, format=fmt, **kw)
+
+    atomic_write(path, write, binary=True)

@@ -128,7 +128,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
                 print(f"  {row[0]:>9} ms  {row[1]:>9}  {row[2]} -> {row[3]}  {row[4]}")
             print()
     if args.out and traces:
-        timeline(traces, args.request).savefig(args.out, dpi=110)
+        from sim.io import save_figure
+
+        save_figure(timeline(traces, args.request), args.out, dpi=110)
         print(f"wrote {args.out}", file=sys.stderr)
     if missing:
         print(

@@ -117,7 +117,7 @@ def summarize(results: Sequence[RunResult]) -> pd.DataFrame:
         ["architecture", "flow", "metric", "unit"], sort=False
     ):
         vals = g["value"].to_numpy(dtype=float)
-        est = _interval(vals)
+        est = interval_across(vals)
         if table is not None and counts[arch] == 1 and math.isfinite(est[0]):
             hw = batches.half_width(batches.batch_values(table, arch, flow, metric))
             est = (est[0], est[0] - hw, est[0] + hw)
@@ -133,7 +133,9 @@ def _method(n: int) -> str:
     return batches.METHOD if n == 1 else f"independent replications ({n}, Student t)"
 
 
-def _interval(vals: np.ndarray) -> tuple[float, float, float]:
+def interval_across(vals: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high) across replications; no interval from one value, none needed when
+    every value is the same."""
     finite = vals[np.isfinite(vals)]
     if len(finite) == 0:
         return (math.nan, math.nan, math.nan)
@@ -142,6 +144,23 @@ def _interval(vals: np.ndarray) -> tuple[float, float, float]:
         return (v, math.nan, math.nan) if len(finite) < 2 else (v, v, v)
     e = replication_interval(finite)
     return (e.value, e.low, e.high)
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, bool]:
+    """(mean of b − a, low, high, significant) over the replications where both are finite:
+    a paired-t interval; a zero-width one when every replication gave the same difference;
+    none from a single replication."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    d = b[ok] - a[ok]
+    if len(d) == 0:
+        return (math.nan, math.nan, math.nan, False)
+    diff = float(d.mean())
+    if len(d) < 2:
+        return (diff, math.nan, math.nan, False)
+    if np.all(d == d[0]):
+        return (diff, diff, diff, diff != 0)
+    pr = paired_comparison(a[ok], b[ok])
+    return (pr.difference.value, pr.difference.low, pr.difference.high, bool(pr.significant))
 
 
 @dataclass
@@ -173,8 +192,8 @@ def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult])
         a = sel[sel["architecture"] == "http"].set_index("replication")["value"]
         b = sel[sel["architecture"] == "messaging"].set_index("replication")["value"]
         idx = a.index.intersection(b.index)
-        ha, hl, hh = _interval(a.to_numpy(dtype=float)) if len(a) else (math.nan,) * 3
-        ma, ml, mh = _interval(b.to_numpy(dtype=float)) if len(b) else (math.nan,) * 3
+        ha, hl, hh = interval_across(a.to_numpy(dtype=float)) if len(a) else (math.nan,) * 3
+        ma, ml, mh = interval_across(b.to_numpy(dtype=float)) if len(b) else (math.nan,) * 3
         diff = dlo = dhi = ratio = math.nan
         significant = False
         if len(idx):
@@ -183,13 +202,7 @@ def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult])
             ratio = (
                 float(np.nanmean(bv) / np.nanmean(av)) if np.nanmean(av) not in (0.0,) else math.nan
             )
-            ok = np.isfinite(av) & np.isfinite(bv)
-            if ok.sum() >= 2 and not np.all(bv[ok] - av[ok] == (bv[ok] - av[ok])[0]):
-                pr = paired_comparison(av[ok], bv[ok])
-                dlo, dhi, significant = pr.difference.low, pr.difference.high, bool(pr.significant)
-            elif ok.sum() >= 2:
-                dlo = dhi = diff
-                significant = diff != 0
+            _, dlo, dhi, significant = paired_difference(av, bv)
         if table is not None:  # one run each: batch means, paired batch by batch
             hb = batches.batch_values(table, "http", flow, metric)
             mb = batches.batch_values(table, "messaging", flow, metric)

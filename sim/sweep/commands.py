@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim.io import atomic_text, save_figure
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 HEADLINE = ("p99", "connections", "cpu", "memory")
 
@@ -175,10 +177,10 @@ def _sweep(args: argparse.Namespace, where: list[Path]) -> int:
     )
     params = [p.path for p in grid.params]
     summary = summarize_sweep(frame, params)
-    summary.to_csv(out / "summary.csv", index=False)
+    atomic_text(out / "summary.csv", summary.to_csv(index=False))
     if len(params) == 1 and all(isinstance(v, int | float) for v in grid.params[0].values):
         for m in HEADLINE:
-            plot_metric(frame, params[0], m).savefig(out / f"{m}.png")
+            save_figure(plot_metric(frame, params[0], m), out / f"{m}.png")
     if not args.quiet:
         _print_points(summary, params)
         print(f"\nwrote {out}/ ({len(grid)} points: part-*.parquet, manifest.json, summary.csv)")
@@ -224,8 +226,8 @@ def _crossover(args: argparse.Namespace, where: list[Path]) -> int:
         tol=args.tol,
         progress=not args.quiet,
     )
-    res.frame().rename(columns={"x": path}).to_csv(out / "crossover.csv", index=False)
-    plot_crossover(res).savefig(out / "crossover.png")
+    atomic_text(out / "crossover.csv", res.frame().rename(columns={"x": path}).to_csv(index=False))
+    save_figure(plot_crossover(res), out / "crossover.png")
     print(res.message)
     if not args.quiet:
         print(f"wrote {out}/ (crossover.csv, crossover.png, part-*.parquet)")

@@ -17,23 +17,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.stats import paired_comparison, replication_interval
+from sim.results.summary import interval_across, paired_difference
 from sim.sweep.crossover import Crossing, resolve_metric
 
 ARCH_COLORS = {"http": "#3b6ea8", "messaging": "#d1782c"}
 DIFF_COLOR = "#555555"
-
-
-def _interval(vals: np.ndarray) -> tuple[float, float, float]:
-    vals = vals[np.isfinite(vals)]
-    if len(vals) == 0:
-        return (math.nan, math.nan, math.nan)
-    if len(vals) < 2:
-        return (float(vals.mean()), math.nan, math.nan)  # one replication: no band
-    if np.all(vals == vals[0]):
-        return (float(vals[0]),) * 3
-    e = replication_interval(vals)
-    return (e.value, e.low, e.high)
 
 
 def summarize_sweep(frame: pd.DataFrame, params: list[str] | None = None) -> pd.DataFrame:
@@ -57,18 +45,11 @@ def summarize_sweep(frame: pd.DataFrame, params: list[str] | None = None) -> pd.
         row = dict(zip(keys, key, strict=True))
         for arch in ("http", "messaging"):
             v = wide[arch].to_numpy(dtype=float) if arch in wide else np.array([])
-            row[arch], row[f"{arch}_low"], row[f"{arch}_high"] = _interval(v)
+            row[arch], row[f"{arch}_low"], row[f"{arch}_high"] = interval_across(v)
         diff = lo = hi = math.nan
         if "http" in wide and "messaging" in wide:
             a, b = wide["http"].to_numpy(dtype=float), wide["messaging"].to_numpy(dtype=float)
-            ok = np.isfinite(a) & np.isfinite(b)
-            if ok.sum() >= 2 and not np.all(b[ok] - a[ok] == (b[ok] - a[ok])[0]):
-                d = paired_comparison(a[ok], b[ok]).difference
-                diff, lo, hi = d.value, d.low, d.high
-            elif ok.sum() >= 2:  # every replication gave the same difference
-                diff = lo = hi = float(np.mean(b[ok] - a[ok]))
-            elif ok.any():  # one replication: a difference but no interval
-                diff = float(np.mean(b[ok] - a[ok]))
+            diff, lo, hi, _ = paired_difference(a, b)
         row["difference"], row["difference_low"], row["difference_high"] = diff, lo, hi
         row["n"] = len(wide)
         rows.append(row)
