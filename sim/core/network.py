@@ -63,6 +63,10 @@ class Network:
     def __init__(self, cfg: NetworkConfig):
         self.cfg = cfg
         self._rtt: dict[tuple[Place, Place], float] = {}
+        # the same, keyed by the two objects' identities: hashing a pair of ints is cheap, a
+        # pair of dataclasses is not. Each entry holds its places, so an id is never reused
+        # while its entry lives.
+        self._rtt_ids: dict[tuple[int, int], tuple[float, Place, Place]] = {}
         self.byte_time = 8.0 / cfg.bandwidth
         self._troubles: dict[int, tuple[Trouble, Callable[[], float] | None]] = {}
         self._next_trouble = 0
@@ -85,10 +89,19 @@ class Network:
 
     def _changed(self) -> None:
         self._rtt.clear()
+        self._rtt_ids.clear()
         self._lossy = any(t.loss > 0 for t, _ in self._troubles.values())
 
     def rtt(self, a: Place, b: Place) -> float:
         """Round-trip time between two places (seconds)."""
+        hit = self._rtt_ids.get((id(a), id(b)))
+        if hit is not None:
+            return hit[0]
+        v = self._rtt_of(a, b)
+        self._rtt_ids[(id(a), id(b))] = (v, a, b)
+        return v
+
+    def _rtt_of(self, a: Place, b: Place) -> float:
         key = (a, b)
         v = self._rtt.get(key)
         if v is None:

@@ -28,7 +28,8 @@ Routing model (mirrors the server's own structures)
   models that.
 
 Match results: ``match(account, subject)`` returns :class:`AccountMatch`, cached until the
-next (un)subscribe.  ``plain`` holds one :class:`Delivery` per copy - receiving account, the
+next (un)subscribe (not for a subject matched by its prefix, such as a reply subject: those
+are seen once).  ``plain`` holds one :class:`Delivery` per copy - receiving account, the
 handle ``subscribe`` returned, the subject the receiver sees, ``via`` = "local" | "stream" |
 "service" - the publishing account's index entries by sid first, then service-forwarded ones.
 ``queues`` maps ``(account whose subject space selected the group, group name)`` to member
@@ -143,6 +144,10 @@ class Delivery(NamedTuple):
 class AccountMatch:
     plain: tuple[Delivery, ...]
     queues: dict[tuple[str, str], tuple[Delivery, ...]]
+    # what a router derived from this match (:mod:`sim.messaging.routing`), kept with it: a
+    # match is replaced, never changed, when the subject space changes, and so is this.
+    # None: a match made for one subject seen once (not cached), nothing to keep.
+    derived: dict[Any, Any] | None = field(default_factory=dict, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return bool(self.plain or self.queues)
@@ -396,6 +401,11 @@ class AccountSpace:
         plain: list[Delivery] = []
         queues: dict[tuple[str, str], tuple[Delivery, ...]] = {}
         self._collect(account, subject, False, set(), plain, queues)
+        acc = self._accounts[account]
+        if not len(acc.services) and acc.index.transient(subject):
+            # a subject like a reply's ``_INBOX.<nuid>.<n>``, seen once: not worth a cache
+            # entry (the index keeps what it matched by prefix)
+            return AccountMatch(tuple(plain), dict(sorted(queues.items())), None)
         result = AccountMatch(tuple(plain), dict(sorted(queues.items())))
         if len(self._cache) >= 65536:
             self._cache.clear()
@@ -413,11 +423,18 @@ class AccountSpace:
     ) -> None:
         acc = self._accounts[account]
         m = acc.index.match(subject)
-        plain.extend(d for h in m.plain if (d := _deliver(account, h, subject, via_service)))
+        via: Literal["local", "service"] = "service" if via_service else "local"
+        for h in m.plain:
+            if not isinstance(h.owner, _Shadow):  # _deliver, inlined for the common case
+                plain.append(Delivery(account, h, subject, via))
+            elif d := _deliver(account, h, subject, via_service):
+                plain.append(d)
         for q, members in m.queues.items():
             ds = tuple(d for h in members if (d := _deliver(account, h, subject, via_service)))
             if ds:
                 queues[(account, q)] = ds
+        if not len(acc.services):  # no service imports (the subject was checked just above)
+            return
         for h in acc.services.match(subject).plain:
             imp = h.owner
             assert isinstance(imp, Import)

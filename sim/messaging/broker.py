@@ -25,7 +25,8 @@ account the message travels in, each write to the receiving account.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
@@ -45,7 +46,7 @@ from sim.messaging.message import (
     QueueKey,
     RemoteInterest,
 )
-from sim.messaging.observe import Book
+from sim.messaging.observe import Book, Ledger, Tally
 from sim.messaging.routing import SpaceKey, plan
 from sim.messaging.subjects import Subscription
 
@@ -74,6 +75,12 @@ class BrokerServer(Component):
         self.mirrors = {}
         self.refs: dict[tuple[str, str, str | None], int] = {}
         self.book = Book(fabric.env)
+        # the per-message counters, resolved in the book on first use and kept
+        self.ledgers: dict[str, Ledger] = {}
+        self._msgs_in: Tally | None = None
+        self._bytes_in: Tally | None = None
+        self._msgs_out: Tally | None = None
+        self._bytes_out: Tally | None = None
         self.subscriptions = Gauge(fabric.env)
         self.closures: list[tuple[float, str, str]] = []  # (time, client, reason)
         tls = fabric.cfg.tls
@@ -197,7 +204,21 @@ class BrokerServer(Component):
             return
         if pending:
             self.memory.add(nbytes)
-        self.book.gauge("account", account, "memory_bytes").add(nbytes)
+        lg = self.ledgers.get(account) or self.ledger(account)
+        (lg.memory or lg.gauge()).add(nbytes)
+
+    def ledger(self, account: str) -> Ledger:
+        """The account's counters on this server (created on first use)."""
+        lg = self.ledgers.get(account)
+        if lg is None:
+            lg = self.ledgers[account] = Ledger(self.book, account)
+        return lg
+
+    def _tally(self, attr: str, metric: str) -> Tally:
+        """A server-scope per-message counter, resolved on first use and kept in ``attr``."""
+        t = self.book.tally("server", self.name, metric)
+        setattr(self, attr, t)
+        return t
 
     def protocol(self, account: str, parse: bool = True, write: bool = True) -> None:
         """Protocol work off the message path (PING/PONG, RS+/RS-): a parse and/or a write."""
@@ -231,33 +252,42 @@ class BrokerServer(Component):
         self.fabric.server_died(self, mode)
 
     # ------------------------------------------------------------------ routing
-    def _work(self, tr: Trace, work: float) -> Generator[Any, Any, None]:
+    def _then(self, tr: Trace, work: float, fn: Callable[[], None]) -> None:
+        """``work`` seconds of this server's CPU for a message, then ``fn`` (at once when
+        there is nothing to do). A callback on the CPU's event, where a process would wait
+        for it: the same place in the event order, without a process per message."""
         if work <= 0 or self.cpu is None:
+            fn()
             return
-        t0 = self.env.now
-        yield self.cpu.execute(work)
-        tr.infra += work
-        tr.queueing += self.env.now - t0 - work
+        env = self.env
+        t0 = env.now
 
-    def receive(self, msg: Msg, frm: str) -> Generator[Any, Any, None]:
+        def done(_e: Any) -> None:
+            tr.infra += work
+            tr.queueing += env.now - t0 - work
+            fn()
+
+        ev = self.cpu.execute(work)
+        assert ev.callbacks is not None
+        ev.callbacks.append(done)
+
+    def receive(self, msg: Msg, frm: str) -> None:
         """Route one message that arrived from a ``client``, a ``route`` or a ``gateway``."""
         if not self.alive:
             return
-        b, book = self.cfg, self.book
+        b = self.cfg
         self.handled += 1
-        book.count("server", self.name, "messages_in")
-        book.count("server", self.name, "bytes_in", msg.nbytes)
-        book.count("account", msg.account, "messages_in")
+        (self._msgs_in or self._tally("_msgs_in", "messages_in")).value += 1.0
+        (self._bytes_in or self._tally("_bytes_in", "bytes_in")).value += msg.nbytes
+        lg = self.ledgers.get(msg.account) or self.ledger(msg.account)
+        (lg.messages_in or lg.tally("messages_in")).value += 1.0
         if msg.subject.startswith(GATEWAY_REPLY_PREFIX):
             _, cluster, server, rest = msg.subject.split(".", 3)
             if cluster != self.cluster or server != self.name:
                 self._charge(msg.account, b.cpu_per_message)
                 self._count_out(msg.account, msg.nbytes)
-                yield from self._work(msg.tr, b.cpu_per_message + b.cpu_per_delivery)
-                if cluster != self.cluster:
-                    self.fabric.gateway_send(self, cluster, msg.branch(True))
-                else:
-                    self.fabric.route_send(self, self.fabric.servers[server], msg.branch(True))
+                work = b.cpu_per_message + b.cpu_per_delivery
+                self._then(msg.tr, work, partial(self._pass_reply, msg, cluster, server))
                 return
             msg.subject, frm = rest, "route"  # back at the origin server: deliver here
         if msg.subject.startswith(SERVICE_REPLY_PREFIX):
@@ -265,8 +295,8 @@ class BrokerServer(Component):
             if home is not None and home is not self:
                 self._charge(msg.account, b.cpu_per_message)
                 self._count_out(msg.account, msg.nbytes)
-                yield from self._work(msg.tr, b.cpu_per_message + b.cpu_per_delivery)
-                self.fabric.route_send(self, home, msg.branch(True))
+                work = b.cpu_per_message + b.cpu_per_delivery
+                self._then(msg.tr, work, partial(self._pass_home, msg, home))
                 return
             resolved = self.fabric.resolve_reply(msg.account, msg.subject)
             if resolved is not None:
@@ -274,17 +304,46 @@ class BrokerServer(Component):
                 frm = "client"
         if frm == "client" and not self._may_publish(msg):
             self._charge(msg.account, b.cpu_per_message)
-            yield from self._work(msg.tr, b.cpu_per_message)
-            self._violation(msg.account)  # -ERR 'Permissions Violation for Publish', dropped
+            # -ERR 'Permissions Violation for Publish', dropped
+            self._then(msg.tr, b.cpu_per_message, partial(self._refused, msg))
             return
         local, routes, gws = plan(self, msg, frm)
         nobody = frm == "client" and not (local or routes or gws)
         answer = nobody and msg.reply is not None and b.headers and msg.sender is not None
         writes = len(local) + len(routes) + len(gws) + (1 if answer else 0)
         self._charge(msg.account, b.cpu_per_message)
-        yield from self._work(msg.tr, b.cpu_per_message + b.cpu_per_delivery * writes)
+        work = b.cpu_per_message + b.cpu_per_delivery * writes
+        if work <= 0 or self.cpu is None:
+            self._deliver(msg, local, routes, gws, answer)
+        else:
+            self._then(msg.tr, work, partial(self._deliver, msg, local, routes, gws, answer))
+
+    def _pass_reply(self, msg: Msg, cluster: str, server: str) -> None:
+        """A ``_GR_.`` reply for another server: on towards it."""
+        if cluster != self.cluster:
+            self.fabric.gateway_send(self, cluster, msg.branch(True))
+        else:
+            self.fabric.route_send(self, self.fabric.servers[server], msg.branch(True))
+
+    def _pass_home(self, msg: Msg, home: BrokerServer) -> None:
+        """An ``_R_.`` answer for the server that mapped the request: on towards it."""
+        self.fabric.route_send(self, home, msg.branch(True))
+
+    def _refused(self, msg: Msg) -> None:
+        self._violation(msg.account)
+
+    def _deliver(
+        self,
+        msg: Msg,
+        local: list[Delivery],
+        routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]],
+        gws: dict[tuple[str, SpaceKey], list[QueueKey]],
+        answer: bool,
+    ) -> None:
+        """The copies leave (the work is done); with nobody to serve, the 503 goes back."""
         self._send(msg, local, routes, gws)
         if answer and msg.sender is not None and msg.reply is not None:
+            book = self.book
             book.count("server", self.name, "no_responders")
             book.count("account", msg.account, "no_responders")
             copy = msg.branch(True, subject=msg.reply, reply=None, nbytes=0.0)
@@ -302,7 +361,8 @@ class BrokerServer(Component):
         self.book.count("account", account, "permission_violations")
 
     def _charge(self, account: str, work: float) -> None:
-        self.book.count("account", account, "cpu_seconds", work)
+        lg = self.ledgers.get(account) or self.ledger(account)
+        (lg.cpu_seconds or lg.tally("cpu_seconds")).value += work
 
     def _send(
         self,
@@ -311,50 +371,50 @@ class BrokerServer(Component):
         routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]],
         gws: dict[tuple[str, SpaceKey], list[QueueKey]],
     ) -> None:
-        mapped: str | None = None
-
-        def reply_for(service: bool) -> str | None:
-            nonlocal mapped
-            if not service or msg.service or msg.reply is None:
-                return msg.reply
-            if mapped is None:
-                mapped = self.fabric.map_reply(self, msg.account, msg.subject, msg.reply)
-            return mapped
-
+        mapped: str | None = None  # the ``_R_.`` reply, made once if a service import needs it
+        reply = msg.reply
+        plain = msg.service or reply is None  # the reply every copy carries as it is
         for d in local:
             interest = d.sub.owner
             assert isinstance(interest, Interest)
-            copy = msg.branch(
-                interest.role != "observer",
-                account=d.account,
-                subject=d.subject,
-                reply=reply_for(d.via == "service"),
-                queues=(),
-            )
+            r = reply
+            if d.via == "service" and not plain:
+                if mapped is None:
+                    assert reply is not None  # (not plain)
+                    mapped = self.fabric.map_reply(self, msg.account, msg.subject, reply)
+                r = mapped
+            copy = msg.copy(interest.role != "observer", d.account, d.subject, r, (), msg.service)
             self._write(interest.conn, copy, interest)
         for (dst, (acc, subj, svc)), queues in routes.items():
-            copy = msg.branch(
-                True, account=acc, subject=subj, reply=reply_for(svc), queues=tuple(queues)
-            )
-            copy.service = svc
+            r = reply
+            if svc and not plain:
+                if mapped is None:
+                    assert reply is not None  # (not plain)
+                    mapped = self.fabric.map_reply(self, msg.account, msg.subject, reply)
+                r = mapped
+            copy = msg.copy(True, acc, subj, r, tuple(queues), svc)
             self._count_out(acc, msg.nbytes)
             self.fabric.route_send(self, dst, copy)
         for (cluster, (acc, subj, svc)), queues in gws.items():
-            reply = reply_for(svc)
-            if reply is not None and not reply.startswith(GATEWAY_REPLY_PREFIX):
-                reply = f"{GATEWAY_REPLY_PREFIX}{self.cluster}.{self.name}.{reply}"
-            copy = msg.branch(True, account=acc, subject=subj, reply=reply, queues=tuple(queues))
-            copy.service = svc
+            r = reply
+            if svc and not plain:
+                if mapped is None:
+                    assert reply is not None  # (not plain)
+                    mapped = self.fabric.map_reply(self, msg.account, msg.subject, reply)
+                r = mapped
+            if r is not None and not r.startswith(GATEWAY_REPLY_PREFIX):
+                r = f"{GATEWAY_REPLY_PREFIX}{self.cluster}.{self.name}.{r}"
+            copy = msg.copy(True, acc, subj, r, tuple(queues), svc)
             self._count_out(acc, msg.nbytes)
             self.fabric.gateway_send(self, cluster, copy)
 
     def _count_out(self, account: str, nbytes: float) -> None:
-        book = self.book
-        book.count("server", self.name, "messages_out")
-        book.count("server", self.name, "bytes_out", nbytes)
-        book.count("account", account, "messages_out")
-        book.count("account", account, "bytes_out", nbytes)
-        book.count("account", account, "cpu_seconds", self.cfg.cpu_per_delivery)
+        (self._msgs_out or self._tally("_msgs_out", "messages_out")).value += 1.0
+        (self._bytes_out or self._tally("_bytes_out", "bytes_out")).value += nbytes
+        lg = self.ledgers.get(account) or self.ledger(account)
+        (lg.messages_out or lg.tally("messages_out")).value += 1.0
+        (lg.bytes_out or lg.tally("bytes_out")).value += nbytes
+        (lg.cpu_seconds or lg.tally("cpu_seconds")).value += self.cfg.cpu_per_delivery
         self.bytes_out += nbytes
 
     def _write(self, conn: ClientConn, msg: Msg, interest: Interest) -> None:

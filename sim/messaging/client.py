@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,16 @@ from simpy import Event
 from sim.core.component import Component
 from sim.core.connections import close_accounting, handshake, open_accounting, tls_active
 from sim.messaging.drain import draining
-from sim.messaging.failure import CLOSED, SILENT, Heartbeat, at, client_pings, server_pings
+from sim.messaging.failure import (
+    CLOSED,
+    SILENT,
+    Heartbeat,
+    at,
+    call_at,
+    call_soon,
+    client_pings,
+    server_pings,
+)
 from sim.messaging.message import Handler, Interest, Msg
 from sim.messaging.permissions import Permissions, Replies
 from sim.messaging.subjects import Subscription
@@ -339,16 +349,20 @@ class ClientConn:
         self.owner.bytes_out += n
         msg.tr.hop(self.env.now, self.owner.name, server.name, "msg")
         msg.tr.network += d
-        self.env.process(self._to_server(server, msg, d))
+        # on the wire for d: started where a process would start, so events keep their order
+        call_soon(self.env, partial(self._send, server, msg, d))
         return True
 
-    def _to_server(self, server: BrokerServer, msg: Msg, d: float) -> Generator[Any, Any, None]:
-        yield self.env.timeout(d)
+    def _send(self, server: BrokerServer, msg: Msg, d: float, _e: Any) -> None:
+        call_at(self.env, d, partial(self._to_server, server, msg))
+
+    def _to_server(self, server: BrokerServer, msg: Msg, _e: Any) -> None:
         if not server.alive or self.registered is not server:
             self.lost += 1
             return
-        self._activity()
-        yield from server.receive(msg, "client")
+        if self.server_hb is not None:
+            self.server_hb.last_in = self.env.now  # activity (nats-server lastIn)
+        server.receive(msg, "client")
 
     def _activity(self) -> None:
         if self.server_hb is not None:
@@ -389,22 +403,46 @@ class ClientConn:
 
                 at(self.env, b.write_deadline, deadline)
             return
-        now = self.env.now
+        env = self.env
+        now = env.now
         start = max(now, self.link_free)
         done = start + n * 8.0 / self.read_bandwidth
         self.link_free = done
         self._pend(server, n)
         epoch = self.epoch
-        at(self.env, done - now, lambda: self._pend(server, -n) if self.epoch == epoch else None)
         rtt = self.fabric.net.rtt(server.place, self.owner.place)
-        arrive = done - now + rtt / 2
+        written = done - now
+        arrive = written + rtt / 2
         msg.tr.hop(now, server.name, self.owner.name, "msg")
         msg.tr.network += arrive
-        at(self.env, arrive, lambda: self._arrive(msg, interest))
+        if arrive == written:  # no propagation delay: written and read at the same instant
+            # the two timers would be consecutive entries at one instant: one does both
+            call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
+            return
+        call_at(env, written, partial(self._written, server, n, epoch))
+        call_at(env, arrive, partial(self._read, msg, interest))
+
+    def _written(self, server: BrokerServer, n: float, epoch: int, _e: Any) -> None:
+        """The last byte of a message left the server: no longer pending there."""
+        if self.epoch == epoch:
+            self._pend(server, -n)
+
+    def _read(self, msg: Msg, interest: Interest, _e: Any) -> None:
+        self._arrive(msg, interest)
+
+    def _written_read(
+        self, server: BrokerServer, n: float, epoch: int, msg: Msg, interest: Interest, _e: Any
+    ) -> None:
+        if self.epoch == epoch:
+            self._pend(server, -n)
+        self._arrive(msg, interest)
 
     def _pend(self, server: BrokerServer, n: float) -> None:
         self.pending += n
-        server.hold(self.account, n)
+        if server.alive:  # server.hold, inlined: this runs twice per message written
+            server.memory.gauge.add(n)
+            lg = server.ledgers.get(self.account) or server.ledger(self.account)
+            (lg.memory or lg.gauge()).add(n)
 
     def release_pending(self, server: BrokerServer) -> None:
         """The server dropped this connection: its pending bytes are freed."""

@@ -42,8 +42,9 @@ from sim.core.streams import Streams
 from sim.messaging.accounts import GLOBAL_ACCOUNT, AccountSpace
 from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
-from sim.messaging.failure import CLOSED, Heartbeat, at, first_tick
+from sim.messaging.failure import CLOSED, Heartbeat, at, call_at, call_soon, first_tick
 from sim.messaging.message import Msg
+from sim.messaging.observe import Tally
 from sim.messaging.recovery import redial, resolicit
 from sim.messaging.topology import ClusterPlan
 from sim.scenario.messaging import MessagingSettings
@@ -103,6 +104,10 @@ class Fabric:
         self._spread: dict[str, int] = {}
         self.route_books: dict[tuple[str, str], None] = {}  # pairs with open books
         self.route_connections = cfg.routes.pool_size + 1  # the pool and the pinned $SYS route
+        # each route's and gateway's counters on the sender, kept after their first message
+        self._route_tallies: dict[tuple[BrokerServer, BrokerServer, str], tuple[Tally, Tally]]
+        self._route_tallies = {}
+        self._gateway_tallies: dict[tuple[BrokerServer, str], tuple[Tally, Tally]] = {}
         self.lost = 0
         self.log: list[tuple[float, str, str, str]] = []  # (t, what, about whom, detail)
 
@@ -204,10 +209,17 @@ class Fabric:
         if link is None or not link.up:
             self.lost += 1
             return
-        idx = fnv1a(msg.account) % self.cfg.routes.pool_size
-        name = f"{src.name}→{dst.name}[{idx}]"
-        src.book.count("route", name, "messages")
-        src.book.count("route", name, "bytes", msg.nbytes)
+        key = (src, dst, msg.account)
+        tallies = self._route_tallies.get(key)
+        if tallies is None:
+            idx = fnv1a(msg.account) % self.cfg.routes.pool_size
+            name = f"{src.name}→{dst.name}[{idx}]"
+            tallies = self._route_tallies[key] = (
+                src.book.tally("route", name, "messages"),
+                src.book.tally("route", name, "bytes"),
+            )
+        tallies[0].value += 1.0
+        tallies[1].value += msg.nbytes
         self._travel(src, dst, msg, "route")
 
     def gateway_send(self, src: BrokerServer, cluster: str, msg: Msg) -> None:
@@ -215,25 +227,32 @@ class Fabric:
         if link is None or not link.up or link.dst is None:
             self.lost += 1
             return
-        name = f"{src.name}→{cluster}"
-        src.book.count("gateway", name, "messages")
-        src.book.count("gateway", name, "bytes", msg.nbytes)
+        tallies = self._gateway_tallies.get((src, cluster))
+        if tallies is None:
+            name = f"{src.name}→{cluster}"
+            tallies = self._gateway_tallies[(src, cluster)] = (
+                src.book.tally("gateway", name, "messages"),
+                src.book.tally("gateway", name, "bytes"),
+            )
+        tallies[0].value += 1.0
+        tallies[1].value += msg.nbytes
         self._travel(src, link.dst, msg, "gateway")
 
     def _travel(self, src: BrokerServer, dst: BrokerServer, msg: Msg, kind: str) -> None:
         d = self.net.one_way(src.place, dst.place, msg.nbytes)
         msg.tr.hop(self.env.now, src.name, dst.name, kind)
         msg.tr.network += d
-        self.env.process(self._arrive(dst, msg, d, kind))
+        # on the wire for d: started where a process would start, so events keep their order
+        call_soon(self.env, partial(self._send, dst, msg, d, kind))
 
-    def _arrive(
-        self, dst: BrokerServer, msg: Msg, d: float, kind: str
-    ) -> Generator[Any, Any, None]:
-        yield self.env.timeout(d)
+    def _send(self, dst: BrokerServer, msg: Msg, d: float, kind: str, _e: Any) -> None:
+        call_at(self.env, d, partial(self._arrive, dst, msg, kind))
+
+    def _arrive(self, dst: BrokerServer, msg: Msg, kind: str, _e: Any) -> None:
         if not dst.alive:
             self.lost += 1
             return
-        yield from dst.receive(msg, kind)
+        dst.receive(msg, kind)
 
     def gateway_up(self, src: BrokerServer, cluster: str) -> bool:
         link = self.gateways.get((src, cluster))

@@ -99,6 +99,39 @@ class Msg:
             setattr(m, k, v)
         return m
 
+    def copy(
+        self,
+        keep_hops: bool,
+        account: str,
+        subject: str,
+        reply: str | None,
+        queues: tuple[QueueKey, ...],
+        service: bool,
+    ) -> Msg:
+        """:meth:`branch` with the fields a server sets on each copy it writes, given."""
+        tr = self.tr
+        t = Trace(tr.id, tr.flow, tr.start)
+        t.network = tr.network
+        t.queueing = tr.queueing
+        t.cpu = tr.cpu
+        t.infra = tr.infra
+        t.handshake = tr.handshake
+        if keep_hops:
+            t.hops = tr.hops
+        return Msg(
+            account,
+            subject,
+            reply,
+            self.nbytes,
+            t,
+            self.start,
+            self.payload,
+            self.status,
+            queues,
+            service,
+            self.sender,
+        )
+
 
 Handler = Callable[[Msg, "Interest"], None]
 

@@ -64,6 +64,15 @@ class Book:
             t = self.tallies[key] = Tally(self.env)
         t.value += x  # counters need no area: skip Gauge.set
 
+    def tally(self, scope: str, name: str, metric: str) -> Tally:
+        """The counter itself, created (and so placed in the rows' order) on first use: hot
+        paths keep it and add to its ``value`` as :meth:`count` does."""
+        key = (scope, name, metric)
+        t = self.tallies.get(key)
+        if t is None:
+            t = self.tallies[key] = Tally(self.env)
+        return t
+
     def gauge(self, scope: str, name: str, metric: str) -> Gauge:
         """A time-weighted level (e.g. an account's memory on this server)."""
         key = (scope, name, metric)
@@ -81,6 +90,41 @@ class Book:
             out.append((s, n, f"{m}_mean", g.mean()))
             out.append((s, n, f"{m}_peak", g.peak))
         return out
+
+
+class Ledger:
+    """One account's counters and memory gauge on one server, each looked up in the
+    :class:`Book` on its first use (so rows keep the order in which things first happened)
+    and kept here for the per-message path."""
+
+    __slots__ = (
+        "book",
+        "bytes_out",
+        "cpu_seconds",
+        "memory",
+        "messages_in",
+        "messages_out",
+        "name",
+    )
+
+    def __init__(self, book: Book, name: str):
+        self.book = book
+        self.name = name
+        self.messages_in: Tally | None = None
+        self.messages_out: Tally | None = None
+        self.bytes_out: Tally | None = None
+        self.cpu_seconds: Tally | None = None
+        self.memory: Gauge | None = None
+
+    def tally(self, metric: str) -> Tally:
+        """Resolve (and keep) the counter ``metric`` of this account."""
+        t = self.book.tally("account", self.name, metric)
+        setattr(self, metric, t)
+        return t
+
+    def gauge(self) -> Gauge:
+        g = self.memory = self.book.gauge("account", self.name, "memory_bytes")
+        return g
 
 
 def broker_rows(servers: Iterable[BrokerServer]) -> list[Row]:

@@ -27,9 +27,9 @@ import)``; one copy per peer and space, carrying the queue groups it must serve.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sim.messaging.accounts import Delivery
+from sim.messaging.accounts import AccountMatch, Delivery
 from sim.messaging.message import Interest, Msg, QueueKey, RemoteInterest
 
 if TYPE_CHECKING:
@@ -43,30 +43,51 @@ Plan = tuple[
 ]
 
 
-def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:
-    """Who gets a copy of a message that arrived from a client, a route or a gateway."""
-    m = server.space.match(msg.account, msg.subject)
-    local: list[Delivery] = []
-    routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]] = {}
-    gws: dict[tuple[str, SpaceKey], list[QueueKey]] = {}
+# What of a plan is fixed by the match and the message's kind, worked out once per
+# (match, frm, service, queues) and kept with the match (``AccountMatch.derived``): the
+# match is replaced whenever the server's subject space changes (a client's SUB or UNSUB, an
+# RS+/RS- that adds or removes a mirror, a restart), so this is never stale. What it holds
+# is fixed for the life of its subscriptions: who owns each one (a local Interest or the
+# mirror of a given origin, over a route or a gateway), the deliveries' accounts, subjects
+# and ``via``. What can change without a new match is read per message: whether a gateway
+# is up and its RTT, and a mirror's queue weight (a member more or less on a server that
+# already had one).
+_LOCAL, _ROUTE, _GATEWAY = 0, 1, 2
+# plain: (kind, delivery, (origin server | cluster, space key)) in match order
+Plain = tuple[tuple[int, Delivery, Any], ...]
+# queues: (group, near [(delivery, 1)], peers [(delivery, mirror, route key)],
+#          far [(cluster, delivery)] first member per cluster, in member order)
+Queues = tuple[
+    tuple[
+        QueueKey,
+        list[tuple[Delivery, int]],
+        tuple[tuple[Delivery, RemoteInterest, Any], ...],
+        tuple[tuple[str, Delivery], ...],
+    ],
+    ...,
+]
+
+
+def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> tuple[Plain, Queues]:
+    plain: list[tuple[int, Delivery, Any]] = []
     for d in m.plain:
         o = d.sub.owner
         if isinstance(o, Interest):
             if _local_ok(d, msg, frm):
-                local.append(d)
+                plain.append((_LOCAL, d, None))
         elif isinstance(o, RemoteInterest) and (
             frm == "client" or (frm == "gateway" and not o.gateway)
         ):
             if o.gateway:
-                if server.fabric.gateway_up(server, o.origin.cluster):
-                    gws.setdefault((o.origin.cluster, _key(msg, d)), [])
+                plain.append((_GATEWAY, d, (o.origin.cluster, _key(msg, d))))
             else:
-                routes.setdefault((o.origin, _key(msg, d)), [])
+                plain.append((_ROUTE, d, (o.origin, _key(msg, d))))
+    queues = []
     for qk, members in m.queues.items():
         if frm != "client" and qk not in msg.queues:
             continue
         near: list[tuple[Delivery, int]] = []
-        peers: list[tuple[Delivery, int]] = []
+        peers: list[tuple[Delivery, RemoteInterest, Any]] = []
         far: dict[str, Delivery] = {}
         for d in members:
             o = d.sub.owner
@@ -76,23 +97,55 @@ def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:
             elif isinstance(o, RemoteInterest):
                 if o.gateway:
                     far.setdefault(o.origin.cluster, d)
-                elif o.weight > 0:
-                    peers.append((d, o.weight))
-        if frm == "route":
-            chosen = _choose(server, near) or _choose(server, peers)
+                else:
+                    peers.append((d, o, (o.origin, _key(msg, d))))
+        queues.append((qk, near, tuple(peers), tuple(far.items())))
+    return tuple(plain), tuple(queues)
+
+
+def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:
+    """Who gets a copy of a message that arrived from a client, a route or a gateway."""
+    m = server.space.match(msg.account, msg.subject)
+    derived = m.derived
+    sk: tuple[Plain, Queues] | None
+    if derived is None:  # a match for a subject seen once: nothing to keep
+        sk = _skeleton(msg, frm, m)
+    else:
+        key = (frm, msg.service, msg.queues if frm != "client" else ())
+        sk = derived.get(key)
+        if sk is None:
+            sk = derived[key] = _skeleton(msg, frm, m)
+    fabric = server.fabric
+    local: list[Delivery] = []
+    routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]] = {}
+    gws: dict[tuple[str, SpaceKey], list[QueueKey]] = {}
+    for kind, d, where in sk[0]:
+        if kind == _LOCAL:
+            local.append(d)
+        elif kind == _ROUTE:
+            routes.setdefault(where, [])
+        elif fabric.gateway_up(server, where[0]):
+            gws.setdefault(where, [])
+    for qk, near, peers, far in sk[1]:
+        if peers:  # the weights of the mirrors, as they are now
+            live = [(d, o.weight, r) for d, o, r in peers if o.weight > 0]
+            if frm == "route":
+                chosen = _choose(server, near) or _choose(server, live)
+            else:
+                chosen = _choose(server, [*near, *live])
         else:
-            chosen = _choose(server, near + peers)
+            chosen = _choose(server, near)
         if chosen is not None:
-            o = chosen.sub.owner
-            if isinstance(o, Interest):
-                local.append(chosen)
-            elif isinstance(o, RemoteInterest):
-                routes.setdefault((o.origin, _key(msg, chosen)), []).append(qk)
+            if len(chosen) == 2:  # a local member
+                local.append(chosen[0])
+            else:
+                routes.setdefault(chosen[2], []).append(qk)
             continue
-        far = {c: d for c, d in far.items() if server.fabric.gateway_up(server, c)}
         if frm == "client" and far:
-            best = min(far, key=lambda c: (server.fabric.gateway_rtt(server, c), c))
-            gws.setdefault((best, _key(msg, far[best])), []).append(qk)
+            up = {c: d for c, d in far if fabric.gateway_up(server, c)}
+            if up:
+                best = min(up, key=lambda c: (fabric.gateway_rtt(server, c), c))
+                gws.setdefault((best, _key(msg, up[best])), []).append(qk)
     return local, routes, gws
 
 
@@ -108,15 +161,16 @@ def _key(msg: Msg, d: Delivery) -> SpaceKey:
     return (msg.account, msg.subject, msg.service)
 
 
-def _choose(server: BrokerServer, cands: list[tuple[Delivery, int]]) -> Delivery | None:
+def _choose(server: BrokerServer, cands: list[Any]) -> Any:
+    """One candidate ``(delivery, weight, …)`` at random, by weight (None if none)."""
     if not cands:
         return None
     if len(cands) == 1:
-        return cands[0][0]
-    total = sum(w for _, w in cands)
+        return cands[0]
+    total = sum(c[1] for c in cands)
     r = server.pick() * total
-    for d, w in cands:
-        r -= w
+    for c in cands:
+        r -= c[1]
         if r < 0:
-            return d
-    return cands[-1][0]
+            return c
+    return cands[-1]

@@ -29,7 +29,10 @@ there.  ``match`` walks the trie (following the literal child and the ``*`` chil
 level and collecting ``>`` nodes) and freezes the result into tuples.  Results are cached per
 subject, as nats-server does; the cache only ever holds valid literal subjects.  Subscribing or
 unsubscribing a literal pattern evicts that one cache entry; a wildcard pattern clears the
-cache.  A cache hit is one dict lookup.  The :class:`Match` objects are shared with the cache:
+cache.  A subject whose last token is no literal token of the trie (a reply subject
+``_INBOX.<nuid>.<n>``, new every time) matches like any other such subject with the same
+prefix, so its result is kept once per prefix instead (only wildcard patterns change those).
+A cache hit is one dict lookup.  The :class:`Match` objects are shared with the cache:
 callers must not mutate ``Match.queues``.
 
 Sources read (nats-server ``main``, 2.15.0-dev): ``server/sublist.go`` (Insert, match,
@@ -109,6 +112,11 @@ def _check_tokens(subject: object) -> list[str]:
     if "" in tokens:
         raise InvalidSubject(f"subject {subject!r} has an empty token")
     return tokens
+
+
+def _valid_last(token: str) -> bool:
+    """Is this the valid last token of a publish subject (non-empty, no wildcard, no space)?"""
+    return bool(token) and token != PWC and token != FWC and _WHITESPACE.isdisjoint(token)
 
 
 def is_valid_subject(subject: object) -> bool:
@@ -263,6 +271,12 @@ class SubjectIndex:
         self._subs: dict[int, Subscription] = {}
         self._cache: dict[str, Match] = {}
         self._cache_size = cache_size
+        # How many nodes have each literal token as a child. A subject whose last token is
+        # none of them matches as any other such subject with the same prefix would (the
+        # walk reads that token only to look up a literal child), so its match is kept by
+        # prefix in ``_tails`` (a reply subject ``_INBOX.<nuid>.<n>`` is new every time).
+        self._literals: dict[str, int] = {}
+        self._tails: dict[str, Match] = {}
         self._sids = sids if sids is not None else itertools.count(1)
 
     def __len__(self) -> int:
@@ -298,6 +312,7 @@ class SubjectIndex:
                     node.fwc = nxt
                 else:
                     node.children[tok] = nxt
+                    self._literals[tok] = self._literals.get(tok, 0) + 1
             node = nxt
         sub = Subscription(next(self._sids), subject, queue, owner)
         node.subs[sub.sid] = sub
@@ -327,6 +342,11 @@ class SubjectIndex:
                 parent.fwc = None
             else:
                 del parent.children[tok]
+                n = self._literals[tok] - 1
+                if n:
+                    self._literals[tok] = n
+                else:
+                    del self._literals[tok]
         self._invalidate(sub.subject, tokens)
         return True
 
@@ -336,16 +356,32 @@ class SubjectIndex:
         hit = self._cache.get(subject)
         if hit is not None:
             return hit
+        prefix, last, tail = "", "", False
+        if isinstance(subject, str):  # else _check_tokens says what is wrong with it
+            prefix, _, last = subject.rpartition(SEP)
+            tail = bool(prefix) and last not in self._literals
+        if tail:
+            hit = self._tails.get(prefix)
+            # the prefix was checked when the entry was made; the last token is checked here
+            if hit is not None and _valid_last(last):
+                return hit
         tokens = _check_tokens(subject)
         if PWC in tokens or FWC in tokens:
             raise InvalidSubject(f"publish subject {subject!r} contains a wildcard token")
         found: list[Subscription] = []
         self._collect(self._root, tokens, 0, found)
         result = self._freeze(found)
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()
-        self._cache[subject] = result
+        cache = self._tails if tail else self._cache
+        if len(cache) >= self._cache_size:
+            cache.clear()
+        cache[prefix if tail else subject] = result
         return result
+
+    def transient(self, subject: str) -> bool:
+        """Is ``subject`` matched by its prefix (its last token names no node of the trie)?
+        Such a subject (a reply's ``_INBOX.<nuid>.<n>``) is usually seen once."""
+        prefix, _, last = subject.rpartition(SEP)
+        return bool(prefix) and last not in self._literals
 
     def _collect(self, node: _Node, tokens: list[str], i: int, out: list[Subscription]) -> None:
         n = len(tokens)
@@ -381,7 +417,10 @@ class SubjectIndex:
         return Match(tuple(plain), {q: tuple(groups[q]) for q in sorted(groups)})
 
     def _invalidate(self, subject: str, tokens: list[str]) -> None:
+        # A literal pattern matches itself only, and its last token is a literal, so no
+        # subject kept by prefix in ``_tails`` can be it: only wildcards change those.
         if PWC in tokens or FWC in tokens:
             self._cache.clear()
+            self._tails.clear()
         else:
             self._cache.pop(subject, None)

@@ -47,7 +47,7 @@ from sim.core.trace import Trace
 from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
 from sim.messaging.cluster import Fabric
-from sim.messaging.failure import CLOSED, MODES
+from sim.messaging.failure import CLOSED, MODES, Task, first_of
 from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg, add_buckets
 from sim.messaging.observe import broker_rows, sample
 from sim.messaging.permissions import of_users
@@ -251,7 +251,7 @@ class MessagingTransport:
                 conn.waiters.pop(reply, None)
                 self.buffer_errors += 1
                 return ERROR  # nats.go ErrReconnectBufExceeded
-            yield waiter | env.timeout(limit)
+            yield first_of(env, waiter, limit)
             if not waiter.triggered:
                 conn.waiters.pop(reply, None)
                 tr.queueing += env.now - t0  # waited for a reply that never came
@@ -269,7 +269,7 @@ class MessagingTransport:
                 flight.retries -= 1
 
     def _serve(self, msg: Msg, interest: Interest) -> None:
-        self.env.process(self._respond(msg, interest))
+        Task(self.env, self._respond(msg, interest))
 
     def _respond(self, msg: Msg, interest: Interest) -> Generator[Any, Any, None]:
         conn = interest.conn
@@ -314,7 +314,7 @@ class MessagingTransport:
             self.buffer_errors += 1
 
     def _observe(self, msg: Msg, interest: Interest) -> None:
-        self.env.process(self._handle(msg, interest))
+        Task(self.env, self._handle(msg, interest))
 
     def _handle(self, msg: Msg, interest: Interest) -> Generator[Any, Any, None]:
         inst = interest.conn.owner
