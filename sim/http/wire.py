@@ -86,7 +86,7 @@ class Wire:
         self.cfg = cfg
         self.edge = edge
         self.streams = cfg.pool.max_streams if cfg.protocol == "http2" else 1
-        self.pools: dict[tuple[int, int, int], Pool] = {}
+        self.pools: dict[tuple[Component, int, Component], Pool] = {}
         self._of: dict[int, list[Pool]] = {}
         self.hung: set[Component] = set()
         self.connect_failures = 0
@@ -96,7 +96,7 @@ class Wire:
 
     def pool(self, frm: Component, client: int, to: Component, tls: Tls, streams: int) -> Pool:
         """The pool from frm (edge client number `client`) to `to`."""
-        key = (id(frm), client, id(to))
+        key = (frm, client, to)  # components hash by identity
         pool = self.pools.get(key)
         if pool is None:
             p = self.cfg.pool
