@@ -6,7 +6,9 @@
   ready (exit noticed, failed readiness probes, graceful stop, node lost); then ``view``
   rows show the removal reaching each picker. The detection event also carries
   ``converged``: when the last picker's view of that service changed, before the next
-  change of the service.
+  change of the service. For a gateway replica: ``unhealthy`` — the L4 load balancer's
+  health checks took it out of rotation (:mod:`sim.http.gateway`); the balancer is the
+  only picker of replicas, so ``converged`` is that same instant.
 * messaging (``Fabric.log``): ``closed`` — the server closed the instance's connection
   (FIN seen, stale after unanswered pings, write deadline, drained); for a server:
   ``disconnected`` (a client noticed), ``route_lost`` or ``gateway_lost`` (a peer noticed).
@@ -27,7 +29,7 @@ from typing import Any
 from sim.app.application import Application
 
 FAILURES = ("crash", "node_loss", "stop", "region_outage")  # actions something must notice
-HTTP_DETECT = ("removed",)
+HTTP_DETECT = ("removed", "unhealthy")
 MESSAGING_DETECT = ("closed", "disconnected", "route_lost", "gateway_lost")
 
 
@@ -82,7 +84,8 @@ def detections(app: Application, events: list[dict[str, Any]]) -> list[dict[str,
             "after": hit[0] - t0,
         }
         if arch == "http":
-            d["converged"] = _converged(rows, hit[0], hit[3])
+            lb = hit[1] == "unhealthy"  # the balancer acts on its own verdict at once
+            d["converged"] = hit[0] if lb else _converged(rows, hit[0], hit[3])
         out.append(d)
     return out
 

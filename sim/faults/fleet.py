@@ -18,7 +18,9 @@ crash silent       ``crash(inst, "hang")`` (readiness probes)   ``crash(inst, "s
 node loss          the node's pods and proxies stop answering;  ``crash(inst, "silent")``
                    the node controller marks them not ready
                    after ``grace`` (their kubelet is gone)
-gateway replica    stops (closed: refused; silent: hangs)       — (no such process)
+gateway replica    stops (closed: refused; silent: hangs);      — (no such process)
+                   the L4 balancer's health checks take it
+                   out of rotation (:mod:`sim.http.gateway`)
 broker server      — (no such process)                          ``kill_server``; restart
 =================  ==========================================  ==========================
 
@@ -154,7 +156,9 @@ class Fleet:
         return list(self.t.fabric.servers.values()) if self.arch == "messaging" else []
 
     def stop_gateway(self, gw: Any, mode: str) -> None:
-        """A gateway replica stops: refuses (closed) or never answers (silent)."""
+        """A gateway replica stops: refuses (closed) or never answers (silent). The L4
+        balancer keeps sending to it until its health checks fail (``http.gateway.
+        health_check``: unhealthy_threshold probes in a row, :mod:`sim.http.gateway`)."""
         if mode == CLOSED:
             gw.alive = False
             self.t.wire.kill(gw)
@@ -162,7 +166,8 @@ class Fleet:
             self.t.wire.hung.add(gw)
 
     def start_gateway(self, gw: Any) -> None:
-        """The replica runs again (the L4 balancer never stopped sending to it)."""
+        """The replica runs again; the L4 balancer sends to it again once it has passed
+        healthy_threshold probes in a row (at once if it never left the rotation)."""
         gw.alive = True
         self.t.wire.hung.discard(gw)
 

@@ -76,7 +76,7 @@ class HttpTransport:
         self.control_plane: ControlPlane | None = None
         self.dns: DnsServer | None = None
         self.kube_proxies: dict[str, KubeProxy] = {}
-        self.gateways = GatewayTier(self.env, placer, cfg.gateway)
+        self.gateways = GatewayTier(self.env, placer, cfg.gateway, self.log, self.wire)
         self.sidecars: dict[ServiceInstance, Proxy] = {}
         self.ztunnels: dict[str, Proxy] = {}
         self.own: dict[Component, Router] = {}  # proxyless callers and the edge clients

@@ -143,10 +143,61 @@ class Sidecar(Proxy):
     )
 
 
+class LbHealthCheck(Strict):
+    """Active health checks of the L4 load balancer in front of the gateway replicas (an AWS
+    Network Load Balancer TCP target group; defaults from the Elastic Load Balancing API
+    reference, CreateTargetGroup, for protocol TCP). Probes go out at t = k × interval
+    (k = 0, 1, …); a replica leaves the rotation after ``unhealthy_threshold`` failed
+    probes in a row and rejoins after ``healthy_threshold`` good ones
+    (:mod:`sim.http.gateway`)."""
+
+    enabled: bool = cited(
+        True,
+        "AWS ELB target groups: for instance and ip targets health checks are always enabled "
+        "and cannot be disabled (AWS CDK elasticloadbalancingv2 HealthCheck.enabled)",
+    )
+    interval: Duration = cited(
+        30.0,
+        "AWS ELB API CreateTargetGroup HealthCheckIntervalSeconds: 30 s for TCP target "
+        "groups (range 5–300)",
+        gt=0,
+    )
+    timeout: Duration = cited(
+        10.0,
+        "AWS ELB API CreateTargetGroup HealthCheckTimeoutSeconds: 10 s for TCP, TLS or "
+        "HTTPS target groups (6 s HTTP; range 2–120)",
+        gt=0,
+    )
+    unhealthy_threshold: int = cited(
+        2,
+        "AWS ELB API CreateTargetGroup UnhealthyThresholdCount: 2 for TCP target groups "
+        "(range 2–10)",
+        ge=1,
+    )
+    healthy_threshold: int = cited(
+        5,
+        "AWS ELB API CreateTargetGroup HealthyThresholdCount: 5 for TCP target groups (range 2–10)",
+        ge=1,
+    )
+
+    @model_validator(mode="after")
+    def _timeout_inside_interval(self) -> LbHealthCheck:
+        if self.timeout >= self.interval:
+            raise ValueError(  # the ELB API's own rule: "Health check interval must be
+                # greater than the timeout" (ValidationError from CreateTargetGroup)
+                "health_check.timeout must be less than health_check.interval"
+            )
+        return self
+
+
 class Gateway(Proxy):
     """API gateway replicas: edge traffic (and internal traffic when routed through it)."""
 
     replicas: int = Field(2, ge=1, le=1000)
+    health_check: LbHealthCheck = Field(
+        default_factory=lambda: LbHealthCheck(),
+        description="the L4 load balancer's active health checks of the replicas",
+    )
     cores: int = cited(2, "Istio ingress gateway: Envoy with 2 worker threads", ge=1)
     route: Route = cited(
         Route(timeout=15.0, retries=Retries(attempts=0), balancing="round_robin"),
