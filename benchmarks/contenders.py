@@ -203,7 +203,8 @@ def child(spec: dict[str, Any]) -> dict[str, float]:
     else:
         from sim.api import load_scenario
 
-        sc = load_scenario(FLAGSHIP, [f"run.duration={spec['duration']}"])
+        sets = [f"run.duration={spec['duration']}", f"run.rows={spec.get('rows', 'all')}"]
+        sc = load_scenario(FLAGSHIP, sets)
     with RssPeak() as mem:
         t, c = time.perf_counter(), CLOCK()
         r = simulate(sc, spec["arch"])

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run.py            # full (~3-4 min on 2 idle cores)
     .venv/bin/python benchmarks/run.py --quick    # smoke run (~1 min)
-    .venv/bin/python benchmarks/run.py --million  # also measure 1M requests directly (slow)
+    .venv/bin/python benchmarks/run.py --million  # also 1M requests with rows: none (slow)
 
 What is measured (every figure that compares is a ratio of runs made in this process, one
 after the other, alternating contenders and taking the median of ``--repeats``, so a busy
@@ -18,8 +18,9 @@ machine slows all contenders alike):
     in Ciw 3 and in a hand-made SimPy model: customers per CPU-second and the ratios,
     with the mean time in system against the closed form 1/(μ − λ) = 5 ms as a check;
 (d) peak memory (``ru_maxrss`` of a fresh subprocess, minus the same after imports) per
-    request, from runs of growing duration, extrapolated to 1M requests (or measured with
-    ``--million``);
+    request, from runs of growing duration, with the rows kept (``run.rows: all``) and
+    without (``run.rows: none``, streaming aggregation), extrapolated to 1M requests; with
+    ``--million`` 1M requests are run in ``rows: none`` mode;
 (e) run time and peak memory as the mesh grows (10, 100, 1,000 services, one instance
     each, the same total load spread over them) and as the duration grows (is it linear?).
 
@@ -218,24 +219,52 @@ def bench_duration(durations: list[float]) -> tuple[str, dict[str, tuple[float, 
     return text, mem
 
 
-def bench_memory(mem: dict[str, tuple[float, float]], million: bool) -> str:
-    """(d): peak memory for 1M requests, extrapolated (and measured with --million)."""
+def bench_memory(mem: dict[str, tuple[float, float]], durations: list[float], million: bool) -> str:
+    """(d): peak memory per request with the rows kept (``run.rows: all``, fitted over the
+    duration-growth runs of (e)) and without (``run.rows: none``, fitted over runs of the same
+    durations here); extrapolated to 1M requests, and measured at 1M with ``--million``."""
     rows = []
     for arch in ("http", "messaging"):
-        slope, icpt = mem[arch]
+        pts = [
+            in_subprocess({"kind": "flagship", "arch": arch, "duration": d, "rows": "none"})
+            for d in durations
+        ]
+        lean = fit([p["n"] for p in pts], [p["run_mb"] for p in pts])
         direct = "not run (--million)"
         if million:
-            p = in_subprocess({"kind": "flagship", "arch": arch, "duration": 1_000_000 / 200})
+            p = in_subprocess(
+                {"kind": "flagship", "arch": arch, "duration": 1_000_000 / 200, "rows": "none"}
+            )
             direct = f"{p['run_mb']:,.0f} ({p['n']:,.0f} requests, loop {p['secs']:.0f} s)"
-        rows.append([arch, slope * 1024, icpt + slope * 1e6, direct])
+        slope, icpt = mem[arch]
+        rows.append(
+            [
+                arch,
+                slope * 1024,
+                lean[0] * 1024,
+                icpt + slope * 1e6,
+                lean[1] + lean[0] * 1e6,
+                direct,
+            ]
+        )
     return (
         "## (d) Peak memory for 1M requests\n\n"
         + table(
-            ["architecture", "KB per request", "MB at 1M (extrapolated)", "MB at 1M measured"], rows
+            [
+                "architecture",
+                "KB per request, rows: all",
+                "KB per request, rows: none",
+                "MB at 1M, all (extrapolated)",
+                "MB at 1M, none (extrapolated)",
+                "MB at 1M, none, measured",
+            ],
+            rows,
         )
         + "\n\nPeak RSS during `simulate()` above the RSS before it (sampled every 5 ms), fitted "
-        "over the duration-growth runs: every request keeps its row until the frames are built "
-        "at the end. Target: 10M requests in < 2 GB, i.e. < 0.2 KB per request.\n"
+        "over runs of growing duration. `rows: all` (default) keeps a row per request and per "
+        "event delivery until the frames are built at the end; `rows: none` (`--set "
+        "run.rows=none`) keeps 8 bytes per measured request or delivery for exact quantiles "
+        "(sim/results/stream.py). Target: 10M requests in < 2 GB, i.e. < 0.2 KB per request.\n"
     )
 
 
@@ -286,8 +315,9 @@ def main(argv: list[str] | None = None) -> int:
 
     show(bench_flagship(10.0 if quick else 30.0, repeats))
     show(bench_mm1(25.0 if quick else 125.0, repeats))
-    dur_text, mem = bench_duration([5.0, 10.0, 20.0, 40.0] if quick else [25.0, 50.0, 100.0, 200.0])
-    show(bench_memory(mem, args.million))
+    durations = [5.0, 10.0, 20.0, 40.0] if quick else [25.0, 50.0, 100.0, 200.0]
+    dur_text, mem = bench_duration(durations)
+    show(bench_memory(mem, durations, args.million))
     show(dur_text)
     show(bench_mesh([10, 100] if quick else [10, 100, 1000], 5.0 if quick else 10.0))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

@@ -240,8 +240,9 @@ def _run(args: argparse.Namespace) -> int:
             f"{cmp.metadata['replications']} replication(s){prec}, seed {cmp.metadata['seed']}\n"
         )
         print(side_by_side(cmp.summary))
+        rows = "requests.parquet, " if sc.run.rows == "all" else ""
         print(
-            f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, requests.parquet, "
+            f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, {rows}"
             "components.csv, timeseries.csv, links.csv, broker.csv, metadata.json, scenario.json, "
             "traces.json)"
         )

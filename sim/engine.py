@@ -70,7 +70,7 @@ def run(
     t_wall = time.perf_counter()
     env = simpy.Environment()
     streams = Streams(seed, replication)
-    recorder = Recorder()
+    recorder = Recorder(_tally(sc))
     recorder.in_system = Gauge(env)
     if trace_ids:
         recorder.trace_ids = set(trace_ids)
@@ -126,6 +126,18 @@ def run(
     if observe is not None:
         raw.observations = observe()
     return raw
+
+
+def _tally(sc: Scenario) -> Any:
+    """The streaming aggregate when the scenario keeps no rows (``run.rows: none``)."""
+    if sc.run.rows == "all":
+        return None
+    from sim.results.batches import BATCHES  # sim.results imports this module
+    from sim.results.stream import Tally
+
+    if sc.run.warmup == "auto":  # sim.scenario.checks says so with the file and line
+        raise ValueError("run.rows: none needs a fixed run.warmup (MSER-5 reads the rows)")
+    return Tally(sc.run.warmup, sc.run.duration, sc.run.timeseries_interval, BATCHES)
 
 
 def _auto_warmup(env: Any, recorder: Recorder, duration: float, extra: dict[str, Any]) -> float:

@@ -26,13 +26,17 @@ def _csv(df: pd.DataFrame) -> str:
 
 
 def write_run(out: Path, sc: Scenario, cmp: Comparison, trace_sample: bool = True) -> None:
-    """summary.csv, requests.parquet, components.csv, timeseries.csv, links.csv, metadata.json,
-    scenario.json, traces.json, report.md, report.html and figures/."""
+    """summary.csv, requests.parquet (unless the scenario keeps no rows: ``run.rows: none``),
+    components.csv, timeseries.csv, links.csv, metadata.json, scenario.json, traces.json,
+    report.md, report.html and figures/."""
     out.mkdir(parents=True, exist_ok=True)
-    requests = cmp.frame("requests")
-    atomic_write(
-        out / "requests.parquet", lambda f: requests.to_parquet(f, index=False), binary=True
-    )
+    if sc.run.rows == "all":
+        requests = cmp.frame("requests")
+        atomic_write(
+            out / "requests.parquet", lambda f: requests.to_parquet(f, index=False), binary=True
+        )
+    else:  # not a stale file from an earlier run into the same folder
+        (out / "requests.parquet").unlink(missing_ok=True)
     atomic_text(out / "components.csv", _csv(cmp.frame("components")))
     atomic_text(out / "timeseries.csv", _csv(cmp.frame("timeseries")))
     atomic_text(out / "summary.csv", _csv(cmp.summary))
@@ -44,7 +48,7 @@ def write_run(out: Path, sc: Scenario, cmp: Comparison, trace_sample: bool = Tru
     atomic_text(out / "scenario.json", scenario_json(sc))
     if cmp.http and cmp.messaging:
         res = from_comparison(sc, cmp)
-        picked = sample_request(res.requests) if trace_sample else None
+        picked = sample_request(res.requests, meta["runs"]) if trace_sample else None
         if not res.traces and picked is not None:  # re-run just past the first measured request
             from sim.api import trace_request
 

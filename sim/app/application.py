@@ -68,6 +68,7 @@ class Application:
         self.workload = Workload(self, sc.workload)
         self._next_id = 0
         self._event_id = 0
+        self._flows: dict[str, str] = {}  # event flow labels, interned (event_trace)
         self._next_index: dict[str, int] = {}  # for add_instance, per service
 
     def start(self) -> None:
@@ -123,9 +124,12 @@ class Application:
         rec.end(tr, self.env.now, status)
 
     def event_trace(self, flow: str, start: float) -> Trace:
-        """A trace for one event delivery (its own row, not part of any request's latency)."""
+        """A trace for one event delivery (its own row, not part of any request's latency).
+
+        The flow label is interned: one string per distinct flow for every row that keeps it,
+        not one per delivery (the callers format it anew each time)."""
         self._event_id += 1
-        return Trace(self._event_id, flow, start)
+        return Trace(self._event_id, self._flows.setdefault(flow, flow), start)
 
     def components(self) -> list[Component]:
         out: list[Component] = [self.clients]

@@ -1,14 +1,21 @@
 """Rows collected during a run: one per logical request and one per event delivery.
 
 Rows are plain tuples appended to a list (cheap in the event loop) and become a pandas
-frame once, at the end (:mod:`sim.results`). ``in_system``, when the runner sets it, is a
+frame once, at the end (:mod:`sim.results`). With ``run.rows: none`` the runner hands the
+recorder a ``tally`` (:class:`sim.results.stream.Tally`) that aggregates each row as it comes,
+and no row is kept. ``in_system``, when the runner sets it, is a
 time-weighted gauge of logical requests in the system (for Little's law, L = λW).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sim.core.metrics import Gauge
 from sim.core.trace import Trace
+
+if TYPE_CHECKING:  # sim.results imports the engine, which imports this module
+    from sim.results.stream import Tally
 
 COLUMNS = (
     "kind",
@@ -30,8 +37,9 @@ RowT = tuple[str, int, str, float, float, str, float, float, float, float, float
 class Recorder:
     """Collects request and event rows, and keeps the books of requests in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, tally: Tally | None = None) -> None:
         self.rows: list[RowT] = []
+        self.tally = tally
         self.generated = 0
         self.in_flight = 0
         self.traces: dict[int, Trace] = {}
@@ -41,6 +49,8 @@ class Recorder:
     def arrival_series(self) -> tuple[list[float], list[float]]:
         """(start, latency) of completed requests in arrival order, up to the first one still
         in flight: the complete prefix of the series (request ids are given in arrival order)."""
+        if self.tally is not None:  # the scenario checks refuse rows: none with warmup: auto
+            raise RuntimeError("no arrival series: this run keeps no rows (run.rows: none)")
         done = sorted((r[1], r[3], r[4] - r[3]) for r in self.rows if r[0] == "request")
         n = 0
         while n < len(done) and done[n][0] == n:
@@ -57,12 +67,18 @@ class Recorder:
         self.in_flight -= 1
         if self.in_system is not None:
             self.in_system.add(-1)
-        self.rows.append(_row("request", tr, now, status))
+        if self.tally is None:
+            self.rows.append(_row("request", tr, now, status))
+        else:
+            self.tally.request(tr, now, status == "ok")
         if tr.hops is not None:
             self.traces[tr.id] = tr
 
     def event(self, tr: Trace, now: float, status: str) -> None:
-        self.rows.append(_row("event", tr, now, status))
+        if self.tally is None:
+            self.rows.append(_row("event", tr, now, status))
+        else:
+            self.tally.event(tr, now)
 
 
 def _row(kind: str, tr: Trace, now: float, status: str) -> RowT:

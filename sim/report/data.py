@@ -15,12 +15,14 @@ table needs to say where each value came from.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
 from sim.results import Comparison
 from sim.scenario.model import Scenario
@@ -152,12 +154,20 @@ def from_comparison(
     )
 
 
-def sample_request(requests: pd.DataFrame) -> tuple[int, float] | None:
+def sample_request(
+    requests: pd.DataFrame, runs: Sequence[dict[str, Any]] = ()
+) -> tuple[int, float] | None:
     """The first request measured in every architecture (replication 0), and the time by
-    which all of them had finished it."""
+    which all of them had finished it. Runs that kept no rows (``run.rows: none``) name their
+    first measured request in their metadata (``runs``): it is the sample when it is the same
+    request in every architecture."""
     r = requests[(requests["kind"] == "request") & (requests["replication"] == 0)]
     if r.empty:
-        return None
+        firsts = [m.get("first_request") for m in runs if m.get("replication", 0) == 0]
+        pairs = [(int(f[0]), float(f[1])) for f in firsts if f]
+        if not pairs or len(pairs) < len(firsts) or len({i for i, _ in pairs}) != 1:
+            return None
+        return pairs[0][0], max(t for _, t in pairs)
     n_archs = r["architecture"].nunique()
     everywhere = r.groupby("request_id")["architecture"].nunique()
     ids = everywhere[everywhere == n_archs].index
@@ -191,6 +201,11 @@ def load_results(folder: str | Path) -> Results:
             if key == "links":  # written since the topology drawings; older folders lack it
                 frames[key] = pd.DataFrame(columns=["architecture", "source", "target", "opened"])
                 continue
+            if key == "requests" and _kept_no_rows(d):  # run.rows: none
+                frames[key] = pd.DataFrame(
+                    columns=["architecture", "replication", *COLUMNS, "latency"]
+                )
+                continue
             raise ResultsError(f"{p}: missing (is this a folder written by `sim run`?)")
         try:
             frames[key] = pd.read_parquet(p) if name.endswith(".parquet") else _read_csv(p)
@@ -221,6 +236,12 @@ def load_results(folder: str | Path) -> Results:
         sample,
         traces,
     )
+
+
+def _kept_no_rows(d: Path) -> bool:
+    """Whether the runs in a results folder kept no raw rows (``run.rows: none``)."""
+    runs = _json(d / "metadata.json").get("runs", [])
+    return bool(runs) and all(isinstance(r, dict) and r.get("rows") == "none" for r in runs)
 
 
 def _json(p: Path) -> dict[str, Any]:

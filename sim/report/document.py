@@ -83,6 +83,12 @@ def build_report(res: Results, render: bool = True) -> Report:
     paired = {"http", "messaging"} <= set(res.architectures)
     if not paired:
         warnings.append("Only one architecture was run: there is nothing to compare.")
+    if _no_rows(res):
+        warnings.append(
+            "Raw rows were not kept (run.rows: none): the summary comes from aggregates built "
+            "while the run went, and the per-request figures (latency distribution, where the "
+            "time goes) are left out."
+        )
     rep = Report(
         name=sc.name,
         description=sc.description,
@@ -115,6 +121,13 @@ def build_report(res: Results, render: bool = True) -> Report:
     rep.sample = _sample(res)
     rep.figures = _figures(res, rep, render)
     return rep
+
+
+def _no_rows(res: Results) -> bool:
+    """The runs kept no raw rows (``run.rows: none``)."""
+    return len(res.requests) == 0 and any(
+        r.get("rows") == "none" for r in res.metadata.get("runs", []) if isinstance(r, dict)
+    )
 
 
 def _disturbances(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -251,7 +264,7 @@ def _sample(res: Results) -> dict[str, Any]:
     if not res.traces:
         return {}
     archs = [a for a in ("http", "messaging") if a in res.traces]
-    first = sample_request(res.requests)
+    first = sample_request(res.requests, res.metadata.get("runs", []))
     return {
         "request_id": res.sample,
         "first": first is not None and first[0] == res.sample,
@@ -359,6 +372,8 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
                 lambda: sequence.timeline(res.traces, res.sample),
             )
         )
+    if _no_rows(res):  # nothing per request to draw from
+        docs = [(doc, draw) for doc, draw in docs if doc.key not in ("latency", "breakdown")]
     out = []
     for doc, draw in docs:
         if render:

@@ -44,6 +44,7 @@ from sim.stats.intervals import t_quantile
 
 if TYPE_CHECKING:
     from sim.results.frames import RunResult
+    from sim.results.stream import Window
 
 BATCHES = 20
 METHOD = f"batch means ({BATCHES} batches)"
@@ -55,21 +56,24 @@ MB = 2.0**20
 
 def batch_table(results: Sequence[RunResult], k: int = BATCHES) -> pd.DataFrame:
     """Per run and batch, every metric that has a batch value: long frame."""
-    from sim.results.summary import run_metrics
+    from sim.results.summary import run_metrics, window
 
     rows = []
     for r in results:
         warmup = float(r.metadata.get("warmup", 0.0))
         length = float(r.metadata["duration"]) / k
+        if r.aggregate is not None and r.aggregate.k != k:
+            raise ValueError(f"a run that kept no rows has {r.aggregate.k} batches, not {k}")
         cores = r.components.groupby("kind")["cores"].sum() if len(r.components) else None
         gauges = []
         for j in range(k):
             lo, hi = warmup + j * length, warmup + (j + 1) * length
-            view = _view(r, lo, hi)
-            for flow, metric, _unit, value in run_metrics(view):
+            view = _view(r, j, lo, hi)
+            w = window(view)
+            for flow, metric, _unit, value in run_metrics(view, w):
                 if flow == "system" or metric in ("requests", "deliveries"):
                     continue
-                rows.append((r.architecture, j, flow, metric, _screen(view, metric, value)))
+                rows.append((r.architecture, j, flow, metric, _screen(w, metric, value)))
             gauges.append(_gauges(r.timeseries, lo, hi, cores))
         if all(gauges):  # batches shorter than the sampling interval: no gauge intervals
             for j, values in enumerate(gauges):
@@ -77,22 +81,25 @@ def batch_table(results: Sequence[RunResult], k: int = BATCHES) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["architecture", "batch", "flow", "metric", "value"])
 
 
-def _view(r: RunResult, lo: float, hi: float) -> RunResult:
+def _view(r: RunResult, j: int, lo: float, hi: float) -> RunResult:
+    """Batch ``j``, the rows that start in [lo, hi): from the requests frame, or the streaming
+    aggregate's batch ``j`` (:mod:`sim.results.stream`, built on the same edges)."""
     from sim.results.frames import RunResult
 
     req = r.requests[(r.requests["start"] >= lo) & (r.requests["start"] < hi)]
     md = {**r.metadata, "duration": hi - lo}
     empty = r.components.iloc[0:0]
-    return RunResult(r.architecture, req, empty, r.timeseries.iloc[0:0], md)
+    view = RunResult(r.architecture, req, empty, r.timeseries.iloc[0:0], md)
+    if r.aggregate is not None:
+        view.aggregate, view.batch = r.aggregate, j
+    return view
 
 
-def _screen(view: RunResult, metric: str, value: float) -> float:
+def _screen(w: Window, metric: str, value: float) -> float:
     """NaN for a batch quantile with fewer than MIN_TAIL expected observations beyond it."""
     name = metric.rsplit("_", 1)[-1]
     if metric.startswith(("latency_p", "delivery_p")) and name in QUANTILES:
-        req = view.requests
-        kind = "request" if metric.startswith("latency") else "event"
-        n = int((req["kind"] == kind).sum())
+        n = w.n_requests if metric.startswith("latency") else w.n_events
         if n * (1 - QUANTILES[name]) < MIN_TAIL:
             return math.nan
     return value

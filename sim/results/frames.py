@@ -1,7 +1,9 @@
 """Turning a finished run into frames, once, at the end.
 
 ``requests``: one row per logical request that started in the measured window and one per
-event delivery (``kind``), with latency and its breakdown (seconds). ``components``: one row
+event delivery (``kind``), with latency and its breakdown (seconds) — empty when the run kept
+no rows (``run.rows: none``), whose summary comes from ``aggregate``
+(:mod:`sim.results.stream`). ``components``: one row
 per component instance; CPU, utilisation and memory are over the measured window,
 connection and handshake counts over the whole run (handshakes mostly happen at start-up,
 which is part of what each architecture costs). ``timeseries``: tidy per-interval gauges
@@ -19,6 +21,7 @@ import pandas as pd
 from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
 from sim.engine import RawRun
+from sim.results.stream import SERIES_COLUMNS, Tally, series_points
 
 
 @dataclass
@@ -33,6 +36,8 @@ class RunResult:
     traces: dict[int, Trace] = field(default_factory=dict)
     links: pd.DataFrame = field(default_factory=pd.DataFrame)  # who opened connections to whom
     broker: pd.DataFrame = field(default_factory=pd.DataFrame)  # messaging: per server/route/…
+    aggregate: Tally | None = None  # run.rows: none — the streaming aggregate instead of rows
+    batch: int | None = None  # a batch-means view of ``aggregate`` (sim.results.batches)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -46,7 +51,8 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     """Build the frames of one run."""
     sc = raw.scenario
     warmup = raw.warmup  # chosen by the run when run.warmup is auto
-    rows = raw.recorder.rows
+    rec = raw.recorder
+    rows = rec.rows
     req = (
         pd.DataFrame.from_records(rows, columns=list(COLUMNS))
         if rows
@@ -95,15 +101,20 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
 
     extra_ts = raw.observations.get("timeseries", [])  # e.g. connections per broker server
     ts = pd.DataFrame([*raw.samples, *extra_ts], columns=["t", "metric", "kind", "value"])
-    ts = pd.concat(
-        [ts, _request_series(req, sc.run.timeseries_interval, raw.end)], ignore_index=True
-    )
+    if rec.tally is None:
+        series = _request_series(req, sc.run.timeseries_interval, raw.end)
+    else:
+        series = rec.tally.series()
+    ts = pd.concat([ts, series], ignore_index=True)
     ts.insert(0, "replication", raw.replication)
     ts.insert(0, "architecture", raw.architecture)
 
     md = dict(meta)
-    rec = raw.recorder
-    done = sum(1 for r in rec.rows if r[0] == "request")
+    if rec.tally is None:
+        done = sum(1 for r in rec.rows if r[0] == "request")
+    else:
+        done = rec.tally.completed
+        md.update(rows="none", first_request=rec.tally.first)
     md.update(
         architecture=raw.architecture,
         replication=raw.replication,
@@ -141,7 +152,9 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     )
     broker.insert(0, "replication", raw.replication)
     broker.insert(0, "architecture", raw.architecture)
-    return RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, broker)
+    res = RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, broker)
+    res.aggregate = rec.tally
+    return res
 
 
 def _request_series(req: pd.DataFrame, interval: float, end: float) -> pd.DataFrame:
@@ -149,18 +162,11 @@ def _request_series(req: pd.DataFrame, interval: float, end: float) -> pd.DataFr
     time (requests only): as in the summary, a failure is not throughput, and fast failures
     must not make the latency look better."""
     r = req[req["kind"] == "request"]
+    out: list[tuple[float, str, str, float]] = []
     if r.empty:
-        return pd.DataFrame(columns=["t", "metric", "kind", "value"])
+        return pd.DataFrame(out, columns=SERIES_COLUMNS)
     bins = np.floor(r["end"].to_numpy() / interval).astype(int)
-    g = r.assign(bin=bins).groupby("bin")
-    out = []
-    for b, grp in g:
-        t = (int(b) + 1) * interval
-        if t > end + 1e-9:
-            continue
+    for b, grp in r.assign(bin=bins).groupby("bin"):
         ok = grp["status"] == "ok"
-        out.append((t, "throughput", "all", int(ok.sum()) / interval))
-        out.append((t, "error_rate", "all", float((~ok).mean())))
-        if ok.any():
-            out.append((t, "p99_latency", "all", float(np.percentile(grp["latency"][ok], 99))))
-    return pd.DataFrame(out, columns=["t", "metric", "kind", "value"])
+        out += series_points(int(b), interval, end, len(grp), grp["latency"][ok].to_numpy())
+    return pd.DataFrame(out, columns=SERIES_COLUMNS)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim.core.trace import BUCKETS
 from sim.results import batches
+from sim.results.stream import Window, mean_ms, window_of_frame
 from sim.stats import paired_comparison, replication_interval
 
 if TYPE_CHECKING:
@@ -30,45 +31,12 @@ INFRA_EXCLUDE = ("service", "client")
 MB = 2.0**20
 
 
-def run_metrics(r: RunResult) -> list[tuple[str, str, str, float]]:
-    """(flow, metric, unit, value) for one run."""
+def run_metrics(r: RunResult, w: Window | None = None) -> list[tuple[str, str, str, float]]:
+    """(flow, metric, unit, value) for one run (or one batch of it, :mod:`~sim.results.batches`);
+    ``w``: its :func:`window`, when the caller has it already."""
     md = r.metadata
     duration = md["duration"]
-    out: list[tuple[str, str, str, float]] = []
-    req = r.requests
-    reqs = req[req["kind"] == "request"]
-    flows = (
-        [("all", reqs)] + [(f, g) for f, g in reqs.groupby("flow", sort=True)]
-        if len(reqs)
-        else [("all", reqs)]
-    )
-    for flow, g in flows:
-        lat = g["latency"].to_numpy() * 1e3
-        ok = (g["status"] == "ok").to_numpy()
-        out.append((flow, "requests", "count", float(len(g))))
-        out.append((flow, "throughput", "rps", float(ok.sum()) / duration))
-        out.append((flow, "error_rate", "fraction", float(1 - ok.mean()) if len(g) else math.nan))
-        out.append((flow, "latency_mean", "ms", float(lat.mean()) if len(g) else math.nan))
-        for q, name in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p99.9")):
-            out.append(
-                (
-                    flow,
-                    f"latency_{name}",
-                    "ms",
-                    float(np.percentile(lat, q)) if len(g) else math.nan,
-                )
-            )
-        if flow == "all":
-            for b in BUCKETS:
-                out.append(
-                    (flow, f"time_{b}", "ms", float(g[b].mean() * 1e3) if len(g) else math.nan)
-                )
-    ev = req[req["kind"] == "event"]
-    for flow, g in ev.groupby("flow", sort=True):
-        lat = g["latency"].to_numpy() * 1e3
-        out.append((flow, "deliveries", "count", float(len(g))))
-        out.append((flow, "delivery_mean", "ms", float(lat.mean())))
-        out.append((flow, "delivery_p99", "ms", float(np.percentile(lat, 99))))
+    out = request_metrics(window(r) if w is None else w, duration)
     c = r.components
     infra = c[~c["kind"].isin(INFRA_EXCLUDE)]
     app = c[c["kind"] == "service"]
@@ -92,6 +60,43 @@ def run_metrics(r: RunResult) -> list[tuple[str, str, str, float]]:
             sysrows.append((f"utilisation_{kind}", "fraction", u))
         sysrows.append(("utilisation_max", "fraction", float(busy["utilisation"].max())))
     out.extend(("system", m, u, v) for m, u, v in sysrows)
+    return out
+
+
+def window(r: RunResult) -> Window:
+    """The measured rows of a run as the summary needs them: from the streaming aggregate
+    when the run kept no rows (``run.rows: none``), else from the requests frame."""
+    if r.aggregate is not None:
+        return r.aggregate.window(r.batch)
+    return window_of_frame(r.requests)
+
+
+def request_metrics(w: Window, duration: float) -> list[tuple[str, str, str, float]]:
+    """Counts, throughput, error rate, latency mean and quantiles per flow (and ``all``), the
+    time-bucket means, and per event flow the deliveries. Means are the correctly rounded sum
+    over n (``math.fsum``), so they do not depend on the order rows were kept in."""
+    out: list[tuple[str, str, str, float]] = []
+    every = np.concatenate(list(w.requests.values())) if w.requests else np.empty(0)
+    flows = [("all", every, sum(w.ok.values())), *((f, a, w.ok[f]) for f, a in w.requests.items())]
+    for flow, lat_s, n_ok in flows:
+        lat = lat_s * 1e3
+        n = len(lat)
+        out.append((flow, "requests", "count", float(n)))
+        out.append((flow, "throughput", "rps", float(n_ok) / duration))
+        out.append((flow, "error_rate", "fraction", float(1 - n_ok / n) if n else math.nan))
+        out.append((flow, "latency_mean", "ms", math.fsum(lat) / n if n else math.nan))
+        for q, name in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p99.9")):
+            out.append(
+                (flow, f"latency_{name}", "ms", float(np.percentile(lat, q)) if n else math.nan)
+            )
+        if flow == "all":
+            for b in BUCKETS:
+                out.append((flow, f"time_{b}", "ms", mean_ms(w.buckets[b], n)))
+    for flow, lat_s in w.events.items():
+        lat = lat_s * 1e3
+        out.append((flow, "deliveries", "count", float(len(lat))))
+        out.append((flow, "delivery_mean", "ms", math.fsum(lat) / len(lat)))
+        out.append((flow, "delivery_p99", "ms", float(np.percentile(lat, 99))))
     return out
 
 

@@ -237,6 +237,14 @@ class Run(Strict):
     truncate afterwards" because time-weighted gauges (utilisation, memory, connections)
     can only be marked at the present instant, and because the measured window keeps its
     length. The chosen point is reported per run (metadata ``warmup``, ``warmup_mser``).
+
+    ``rows`` says whether the raw rows are kept. ``all`` (default): one row per request and
+    per event delivery, written to ``requests.parquet`` (a few hundred bytes each while the run
+    goes). ``none``: streaming aggregation — raw rows are not kept and ``requests.parquet`` is
+    not written; the summary, the batch-means intervals and the request timeseries come from
+    aggregates built while the run goes, with the same values (:mod:`sim.results.stream`:
+    8 bytes per measured request or delivery, for exact quantiles). For long runs; it needs a
+    fixed warm-up and no timeline (whose recovery measures read the rows).
     """
 
     duration: Duration = Field(60.0, gt=0, le=30 * 86400, description="measured time")
@@ -260,6 +268,10 @@ class Run(Strict):
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1, le=10_000)
     timeseries_interval: Duration = Field(1.0, gt=0)
+    rows: Literal["all", "none"] = Field(
+        "all",
+        description="keep the raw request rows (all), or only streaming aggregates (none)",
+    )
 
 
 class Scenario(Strict):

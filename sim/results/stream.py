@@ -1,0 +1,238 @@
+"""Streaming aggregation (``run.rows: none``): what the summary needs, built while the run goes.
+
+By default every request and event delivery keeps a row until the frames are built at the
+end (:mod:`sim.results.frames`), a few hundred bytes each. With ``run.rows: none`` the
+recorder hands each measured row to a :class:`Tally` instead, which keeps only:
+
+- the latency of every measured request and delivery, 8 bytes each, in an ``array('d')``
+  per (flow, batch): quantiles stay exact (no sketch), and the batch-means intervals
+  (:mod:`sim.results.batches`) get the same per-batch values as from the rows;
+- per (flow, batch) the number of successful requests;
+- per batch the exact sum of each time bucket (network, queueing, cpu, infra, handshake):
+  a short buffer collapsed now and then into a few floats whose sum is exactly the sum of
+  everything added (:func:`exact_terms`, on the correctly rounded ``math.fsum``;
+  Shewchuk 1997), so a mean is the correctly rounded sum over n whatever the order;
+- the request timeseries (:func:`series_points`), streamed: rows are recorded at ``env.now``
+  so completion times arrive in order and only the current interval's latencies are kept.
+
+Batch ``j`` holds the rows whose start lies in ``[warmup + j·L, warmup + (j+1)·L)`` with
+``L = duration / k``, the same floats :func:`sim.results.batches.batch_table` compares
+against; a row at or past the last edge (a rounding sliver) counts for the whole run only.
+Rows that start before the warm-up are dropped as they come (the warm-up must be known
+when the run starts: ``rows: none`` with ``warmup: auto`` is refused by the scenario checks).
+
+Whole-run and per-batch metrics are computed from :class:`Window` by one code path
+(:func:`sim.results.summary.run_metrics`), whichever mode built it; the row mode builds its
+:class:`Window` from the requests frame (:func:`window_of_frame`).
+
+Reference: J. R. Shewchuk, "Adaptive precision floating-point arithmetic and fast robust
+geometric predicates", *Discrete & Computational Geometry* 18, 1997 (the algorithm behind
+Python's ``math.fsum``).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.core.trace import BUCKETS
+
+if TYPE_CHECKING:
+    from sim.core.trace import Trace
+
+COLLAPSE = 256  # requests whose bucket values a batch buffers before folding them into exact terms
+NB = len(BUCKETS)
+SERIES_COLUMNS = ["t", "metric", "kind", "value"]
+
+
+def exact_terms(values: list[float]) -> list[float]:
+    """A few floats whose exact sum is the exact sum of ``values`` (finite floats).
+
+    Each term is the correctly rounded remainder (``math.fsum`` is exact before its final
+    rounding), so the remainder shrinks by about 2⁻⁵³ per term and reaches 0 exactly: the
+    sum of floats is a multiple of the smallest subnormal."""
+    vals = list(values)
+    terms: list[float] = []
+    while True:
+        s = math.fsum(vals)
+        if s == 0.0:
+            return terms
+        terms.append(s)
+        vals.append(-s)
+
+
+def mean_ms(total: float, n: int) -> float:
+    """Mean in milliseconds of n values (seconds) whose exact sum, rounded, is ``total``."""
+    return total / n * 1e3 if n else math.nan
+
+
+@dataclass
+class Window:
+    """The measured rows of one run or one batch, reduced to what the summary needs."""
+
+    requests: dict[str, np.ndarray]  # latencies (s) by flow, every status
+    ok: dict[str, int]  # successful requests by flow
+    buckets: dict[str, float]  # exact sum (s) of each time bucket over all requests
+    events: dict[str, np.ndarray]  # delivery latencies (s) by flow
+
+    @property
+    def n_requests(self) -> int:
+        return sum(len(v) for v in self.requests.values())
+
+    @property
+    def n_events(self) -> int:
+        return sum(len(v) for v in self.events.values())
+
+
+def window_of_frame(req: pd.DataFrame) -> Window:
+    """The :class:`Window` of a requests frame (row mode)."""
+    reqs = req[req["kind"] == "request"]
+    lat: dict[str, np.ndarray] = {}
+    ok: dict[str, int] = {}
+    for flow, g in reqs.groupby("flow", sort=True):
+        lat[str(flow)] = g["latency"].to_numpy(dtype=float)
+        ok[str(flow)] = int((g["status"] == "ok").sum())
+    buckets = {b: math.fsum(reqs[b].to_numpy(dtype=float)) for b in BUCKETS}
+    ev = req[req["kind"] == "event"]
+    events = {str(f): g["latency"].to_numpy(dtype=float) for f, g in ev.groupby("flow", sort=True)}
+    return Window(lat, ok, buckets, events)
+
+
+def series_points(
+    b: int, interval: float, end: float, n: int, ok_latencies: np.ndarray
+) -> list[tuple[float, str, str, float]]:
+    """Throughput, error rate and p99 of the ``n`` requests that completed in interval ``b``
+    (``ok_latencies``: those that succeeded); nothing for an interval past the run's end."""
+    t = (b + 1) * interval
+    if t > end + 1e-9:
+        return []
+    k = len(ok_latencies)
+    out = [(t, "throughput", "all", k / interval), (t, "error_rate", "all", float((n - k) / n))]
+    if k:
+        out.append((t, "p99_latency", "all", float(np.percentile(ok_latencies, 99))))
+    return out
+
+
+def _flat(parts: list[array]) -> np.ndarray:
+    n = sum(len(p) for p in parts)
+    out = np.empty(n, dtype=float)
+    i = 0
+    for p in parts:
+        out[i : i + len(p)] = np.frombuffer(p, dtype=float) if len(p) else ()
+        i += len(p)
+    return out
+
+
+@dataclass
+class _Flow:
+    """One flow's rows, per batch (index k: past the last edge, whole run only)."""
+
+    latency: list[array]
+    ok: list[int] = field(default_factory=list)
+
+
+class Tally:
+    """The streaming aggregate of one run's measured rows (see the module docstring)."""
+
+    def __init__(self, warmup: float, duration: float, interval: float, k: int):
+        length = duration / k
+        self.k = k
+        self.edges = [warmup + j * length for j in range(k + 1)]  # as batches.batch_table
+        self.interval = interval
+        self.end = warmup + duration
+        self.completed = 0  # every completed request, warm-up included (metadata)
+        self.first: tuple[int, float] | None = None  # first measured request: (id, end)
+        self._req: dict[str, _Flow] = {}
+        self._ev: dict[str, list[array]] = {}
+        self._buf = [array("d") for _ in range(k + 1)]  # bucket values, NB per request
+        self._terms: list[list[list[float]]] = [[[] for _ in BUCKETS] for _ in range(k + 1)]
+        self._bin = -1  # the timeseries interval being filled
+        self._bin_n = 0
+        self._bin_ok = array("d")
+        self._series: list[tuple[float, str, str, float]] = []
+
+    def request(self, tr: Trace, now: float, ok: bool) -> None:
+        self.completed += 1
+        j = bisect_right(self.edges, tr.start) - 1
+        if j < 0:
+            return
+        latency = now - tr.start
+        f = self._req.get(tr.flow)
+        if f is None:
+            f = self._req[tr.flow] = _Flow([array("d") for _ in range(self.k + 1)])
+            f.ok = [0] * (self.k + 1)
+        f.latency[j].append(latency)
+        buf = self._buf[j]
+        buf.extend((tr.network, tr.queueing, tr.cpu, tr.infra, tr.handshake))
+        if len(buf) >= COLLAPSE * NB:
+            self._collapse(j)
+        if self.first is None or tr.id < self.first[0]:
+            self.first = (tr.id, now)
+        b = math.floor(now / self.interval)
+        if b != self._bin:
+            self._flush()
+            self._bin = b
+        self._bin_n += 1
+        if ok:
+            f.ok[j] += 1
+            self._bin_ok.append(latency)
+
+    def event(self, tr: Trace, now: float) -> None:
+        j = bisect_right(self.edges, tr.start) - 1
+        if j < 0:
+            return
+        parts = self._ev.get(tr.flow)
+        if parts is None:
+            parts = self._ev[tr.flow] = [array("d") for _ in range(self.k + 1)]
+        parts[j].append(now - tr.start)
+
+    def _collapse(self, j: int) -> None:
+        buf = self._buf[j]
+        for i, terms in enumerate(self._terms[j]):
+            terms[:] = exact_terms([*terms, *buf[i::NB]])
+        self._buf[j] = array("d")
+
+    def _flush(self) -> None:
+        if self._bin_n:
+            ok = np.frombuffer(self._bin_ok, dtype=float) if len(self._bin_ok) else np.empty(0)
+            self._series += series_points(self._bin, self.interval, self.end, self._bin_n, ok)
+        self._bin_n = 0
+        self._bin_ok = array("d")
+
+    def series(self) -> pd.DataFrame:
+        """The request timeseries (as :func:`sim.results.frames` builds it from rows)."""
+        self._flush()
+        self._bin = -1
+        return pd.DataFrame(self._series, columns=SERIES_COLUMNS)
+
+    def window(self, batch: int | None = None) -> Window:
+        """Whole run (``batch=None``) or one batch."""
+        js = range(self.k + 1) if batch is None else (batch,)
+        lat, ok = {}, {}
+        for flow in sorted(self._req):
+            f = self._req[flow]
+            a = _flat([f.latency[j] for j in js])
+            if len(a):
+                lat[flow], ok[flow] = a, sum(f.ok[j] for j in js)
+        buckets = {
+            b: math.fsum([t for j in js for t in (*self._terms[j][i], *self._buf[j][i::NB])])
+            for i, b in enumerate(BUCKETS)
+        }
+        events = {}
+        for flow in sorted(self._ev):
+            a = _flat([self._ev[flow][j] for j in js])
+            if len(a):
+                events[flow] = a
+        return Window(lat, ok, buckets, events)
+
+    def nbytes(self) -> int:
+        """Bytes held in the per-row arrays (latencies and buffered bucket values)."""
+        arrays = [a for f in self._req.values() for a in f.latency]
+        arrays += [a for parts in self._ev.values() for a in parts] + self._buf
+        return sum(a.buffer_info()[1] * a.itemsize for a in arrays)

@@ -1,0 +1,186 @@
+"""``run.rows: none``: the same summary, intervals and timeseries as the rows, without the rows.
+
+The flagship, shortened, runs in both modes; the summaries (values, lows, highs) and the
+request timeseries must be equal to the last bit, with one replication (batch means) and with
+two (replication intervals). The bucket sums are folded into exact terms every few values
+here (``COLLAPSE`` patched small) so that path is exercised too. Memory is checked by
+structure, not by measuring it: no rows, and 8 bytes per measured row in typed arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import engine
+from sim.api import compare, load_scenario, observers
+from sim.cli import main
+from sim.output import write_run
+from sim.report import load_results
+from sim.report.document import build_report
+from sim.results import stream, summarize
+from sim.results.batches import BATCHES
+from sim.results.summary import window
+
+ROOT = Path(__file__).resolve().parent.parent
+FLAGSHIP = ROOT / "scenarios" / "order-service.yaml"
+TINY = ROOT / "tests" / "gold" / "tiny.yaml"
+SHORT = ["run.duration=10", "run.warmup=2"]
+
+
+@functools.cache
+def _pair(replications: int, duration: float) -> tuple[object, object]:
+    sets = [f"run.duration={duration:g}", "run.warmup=2", f"run.replications={replications}"]
+    rows = compare(load_scenario(FLAGSHIP, sets))
+    patch = pytest.MonkeyPatch()
+    patch.setattr(stream, "COLLAPSE", 7)  # fold the bucket sums often: the exact-terms path
+    try:
+        none = compare(load_scenario(FLAGSHIP, [*sets, "run.rows=none"]))
+    finally:
+        patch.undo()
+    return rows, none
+
+
+@pytest.mark.parametrize(("replications", "duration"), [(1, 10.0), (2, 4.0)])
+def test_summary_and_timeseries_equal_without_rows(replications: int, duration: float) -> None:
+    rows, none = _pair(replications, duration)
+    assert len(none.frame("requests")) == 0 and len(rows.frame("requests")) > 1000
+    assert all(r.aggregate is not None for r in none.results())
+    for arch in ("http", "messaging"):
+        a = summarize(getattr(rows, arch))
+        b = summarize(getattr(none, arch))
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        assert a.attrs["interval"] == b.attrs["interval"]
+        if replications == 1:  # batch means gave intervals, so the batches matched too
+            lat = a[(a["flow"] == "all") & (a["metric"] == "latency_mean")]
+            assert np.isfinite(lat[["low", "high"]].to_numpy()).all()
+    pd.testing.assert_frame_equal(rows.summary, none.summary, check_exact=True)
+    pd.testing.assert_frame_equal(
+        rows.frame("timeseries"), none.frame("timeseries"), check_exact=True
+    )
+    for r, n in zip(rows.results(), none.results(), strict=True):
+        assert r.metadata["completed"] == n.metadata["completed"]
+        first = r.requests[r.requests["kind"] == "request"].sort_values("request_id").iloc[0]
+        assert n.metadata["first_request"] == (first["request_id"], first["end"])
+
+
+def test_request_series_streamed_equals_rows() -> None:
+    rows, none = _pair(1, 10.0)
+    for r, n in zip(rows.results(), none.results(), strict=True):
+        ts = r.timeseries
+        mine = n.timeseries
+        for metric in ("throughput", "error_rate", "p99_latency"):
+            a = ts[ts["metric"] == metric].reset_index(drop=True)
+            b = mine[mine["metric"] == metric].reset_index(drop=True)
+            assert len(a) == 10  # one point per second of the measured window
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_no_rows_kept_and_eight_bytes_per_measured_row() -> None:
+    sc = load_scenario(FLAGSHIP, [*SHORT, "run.rows=none"])
+    raw = engine.run(sc, "messaging", 1, 0, observers(sc))
+    rec, tally = raw.recorder, raw.recorder.tally
+    assert rec.rows == [] and tally is not None
+    w = tally.window()
+    measured = w.n_requests + w.n_events
+    assert w.n_requests > 1500 and w.n_events > 3 * w.n_requests
+    latency_arrays = [a for f in tally._req.values() for a in f.latency]
+    latency_arrays += [a for parts in tally._ev.values() for a in parts]
+    assert {a.typecode for a in latency_arrays} == {"d"}
+    assert sum(len(a) for a in latency_arrays) == measured  # 8 bytes each, nothing else per row
+    assert all(len(b) < stream.COLLAPSE * stream.NB for b in tally._buf)  # bounded per batch
+    assert all(len(t) <= 64 for per in tally._terms for t in per)
+    # every array's allocation within array's growth rule (n + n/16 + 7 items) of its length
+    assert tally.nbytes() <= sum((len(a) * 17 // 16 + 8) * 8 for a in latency_arrays) + sum(
+        (len(b) * 17 // 16 + 8) * 8 for b in tally._buf
+    )
+    assert len(tally._bin_ok) <= tally._bin_n < w.n_requests / 5  # one interval of ten, at most
+    tally.series()
+    assert len(tally._bin_ok) == 0
+
+
+def test_exact_terms_sum_exactly() -> None:
+    rng = random.Random(5)
+    values = [rng.uniform(-1, 1) * 10.0 ** rng.randint(-12, 6) for _ in range(5000)]
+    terms: list[float] = []
+    for i in range(0, len(values), 37):
+        terms = stream.exact_terms([*terms, *values[i : i + 37]])
+        assert len(terms) <= 40
+    assert math.fsum(terms) == math.fsum(values)
+    assert stream.exact_terms([1e16, 1.0, -1e16]) == [1.0]
+    assert stream.exact_terms([]) == []
+
+
+def test_batches_must_match_the_aggregate() -> None:
+    _, none = _pair(1, 10.0)
+    from sim.results.batches import batch_table
+
+    with pytest.raises(ValueError, match=f"{BATCHES} batches, not 10"):
+        batch_table(none.http, k=10)
+    w = window(none.http[0])
+    assert w.n_requests == sum(
+        window(v).n_requests for v in [_batch(none.http[0], j) for j in range(BATCHES + 1)]
+    )
+
+
+def _batch(r: object, j: int) -> object:
+    import copy
+
+    v = copy.copy(r)
+    v.batch = j  # type: ignore[attr-defined]
+    return v
+
+
+@pytest.mark.parametrize(
+    ("file", "sets", "fragment"),
+    [
+        (FLAGSHIP, ["run.warmup=auto"], "with warmup: auto"),
+        (ROOT / "scenarios" / "retry-storm.yaml", [], "with a timeline"),
+    ],
+)
+def test_refused_combinations_are_located(
+    file: Path, sets: list[str], fragment: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", str(file), "--set", "run.rows=none"]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 2
+    out, err = capfd.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert re.match(r"--set:1: run\.rows: none cannot be used " + fragment, err), err
+
+
+def test_refused_in_a_file_names_its_line(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    text = FLAGSHIP.read_text(encoding="utf-8").replace("  seed: 1\n", "  seed: 1\n  rows: none\n")
+    f = tmp_path / "auto.yaml"
+    f.write_text(text.replace("warmup: 10s ", "warmup: auto"), encoding="utf-8")
+    line = 1 + text.splitlines().index("  rows: none")
+    assert main(["run", str(f)]) == 2
+    err = capfd.readouterr().err
+    assert err.startswith(f"{f}:{line}: run.rows: none cannot be used with warmup: auto"), err
+
+
+def test_run_folder_and_report_without_rows(tmp_path: Path) -> None:
+    sc = load_scenario(TINY, ["run.rows=none"])
+    cmp = compare(sc)
+    (tmp_path / "requests.parquet").write_text("stale")  # an earlier run into the same folder
+    write_run(tmp_path, sc, cmp)
+    assert not (tmp_path / "requests.parquet").exists()
+    res = load_results(tmp_path)
+    assert len(res.requests) == 0
+    rep = build_report(res, render=False)
+    assert any("Raw rows were not kept" in w for w in rep.warnings)
+    keys = {f.key for f in rep.figures}
+    assert "latency" not in keys and "breakdown" not in keys and "over-time" in keys
+    assert rep.sample and rep.sample["first"]  # the traced sample request is still there
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "Raw rows were not kept" in text and "figures/latency.png" not in text
