@@ -11,7 +11,9 @@ from sim.scenario.http import Retries, Route
 from tests.test_http_world import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
 
 
-def _world(http: str = "", backends: int = 3, demand: str = "1ms", call: str = "") -> World:
+def _world(
+    http: str = "", backends: int = 3, demand: str = "1ms", call: str = "", cores: int = 8
+) -> World:
     return World(
         quiet(
             f"""
@@ -24,7 +26,7 @@ services:
       call: {{calls: [{{service: backend, operation: op{call}}}]}}
   backend:
     instances: {backends}
-    cores: 8
+    cores: {cores}
     startup: 1s
     operations:
       op: {{demand: {{dist: constant, value: {demand}}}}}
@@ -218,3 +220,29 @@ def test_a_route_for_an_unknown_service_is_a_located_error() -> None:
 
     with pytest.raises(ScenarioError, match=r"<test>:\d+: http.routes.nosuch: unknown service"):
         _world("routes: {nosuch: {timeout: 1s}}")
+
+
+def test_staggered_timeouts_on_one_shared_timer_fire_each_at_start_plus_limit() -> None:
+    # Route timeouts of one length share one timer (routing.Deadlines): requests that start
+    # 11 ms apart against a 1-core backend queue up; each must end at exactly its own
+    # start + 50 ms when its answer is late, and with its answer when it is in time.
+    w = _world("routes: {backend: {timeout: 50ms}}", backends=1, demand="20ms", cores=1)
+    starts = [0.1 + 0.011 * k for k in range(8)]
+    for t in starts:
+        w.send(t, w.inst("api-0"), "backend", "op")
+    w.run(2)
+    assert len(w.done) == 8
+    by_start = sorted(w.done, key=lambda d: d.trace.start)
+    # FIFO on one core: request k finishes at 0.1 + 0.02·(k+1) (plus nothing else: quiet net)
+    for k, d in enumerate(by_start):
+        answer = 0.02 * (k + 1) - 0.011 * k  # its latency if it waited for the answer
+        if answer < 0.05:
+            assert d.status == "ok", (k, d.status)
+            assert d.latency == pytest.approx(answer, abs=1e-9)
+        else:
+            assert d.status == "timeout", (k, d.status)
+            assert d.latency == pytest.approx(0.05, abs=1e-12)
+            assert d.trace.start + 0.05 == pytest.approx(d.trace.start + d.latency, abs=1e-12)
+        t = d.trace
+        assert t.network + t.queueing + t.cpu + t.infra + t.handshake == pytest.approx(d.latency)
+    assert [d.status for d in by_start].count("timeout") == 4

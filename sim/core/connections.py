@@ -122,6 +122,23 @@ class Pool:
         self.idle: list[Connection] = []  # HTTP/1.1: LIFO of idle connections
         self.waiters: deque[Event] = deque()
 
+    def reuse(self) -> Connection | None:
+        """A connection ready now with a free stream, taken without waiting — or None, and
+        then :meth:`acquire` opens one or waits (the common case needs no generator)."""
+        if self.max_streams == 1:
+            if self.idle:
+                c = self.idle.pop()
+                c.streams = 1
+                return c
+            return None
+        for c in self.conns:
+            if c.streams < self.max_streams:
+                if c.ready is not None:
+                    return None  # still handshaking: acquire waits with it
+                c.streams += 1
+                return c
+        return None
+
     def acquire(self, tr: Trace | None) -> Generator[Event, Any, Connection]:
         """A connection with a free stream: reused, newly opened, or waited for.
 

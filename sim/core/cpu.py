@@ -2,11 +2,17 @@
 
 ``execute(work, tail)`` returns an event that fires when ``work`` seconds of service have
 been given after waiting for a free core; the core then stays busy ``tail`` more seconds
-(work done after the reply, such as a proxy's telemetry) without delaying the caller. It is
-callback-driven (no SimPy process per job) and with ``tail = 0`` it is exactly the c-server
-FIFO queue of M/M/c. Busy cores are a time-weighted gauge, so utilisation over the
-measured window is exact. ``slowdown`` (1 unless a fault throttles the cores, :mod:`sim.faults`)
-multiplies the time every job started from then on takes.
+(work done after the reply, such as a proxy's telemetry) without delaying the caller. With
+``tail = 0`` it is exactly the c-server FIFO queue of M/M/c. Busy cores are a time-weighted
+gauge, so utilisation over the measured window is exact. ``slowdown`` (1 unless a fault
+throttles the cores, :mod:`sim.faults`) multiplies the time every job started from then on
+takes.
+
+It is callback-driven, one event per job: when a job gets a core, the event handed to the
+caller is scheduled straight for the instant its work ends (SimPy's ``Timeout`` does the
+same: an event whose outcome is known when it is scheduled), with the core's release as its
+first callback; a job with a tail gets one more timer, for the release at the end of the
+tail. No SimPy process, no intermediate events.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections import deque
 from typing import Any
 
 from simpy import Event
+from simpy.events import NORMAL
 
 from sim.core.metrics import Gauge
 
@@ -22,16 +29,17 @@ from sim.core.metrics import Gauge
 class Cpu:
     """c identical cores with one FIFO queue."""
 
-    __slots__ = ("_queue", "busy", "cores", "env", "free", "jobs", "slowdown")
+    __slots__ = ("_queue", "_release_cb", "busy", "cores", "env", "free", "jobs", "slowdown")
 
     def __init__(self, env: Any, cores: int):
         self.env = env
         self.cores = cores
         self.free = cores
-        self._queue: deque[tuple[Event, float, float]] = deque()
+        self._queue: deque[tuple[Event | None, float, float]] = deque()
         self.busy = Gauge(env)
         self.jobs = 0
         self.slowdown = 1.0
+        self._release_cb = self._release  # one bound method, not one per job
 
     def execute(self, work: float, tail: float = 0.0) -> Event:
         """An event that fires once `work` seconds have been served on a core."""
@@ -45,25 +53,27 @@ class Cpu:
     def background(self, work: float) -> None:
         """Occupy a core for `work` seconds with nobody waiting (off-path work)."""
         if work > 0:
-            self.execute(0.0, work)
+            if self.free > 0:
+                self._start(None, 0.0, work)
+            else:
+                self._queue.append((None, 0.0, work))
 
-    def _start(self, ev: Event, work: float, tail: float) -> None:
-        self.free -= 1
+    def _start(self, ev: Event | None, work: float, tail: float) -> None:
+        free = self.free - 1
+        self.free = free
         self.jobs += 1
-        self.busy.set(self.cores - self.free)
-        if work > 0:
-            t = self.env.timeout(work * self.slowdown)
-            t.callbacks.append(lambda _e: self._served(ev, tail))
-        else:
-            self._served(ev, tail)
-
-    def _served(self, ev: Event, tail: float) -> None:
-        ev.succeed()
-        if tail > 0:
-            t = self.env.timeout(tail)
-            t.callbacks.append(self._release)
-        else:
-            self._release(None)
+        self.busy.set(self.cores - free)
+        env = self.env
+        served = work * self.slowdown if work > 0 else 0.0
+        if ev is not None:
+            ev._ok = True  # the outcome is known now; it is delivered when the work ends
+            ev._value = None
+            env.schedule(ev, NORMAL, served)
+            if tail <= 0:
+                ev.callbacks.insert(0, self._release_cb)  # free the core before the caller goes on
+                return
+        t = env.timeout(served + tail)  # the core stays busy through the tail
+        t.callbacks.append(self._release_cb)
 
     def _release(self, _e: Any) -> None:
         if self._queue:

@@ -44,7 +44,7 @@ from sim.http.events import EventDelivery
 from sim.http.gateway import GatewayTier
 from sim.http.orchestrator import Orchestrator
 from sim.http.proxy import Proxy
-from sim.http.routing import Router
+from sim.http.routing import Deadlines, Router
 from sim.http.sidecar import dependencies
 from sim.http.wire import Call, Wire
 from sim.scenario.http import HttpSettings
@@ -67,6 +67,7 @@ class HttpTransport:
         self.flavour = cfg.propagation()
         self.edge_tls = cfg.tls.model_copy(update={"mutual": False})
         self.log: list[LogRow] = []
+        self._deadlines: dict[float, Deadlines] = {}
         self.wire = Wire(self.env, self.net, cfg, app.clients)
         placer = app.placer
         self.catalog = Catalog(
@@ -95,6 +96,13 @@ class HttpTransport:
         self._scope: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ lifecycle
+    def deadlines(self, limit: float) -> Deadlines:
+        """The shared timer of every timeout of this length (:class:`Deadlines`)."""
+        d = self._deadlines.get(limit)
+        if d is None:
+            d = self._deadlines[limit] = Deadlines(self.env, limit)
+        return d
+
     def start(self) -> None:
         if self.flavour == "xds":
             place = self.app.placer.infra("istiod", 0)

@@ -35,8 +35,11 @@ no longer running are counted as ``stale_sends`` — the stale-endpoint window.
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
+
+from simpy import Interrupt, Process
 
 from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
@@ -60,14 +63,59 @@ RETRIABLE = {
 }
 
 
+class Deadlines:
+    """Timeouts of one length for one run, on one shared timer instead of one per request.
+
+    Requests timed with the same limit expire in the order they started, so a FIFO of
+    (deadline, attempt, waiting process) and a single timer armed for the oldest attempt
+    still running replace a heap entry (and an ``AnyOf`` condition) per request. When the
+    timer fires, every attempt whose deadline has come and that is still running has its
+    waiting process interrupted — at the same instant the per-request timer would have
+    fired (to within one rounding of ``start + limit``).
+    """
+
+    def __init__(self, env: Any, limit: float):
+        self.env = env
+        self.limit = limit
+        self.queue: deque[tuple[float, Process, Process]] = deque()
+        self.armed = False
+
+    def add(self, attempt: Process, waiter: Process) -> None:
+        now = self.env.now
+        self.queue.append((now + self.limit, attempt, waiter))
+        if not self.armed:
+            self._arm(self.limit)
+
+    def _arm(self, delay: float) -> None:
+        self.armed = True
+        self.env.timeout(delay).callbacks.append(self._fire)
+
+    def _fire(self, _e: Any) -> None:
+        self.armed = False
+        q = self.queue
+        now = self.env.now
+        while q:
+            deadline, attempt, waiter = q[0]
+            if attempt.triggered:  # answered in time: nothing to do
+                q.popleft()
+                continue
+            if deadline > now:
+                self._arm(deadline - now)
+                return
+            q.popleft()
+            if waiter.is_alive:
+                waiter.interrupt(TIMEOUT)
+
+
 def within(
-    env: Any, tr: Trace, limit: float, make: Callable[[Trace], Generator[Any, Any, str]]
+    clock: Deadlines, tr: Trace, make: Callable[[Trace], Generator[Any, Any, str]]
 ) -> Generator[Any, Any, str]:
-    """Run make(trace) but give up after `limit` seconds (TIMEOUT); buckets stay exact."""
+    """Run make(trace) but give up after ``clock.limit`` seconds (TIMEOUT); buckets stay exact."""
     # The attempt books into a copy of the trace (same values, so the same float sums as
     # booking directly); the copy is taken back when the race ends, and an abandoned
     # attempt that goes on running upstream books into its copy only. The buckets are
     # copied and summed one by one in BUCKETS order (unrolled: this runs per timed request).
+    env = clock.env
     child = Trace(tr.id, tr.flow, tr.start)
     child.hops = tr.hops
     child.network = tr.network
@@ -78,14 +126,19 @@ def within(
     before = tr.network + tr.queueing + tr.cpu + tr.infra + tr.handshake
     t0 = env.now
     proc = env.process(make(child))
-    yield proc | env.timeout(limit)
+    clock.add(proc, env.active_process)
+    timed_out = False
+    try:
+        yield proc
+    except Interrupt:
+        timed_out = True
     tr.network = child.network
     tr.queueing = child.queueing
     tr.cpu = child.cpu
     tr.infra = child.infra
     tr.handshake = child.handshake
     after = child.network + child.queueing + child.cpu + child.infra + child.handshake
-    if proc.triggered and proc.ok:
+    if not timed_out and proc.ok:
         return str(proc.value)
     tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
     return TIMEOUT
@@ -133,7 +186,7 @@ class Router:
             self.t.events.mirror(self, call)
         if cfg.timeout is not None:
             status = yield from within(
-                self.env, tr, cfg.timeout, lambda t: self._attempts(t, call, cfg)
+                self.t.deadlines(cfg.timeout), tr, lambda t: self._attempts(t, call, cfg)
             )
             if status == TIMEOUT:
                 self.timeouts += 1
@@ -229,7 +282,9 @@ class Router:
             if per_try is not None:
                 return (
                     yield from within(
-                        self.env, tr, per_try, lambda t: self.t.attempt(t, self.owner, inst, call)
+                        self.t.deadlines(per_try),
+                        tr,
+                        lambda t: self.t.attempt(t, self.owner, inst, call),
                     )
                 )
             return (yield from self.t.attempt(tr, self.owner, inst, call))

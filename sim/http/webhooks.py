@@ -78,7 +78,7 @@ class Webhooks:
             call = Call(obs.service, operation, nbytes, 0.0, act, subject, instance=index)
             self.sent += 1
             status = yield from within(
-                env, tr, self.cfg.webhook_timeout, self._sender(source, call)
+                self.t.deadlines(self.cfg.webhook_timeout), tr, self._sender(source, call)
             )
             if status == OK:
                 break

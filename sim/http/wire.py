@@ -86,7 +86,8 @@ class Wire:
         self.cfg = cfg
         self.edge = edge
         self.streams = cfg.pool.max_streams if cfg.protocol == "http2" else 1
-        self.pools: dict[tuple[int, int, int], Pool] = {}
+        self.max_pending = cfg.pool.max_pending
+        self.pools: dict[tuple[Component, int, Component], Pool] = {}
         self._of: dict[int, list[Pool]] = {}
         self.hung: set[Component] = set()
         self.connect_failures = 0
@@ -96,7 +97,7 @@ class Wire:
 
     def pool(self, frm: Component, client: int, to: Component, tls: Tls, streams: int) -> Pool:
         """The pool from frm (edge client number `client`) to `to`."""
-        key = (id(frm), client, id(to))
+        key = (frm, client, to)  # components hash by identity
         pool = self.pools.get(key)
         if pool is None:
             p = self.cfg.pool
@@ -123,18 +124,20 @@ class Wire:
         if not alive(to):
             return (yield from self._refused(tr, frm, to))
         pool = self.pool(frm, client, to, tls, self.streams if streams is None else streams)
-        if len(pool.waiters) >= self.cfg.pool.max_pending and _busy(pool):
-            self.overflows += 1
-            return OVERFLOW
-        if ((self.hung and to in self.hung) or math.isinf(self.net.rtt(frm.place, to.place))) and (
-            _opens(pool)
-        ):
-            return (yield from self._unanswered(tr))
-        conn = yield from pool.acquire(tr)
-        if conn is None or not alive(to):  # the peer died while we waited or handshook
-            if conn is not None:
-                pool.release(conn)
-            return (yield from self._refused(tr, frm, to))
+        conn = pool.reuse()  # the common case: a ready connection with a free stream
+        if conn is None:  # every connection busy or still handshaking: overflow, open or wait
+            if len(pool.waiters) >= self.max_pending and _busy(pool):
+                self.overflows += 1
+                return OVERFLOW
+            if _opens(pool) and (
+                (self.hung and to in self.hung) or math.isinf(self.net.rtt(frm.place, to.place))
+            ):
+                return (yield from self._unanswered(tr))
+            conn = yield from pool.acquire(tr)
+            if conn is None or not alive(to):  # the peer died while we waited or handshook
+                if conn is not None:
+                    pool.release(conn)
+                return (yield from self._refused(tr, frm, to))
         one_way = self.net.one_way
         d = one_way(frm.place, to.place, call.req)
         frm.bytes_out += call.req
