@@ -13,6 +13,7 @@ identical frames.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
 from collections.abc import Callable, Generator, Mapping
@@ -90,22 +91,29 @@ def run(
     samples: list[tuple[float, str, str, float]] = []
     sampler = _Sampler(env, comps_now, sc.run.timeseries_interval, samples)
     env.process(sampler.run())
-    extra: dict[str, Any] = {}
-    if sc.run.warmup == "auto":
-        warmup = _auto_warmup(env, recorder, sc.run.duration, extra)
-    else:
-        warmup = sc.run.warmup
-        if warmup > 0:
-            env.run(until=warmup)
-    extra.update(
-        in_system_at_warmup=recorder.in_system.value, generated_at_warmup=recorder.generated
-    )
-    recorder.in_system.mark()
-    for c in comps_now():
-        for g in c.gauges():
-            g.mark()
-    end = warmup + sc.run.duration
-    env.run(until=end)
+    # Everything built so far (scenario, components, imported modules) lives through the run:
+    # frozen, the collector's full passes stop re-scanning it (CPython gc.freeze; the
+    # objects the run creates are collected as usual). Thawed when the loop ends.
+    gc.freeze()
+    try:
+        extra: dict[str, Any] = {}
+        if sc.run.warmup == "auto":
+            warmup = _auto_warmup(env, recorder, sc.run.duration, extra)
+        else:
+            warmup = sc.run.warmup
+            if warmup > 0:
+                env.run(until=warmup)
+        extra.update(
+            in_system_at_warmup=recorder.in_system.value, generated_at_warmup=recorder.generated
+        )
+        recorder.in_system.mark()
+        for c in comps_now():
+            for g in c.gauges():
+                g.mark()
+        end = warmup + sc.run.duration
+        env.run(until=end)
+    finally:
+        gc.unfreeze()
     sampler.finish(end)
     if faults is not None:
         extra.update(faults.results())
