@@ -27,6 +27,19 @@ class Trace:
         self.handshake = 0.0
         self.hops: list[tuple[float, str, str, str]] | None = [] if record_hops else None
 
+    def fork(self, keep_hops: bool = True) -> Trace:
+        """A copy with the same buckets (and, if asked, the same hop list): one branch of a
+        request that books its own time from here on (a message copy, a timed attempt)."""
+        t = Trace(self.id, self.flow, self.start)
+        t.network = self.network
+        t.queueing = self.queueing
+        t.cpu = self.cpu
+        t.infra = self.infra
+        t.handshake = self.handshake
+        if keep_hops:
+            t.hops = self.hops
+        return t
+
     def hop(self, t: float, frm: str, to: str, what: str) -> None:
         """Record a message from one component to another (only when hops are traced)."""
         if self.hops is not None:

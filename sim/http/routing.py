@@ -116,13 +116,7 @@ def within(
     # attempt that goes on running upstream books into its copy only. The buckets are
     # copied and summed one by one in BUCKETS order (unrolled: this runs per timed request).
     env = clock.env
-    child = Trace(tr.id, tr.flow, tr.start)
-    child.hops = tr.hops
-    child.network = tr.network
-    child.queueing = tr.queueing
-    child.cpu = tr.cpu
-    child.infra = tr.infra
-    child.handshake = tr.handshake
+    child = tr.fork()
     before = tr.network + tr.queueing + tr.cpu + tr.infra + tr.handshake
     t0 = env.now
     proc = env.process(make(child))

@@ -34,21 +34,6 @@ GATEWAY_REPLY_PREFIX = "_GR_."  # nats-server gateway.go gwReplyPrefix
 SERVICE_REPLY_PREFIX = "_R_."  # nats-server accounts.go replyPrefix
 
 
-def fork(tr: Trace, keep_hops: bool) -> Trace:
-    """A copy of a trace's buckets (and, if asked, the same hop list) for one branch."""
-    t = Trace(tr.id, tr.flow, tr.start)
-    t.network, t.queueing, t.cpu, t.infra, t.handshake = (
-        tr.network,
-        tr.queueing,
-        tr.cpu,
-        tr.infra,
-        tr.handshake,
-    )
-    if keep_hops:
-        t.hops = tr.hops
-    return t
-
-
 def add_buckets(into: Trace, frm: Trace) -> None:
     """Add one trace's buckets to another (a finished leg onto its caller)."""
     into.network += frm.network
@@ -87,7 +72,7 @@ class Msg:
             self.subject,
             self.reply,
             self.nbytes,
-            fork(self.tr, keep_hops),
+            self.tr.fork(keep_hops),
             self.start,
             self.payload,
             self.status,
@@ -109,15 +94,7 @@ class Msg:
         service: bool,
     ) -> Msg:
         """:meth:`branch` with the fields a server sets on each copy it writes, given."""
-        tr = self.tr
-        t = Trace(tr.id, tr.flow, tr.start)
-        t.network = tr.network
-        t.queueing = tr.queueing
-        t.cpu = tr.cpu
-        t.infra = tr.infra
-        t.handshake = tr.handshake
-        if keep_hops:
-            t.hops = tr.hops
+        t = self.tr.fork(keep_hops)
         return Msg(
             account,
             subject,
