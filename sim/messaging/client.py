@@ -44,17 +44,9 @@ from simpy import Event
 
 from sim.core.component import Component
 from sim.core.connections import close_accounting, handshake, open_accounting, tls_active
+from sim.core.schedule import at, call_at, call_soon
 from sim.messaging.drain import draining
-from sim.messaging.failure import (
-    CLOSED,
-    SILENT,
-    Heartbeat,
-    at,
-    call_at,
-    call_soon,
-    client_pings,
-    server_pings,
-)
+from sim.messaging.failure import CLOSED, SILENT, Heartbeat, client_pings, server_pings
 from sim.messaging.message import Handler, Interest, Msg
 from sim.messaging.permissions import Permissions, Replies
 from sim.messaging.subjects import Subscription

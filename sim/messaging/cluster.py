@@ -38,11 +38,12 @@ from sim.core.connections import close_accounting, handshake, open_accounting
 from sim.core.distributions import Uniforms
 from sim.core.network import Network, Place
 from sim.core.placement import Placer
+from sim.core.schedule import at, call_at, call_soon
 from sim.core.streams import Streams
 from sim.messaging.accounts import GLOBAL_ACCOUNT, AccountSpace
 from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
-from sim.messaging.failure import CLOSED, Heartbeat, at, call_at, call_soon, first_tick
+from sim.messaging.failure import CLOSED, Heartbeat, first_tick
 from sim.messaging.message import Msg
 from sim.messaging.observe import Tally
 from sim.messaging.recovery import redial, resolicit

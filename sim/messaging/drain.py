@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from sim.messaging.failure import at
+from sim.core.schedule import at
 from sim.messaging.message import Interest
 from sim.messaging.subjects import Subscription
 

@@ -30,12 +30,12 @@ from sim.core.component import Component
 from sim.core.network import Network, Place
 from sim.core.placement import Placer
 from sim.core.recorder import Recorder
+from sim.core.schedule import at
 from sim.core.streams import Streams
 from sim.core.trace import Trace
 from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
 from sim.messaging.cluster import Fabric
-from sim.messaging.failure import at
 from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg
 from sim.messaging.topology import ClusterPlan, clusters
 from sim.messaging.transport import MessagingTransport

@@ -43,11 +43,12 @@ from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, NO_RESPONDERS, OK, TIMEOUT, Plan
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
+from sim.core.schedule import Task, first_of
 from sim.core.trace import Trace
 from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
 from sim.messaging.cluster import Fabric
-from sim.messaging.failure import CLOSED, MODES, Task, first_of
+from sim.messaging.failure import CLOSED, MODES
 from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg, add_buckets
 from sim.messaging.observe import broker_rows, sample
 from sim.messaging.permissions import of_users

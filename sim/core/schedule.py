@@ -1,0 +1,102 @@
+"""Scheduling without SimPy processes: bare timed callbacks, and generators driven lightly.
+
+SimPy's ``Environment.step`` pops an entry, runs its ``callbacks`` and checks ``_ok``; a
+timer that nobody yields needs no more than that. These primitives keep the place in the
+order of same-instant events that the heavier SimPy construct they replace would have had
+(a ``Timeout`` for :func:`call_at` and :func:`at`; the ``Initialize`` event of
+``env.process`` for :func:`call_soon` and :class:`Task`; ``ev | env.timeout(limit)`` for
+:func:`first_of`), so swapping one for the other changes no result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+from simpy import Event
+from simpy.events import NORMAL, PENDING, URGENT
+
+
+class Call:
+    """A bare scheduled callback: what a SimPy event is to the event loop, and no more.
+
+    ``Environment.step`` pops an entry, runs its ``callbacks`` and checks ``_ok``; a timer
+    that nobody yields needs nothing else, so this is lighter than a ``Timeout`` (no
+    ``__dict__``, no value). It takes the same place in the queue as a ``Timeout`` scheduled
+    at the same moment would, so replacing one with the other changes no event order.
+    """
+
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
+
+    def __init__(self, callback: Callable[[Any], None]):
+        self.callbacks: list[Callable[[Any], None]] | None = [callback]
+
+
+def call_at(env: Any, delay: float, callback: Callable[[Any], None]) -> None:
+    """``callback(event)`` after ``delay`` simulated seconds (as a ``Timeout``'s callback)."""
+    env.schedule(Call(callback), NORMAL, delay if delay > 0.0 else 0.0)
+
+
+def call_soon(env: Any, callback: Callable[[Any], None]) -> None:
+    """``callback(event)`` now, where ``env.process`` would start a new process: an urgent
+    entry scheduled at this moment, as SimPy's ``Initialize`` event is (so a process replaced
+    by callbacks keeps its place in the order of same-instant events)."""
+    env.schedule(Call(callback), URGENT, 0.0)
+
+
+def at(env: Any, delay: float, fn: Callable[[], None]) -> None:
+    """Call fn after delay simulated seconds (a bare timeout with a callback, no process)."""
+    env.schedule(Call(lambda _e: fn()), NORMAL, delay if delay > 0.0 else 0.0)
+
+
+def first_of(env: Any, ev: Event, limit: float) -> Event:
+    """An event that fires once ``ev`` has fired or ``limit`` seconds have passed, whichever
+    comes first: ``ev | env.timeout(limit)`` without the condition's value (look at
+    ``ev.triggered``), triggered at the same moments, so it keeps its place in the order."""
+    either = Event(env)
+
+    def check(_e: Any) -> None:
+        if either._value is PENDING:
+            either.succeed()
+
+    env.schedule(Call(check), NORMAL, limit)
+    if ev.callbacks is None:  # already processed: as the condition does, at once
+        check(ev)
+    else:
+        ev.callbacks.append(check)
+    return either
+
+
+class Task:
+    """A generator driven as a SimPy process is, without the ``Process`` event around it.
+
+    It starts where ``env.process`` would start it (an urgent entry now), resumes on each
+    yielded event in that event's callback order, and is silent when the generator returns:
+    a process nobody waits for only adds an event that does nothing when it is processed.
+    Failed events are thrown into the generator as ``Process._resume`` does.
+    """
+
+    __slots__ = ("gen",)
+
+    def __init__(self, env: Any, gen: Generator[Any, Any, Any]):
+        self.gen = gen
+        env.schedule(Call(self._resume), URGENT, 0.0)
+
+    def _resume(self, event: Any) -> None:
+        gen = self.gen
+        while True:
+            try:
+                if event._ok:
+                    event = gen.send(event._value)
+                else:
+                    event._defused = True
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = gen.throw(exc)
+            except StopIteration:
+                return
+            if event.callbacks is not None:
+                event.callbacks.append(self._resume)
+                return
