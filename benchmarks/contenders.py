@@ -218,3 +218,46 @@ def child(spec: dict[str, Any]) -> dict[str, float]:
         "run_mb": mem.peak - mem.before,
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+# --------------------------------------------------------------------------- event floor
+class counted_events:
+    """Count every event SimPy schedules while the block runs (wraps
+    ``simpy.Environment.schedule``, the one door every event goes through)."""
+
+    def __enter__(self) -> counted_events:
+        import simpy.core
+
+        self.n = 0
+        self._orig = orig = simpy.core.Environment.schedule
+
+        def schedule(env: Any, event: Any, priority: Any = 1, delay: Any = 0) -> None:
+            self.n += 1
+            orig(env, event, priority, delay)
+
+        simpy.core.Environment.schedule = schedule  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import simpy.core
+
+        simpy.core.Environment.schedule = self._orig  # type: ignore[method-assign]
+
+
+def bare_events(n: int = 200_000) -> dict[str, float]:
+    """SimPy's floor: a chain of ``n`` timeouts, each scheduling the next from its callback
+    (no process, no generator, no logic): CPU seconds per event."""
+    import simpy
+
+    env = simpy.Environment()
+    left = [n]
+
+    def step(_e: Any) -> None:
+        left[0] -= 1
+        if left[0] > 0:
+            env.timeout(0.001).callbacks.append(step)
+
+    env.timeout(0.001).callbacks.append(step)
+    c = CLOCK()
+    env.run()
+    return {"secs": CLOCK() - c, "n": float(n)}

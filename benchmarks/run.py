@@ -22,7 +22,10 @@ machine slows all contenders alike):
     without (``run.rows: none``, streaming aggregation), extrapolated to 1M requests; with
     ``--million`` 1M requests are run in ``rows: none`` mode;
 (e) run time and peak memory as the mesh grows (10, 100, 1,000 services, one instance
-    each, the same total load spread over them) and as the duration grows (is it linear?).
+    each, the same total load spread over them) and as the duration grows (is it linear?);
+(f) the event loop's floor: SimPy events per request of each contender and the CPU cost of
+    one bare SimPy event, hence the best ratio reachable on SimPy if everything besides
+    scheduling the events were free.
 
 Results go to stdout and to ``benchmarks/results.md``. Nothing here is a test: timings
 are never asserted.
@@ -50,8 +53,10 @@ sys.path.insert(0, str(HERE))
 from contenders import (  # noqa: E402  (a script beside its helpers)
     MM1_MU,
     MM1_RATE,
+    bare_events,
     child,
     ciw_mm1,
+    counted_events,
     handmade,
     mm1_scenario,
     ours,
@@ -107,17 +112,20 @@ def table(head: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def bench_flagship(flag_dur: float, repeats: int) -> str:
-    """(a) and (b): the simulator and the hand-made model on the flagship path."""
+def bench_flagship(flag_dur: float, repeats: int) -> tuple[str, dict[str, dict[str, float]]]:
+    """(a) and (b): the simulator and the hand-made model on the flagship path; also the
+    median runs (``"<arch>/sim"``, ``"<arch>/hand"``) for (f)."""
     from sim.api import load_scenario
 
     sc = load_scenario(FLAGSHIP, [f"run.duration={flag_dur}"])
     rows = []
+    kept: dict[str, dict[str, float]] = {}
     for arch in ("http", "messaging"):
         res = side_by_side(
             {"sim": lambda a=arch: ours(sc, a), "hand": lambda a=arch: handmade(sc, a)}, repeats
         )
         s, h = res["sim"], res["hand"]
+        kept[f"{arch}/sim"], kept[f"{arch}/hand"] = s, h
         rows.append(
             [
                 arch,
@@ -129,7 +137,7 @@ def bench_flagship(flag_dur: float, repeats: int) -> str:
                 h["mean"] * 1e3,
             ]
         )
-    return (
+    text = (
         f"## (a, b) Flagship: simulated requests per CPU-second ({flag_dur:g} s + "
         f"{sc.run.warmup:g} s warm-up, 200 orders/s)\n\n"
         + table(
@@ -148,10 +156,11 @@ def bench_flagship(flag_dur: float, repeats: int) -> str:
         "the same path (target: >= 2). `frames s`: building result frames after the event "
         "loop (not in the rate). Equal mean latencies show both walk the same path.\n"
     )
+    return text, kept
 
 
-def bench_mm1(mm1_dur: float, repeats: int) -> str:
-    """(c): M/M/1 in this simulator, in Ciw and in hand-made SimPy."""
+def bench_mm1(mm1_dur: float, repeats: int) -> tuple[str, dict[str, dict[str, float]]]:
+    """(c): M/M/1 in this simulator, in Ciw and in hand-made SimPy (also the median runs)."""
     mm1 = mm1_scenario(mm1_dur)
     res = side_by_side(
         {
@@ -167,7 +176,7 @@ def bench_mm1(mm1_dur: float, repeats: int) -> str:
         [k, v["rate"], v["rate"] / ciw_rate, v["rate"] / hand_rate, v["mean"] * 1e3]
         for k, v in res.items()
     ]
-    return (
+    text = (
         f"## (c) M/M/1 (λ={MM1_RATE:g}/s, μ={MM1_MU:g}/s, {mm1_dur:g} s ≈ "
         f"{MM1_RATE * mm1_dur:,.0f} customers)\n\n"
         + table(
@@ -175,6 +184,89 @@ def bench_mm1(mm1_dur: float, repeats: int) -> str:
         )
         + f"\n\nClosed form: mean time in system 1/(μ−λ) = {1e3 / (MM1_MU - MM1_RATE):g} ms "
         "(one run each: at ρ = 0.8 a run's mean wanders by several per cent). Target: >= 3× Ciw.\n"
+    )
+    return text, res
+
+
+def bench_floor(
+    flag: dict[str, dict[str, float]], mm1: dict[str, dict[str, float]], repeats: int
+) -> str:
+    """(f): how many SimPy events each contender schedules per request, what one bare event
+    costs (the floor), and so the best ratio the simulator could reach if everything it does
+    besides scheduling its events cost nothing."""
+    from sim.api import load_scenario
+
+    sc = load_scenario(FLAGSHIP, ["run.duration=10"])
+    mm1_sc = mm1_scenario(10.0)
+    counts: dict[str, float] = {}
+    for arch in ("http", "messaging"):
+        for who, fn in (("sim", ours), ("hand", handmade)):
+            with counted_events() as ev:
+                r = fn(sc, arch)
+            counts[f"{arch}/{who}"] = ev.n / r["n"]
+        with counted_events() as ev:
+            r = ours(mm1_sc, arch)
+        counts[f"mm1 {arch}"] = ev.n / r["n"]
+    with counted_events() as ev:
+        r = simpy_mm1(10.0)
+    counts["mm1 hand"] = ev.n / r["n"]
+    floor = side_by_side({"bare": bare_events}, repeats)["bare"]
+    per_event = floor["secs"] / floor["n"]  # CPU s per bare event
+    rows = []
+    for arch in ("http", "messaging"):
+        hand_cost = 1.0 / flag[f"{arch}/hand"]["rate"]  # CPU s per request, hand-made
+        sim_cost = 1.0 / flag[f"{arch}/sim"]["rate"]
+        n = counts[f"{arch}/sim"]
+        rows.append(
+            [
+                f"flagship {arch}",
+                n,
+                counts[f"{arch}/hand"],
+                sim_cost / n * 1e6,
+                hand_cost / counts[f"{arch}/hand"] * 1e6,
+                "hand-made",
+                hand_cost / (n * per_event),
+                2.0,
+            ]
+        )
+    ciw_cost = 1.0 / mm1["Ciw"]["rate"]
+    for arch in ("http", "messaging"):
+        n = counts[f"mm1 {arch}"]
+        rows.append(
+            [
+                f"M/M/1 {arch}",
+                n,
+                counts["mm1 hand"],
+                1.0 / mm1[f"sim ({arch})"]["rate"] / n * 1e6,
+                1.0 / mm1["hand-made SimPy"]["rate"] / counts["mm1 hand"] * 1e6,
+                "Ciw",
+                ciw_cost / (n * per_event),
+                3.0,
+            ]
+        )
+    return (
+        "## (f) The event loop's floor: where the time goes, and how far SimPy allows\n\n"
+        f"One bare SimPy event (a timeout whose callback schedules the next; no process, no "
+        f"generator, no logic) costs {per_event * 1e6:.2f} µs of CPU here. Events are counted "
+        "at `Environment.schedule` (10 s runs). `best possible` = the yardstick's CPU time "
+        "per request / (the simulator's events per request × the bare event): the ratio the "
+        "simulator would reach if all it does besides scheduling its events cost nothing. "
+        "Above the target: the target is within SimPy's reach, and the gap is the CPU spent "
+        "per event (sim vs hand-made µs / event), not the number of events.\n\n"
+        + table(
+            [
+                "path",
+                "sim events / request",
+                "hand-made events / request",
+                "sim µs / event",
+                "hand-made µs / event",
+                "yardstick",
+                "best possible × yardstick",
+                "target",
+            ],
+            rows,
+        )
+        + "\n"
     )
 
 
@@ -313,8 +405,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + text, flush=True)
         sections.append(text)
 
-    show(bench_flagship(10.0 if quick else 30.0, repeats))
-    show(bench_mm1(25.0 if quick else 125.0, repeats))
+    flag_text, flag = bench_flagship(10.0 if quick else 30.0, repeats)
+    show(flag_text)
+    mm1_text, mm1 = bench_mm1(25.0 if quick else 125.0, repeats)
+    show(mm1_text)
+    show(bench_floor(flag, mm1, repeats))
     durations = [5.0, 10.0, 20.0, 40.0] if quick else [25.0, 50.0, 100.0, 200.0]
     dur_text, mem = bench_duration(durations)
     show(bench_memory(mem, durations, args.million))
