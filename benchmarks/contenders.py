@@ -20,21 +20,11 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FLAGSHIP = HERE.parent / "scenarios" / "order-service.yaml"
+ROOT = HERE.parent
+FLAGSHIP = ROOT / "scenarios" / "order-service.yaml"
 CLOCK = time.process_time  # CPU seconds of this process (the sampler thread sleeps)
 
 MM1_RATE, MM1_MU = 800.0, 1000.0
-ZERO_OVERHEAD = """
-placement:
-  network: {same_host_rtt: 0, same_zone_rtt: 0, cross_zone_rtt: 0, default_region_rtt: 0}
-http:
-  gateway: {enabled: false}
-  sidecar: {enabled: false}
-  tls: {version: none}
-messaging:
-  broker: {cpu_per_message: 0, cpu_per_delivery: 0}
-  tls: {version: none}
-"""
 
 
 def _load_text(text: str) -> Any:
@@ -49,21 +39,19 @@ def _load_text(text: str) -> Any:
 
 
 def mm1_scenario(duration: float) -> Any:
-    return _load_text(
-        f"""
-name: mm1
-run: {{duration: {duration}, warmup: 0, seed: 1}}
-services:
-  svc:
-    instances: 1
-    cores: 1
-    operations:
-      op: {{demand: {{dist: exponential, mean: {1 / MM1_MU}}}, request_bytes: 0, response_bytes: 0}}
-workload:
-  arrivals: {{kind: poisson, rate: {MM1_RATE}}}
-  clients: 1
-  flows: [{{name: f, service: svc, operation: op}}]
-{ZERO_OVERHEAD}"""
+    """The shipped M/M/1 validation scenario (every overhead off), at λ = MM1_RATE, one
+    replication, no warm-up."""
+    from sim.api import load_scenario
+
+    return load_scenario(
+        ROOT / "scenarios" / "validation" / "mm1.yaml",
+        [
+            f"run.duration={duration}",
+            "run.warmup=0",
+            "run.replications=1",
+            f"workload.arrivals.rate={MM1_RATE}",
+            f"services.station.operations.serve.demand.mean={1 / MM1_MU}",
+        ],
     )
 
 

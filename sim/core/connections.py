@@ -144,20 +144,18 @@ class Pool:
 
         A caller still waiting when the pool is closed (:meth:`close_all`) gets None."""
         env = self.env
-        if self.max_streams == 1:
-            if self.idle:
-                c = self.idle.pop()
-                c.streams = 1
-                return c
-        else:
+        c = self.reuse()
+        if c is not None:
+            return c
+        if self.max_streams > 1:
             for c in self.conns:
-                if c.streams < self.max_streams:
+                if c.streams < self.max_streams:  # still handshaking (reuse took no other)
                     c.streams += 1
-                    if c.ready is not None:  # still handshaking: wait with it
-                        t0 = env.now
-                        yield c.ready
-                        if tr is not None:
-                            tr.handshake += env.now - t0
+                    t0 = env.now
+                    assert c.ready is not None
+                    yield c.ready
+                    if tr is not None:
+                        tr.handshake += env.now - t0
                     return c
         if len(self.conns) < self.max_connections:
             c = Connection(self, self.owner, self.peer)

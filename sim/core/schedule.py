@@ -5,15 +5,17 @@ timer that nobody yields needs no more than that. These primitives keep the plac
 order of same-instant events that the heavier SimPy construct they replace would have had
 (a ``Timeout`` for :func:`call_at` and :func:`at`; the ``Initialize`` event of
 ``env.process`` for :func:`call_soon` and :class:`Task`; ``ev | env.timeout(limit)`` for
-:func:`first_of`), so swapping one for the other changes no result.
+:func:`first_of`), so swapping one for the other changes no result. :class:`Deadlines`
+puts every timeout of one length on one shared timer.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
-from simpy import Event
+from simpy import Event, Process
 from simpy.events import NORMAL, PENDING, URGENT
 
 
@@ -100,3 +102,47 @@ class Task:
             if event.callbacks is not None:
                 event.callbacks.append(self._resume)
                 return
+
+
+class Deadlines:
+    """Timeouts of one length for one run, on one shared timer instead of one per request.
+
+    Requests timed with the same limit expire in the order they started, so a FIFO of
+    (deadline, attempt, waiting process) and a single timer armed for the oldest attempt
+    still running replace a heap entry (and an ``AnyOf`` condition) per request. When the
+    timer fires, every attempt whose deadline has come and that is still running has its
+    waiting process interrupted — at the same instant the per-request timer would have
+    fired (to within one rounding of ``start + limit``).
+    """
+
+    def __init__(self, env: Any, limit: float):
+        self.env = env
+        self.limit = limit
+        self.queue: deque[tuple[float, Process, Process]] = deque()
+        self.armed = False
+
+    def add(self, attempt: Process, waiter: Process) -> None:
+        now = self.env.now
+        self.queue.append((now + self.limit, attempt, waiter))
+        if not self.armed:
+            self._arm(self.limit)
+
+    def _arm(self, delay: float) -> None:
+        self.armed = True
+        self.env.timeout(delay).callbacks.append(self._fire)
+
+    def _fire(self, _e: Any) -> None:
+        self.armed = False
+        q = self.queue
+        now = self.env.now
+        while q:
+            deadline, attempt, waiter = q[0]
+            if attempt.triggered:  # answered in time: nothing to do
+                q.popleft()
+                continue
+            if deadline > now:
+                self._arm(deadline - now)
+                return
+            q.popleft()
+            if waiter.is_alive:
+                waiter.interrupt("deadline")

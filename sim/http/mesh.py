@@ -37,6 +37,7 @@ from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, OK, Plan
 from sim.core.component import Component
 from sim.core.network import Place
+from sim.core.schedule import Deadlines
 from sim.core.trace import Trace
 from sim.http.controlplane import ControlPlane, XdsClient
 from sim.http.discovery import Catalog, DnsServer, KubeProxy, LogRow, View
@@ -44,7 +45,7 @@ from sim.http.events import EventDelivery
 from sim.http.gateway import GatewayTier
 from sim.http.orchestrator import Orchestrator
 from sim.http.proxy import Proxy
-from sim.http.routing import Deadlines, Router
+from sim.http.routing import Router
 from sim.http.sidecar import dependencies
 from sim.http.wire import Call, Wire
 from sim.scenario.http import HttpSettings

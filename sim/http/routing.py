@@ -35,15 +35,15 @@ no longer running are counted as ``stale_sends`` — the stale-endpoint window.
 from __future__ import annotations
 
 import functools
-from collections import deque
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from simpy import Interrupt, Process
+from simpy import Interrupt
 
 from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
+from sim.core.schedule import Deadlines
 from sim.core.trace import Trace
 from sim.http.balancing import Balancer, Ejections
 from sim.http.discovery import LogRow, View
@@ -61,50 +61,6 @@ RETRIABLE = {
     "5xx": (UNAVAILABLE, RESET, ERROR, CONNECT_FAILURE),
     "per-try-timeout": (TIMEOUT,),
 }
-
-
-class Deadlines:
-    """Timeouts of one length for one run, on one shared timer instead of one per request.
-
-    Requests timed with the same limit expire in the order they started, so a FIFO of
-    (deadline, attempt, waiting process) and a single timer armed for the oldest attempt
-    still running replace a heap entry (and an ``AnyOf`` condition) per request. When the
-    timer fires, every attempt whose deadline has come and that is still running has its
-    waiting process interrupted — at the same instant the per-request timer would have
-    fired (to within one rounding of ``start + limit``).
-    """
-
-    def __init__(self, env: Any, limit: float):
-        self.env = env
-        self.limit = limit
-        self.queue: deque[tuple[float, Process, Process]] = deque()
-        self.armed = False
-
-    def add(self, attempt: Process, waiter: Process) -> None:
-        now = self.env.now
-        self.queue.append((now + self.limit, attempt, waiter))
-        if not self.armed:
-            self._arm(self.limit)
-
-    def _arm(self, delay: float) -> None:
-        self.armed = True
-        self.env.timeout(delay).callbacks.append(self._fire)
-
-    def _fire(self, _e: Any) -> None:
-        self.armed = False
-        q = self.queue
-        now = self.env.now
-        while q:
-            deadline, attempt, waiter = q[0]
-            if attempt.triggered:  # answered in time: nothing to do
-                q.popleft()
-                continue
-            if deadline > now:
-                self._arm(deadline - now)
-                return
-            q.popleft()
-            if waiter.is_alive:
-                waiter.interrupt(TIMEOUT)
 
 
 def within(

@@ -379,34 +379,30 @@ class BrokerServer(Component):
             assert isinstance(interest, Interest)
             r = reply
             if d.via == "service" and not plain:
-                if mapped is None:
-                    assert reply is not None  # (not plain)
-                    mapped = self.fabric.map_reply(self, msg.account, msg.subject, reply)
-                r = mapped
+                r = mapped = mapped or self._map_reply(msg)
             copy = msg.copy(interest.role != "observer", d.account, d.subject, r, (), msg.service)
             self._write(interest.conn, copy, interest)
         for (dst, (acc, subj, svc)), queues in routes.items():
             r = reply
             if svc and not plain:
-                if mapped is None:
-                    assert reply is not None  # (not plain)
-                    mapped = self.fabric.map_reply(self, msg.account, msg.subject, reply)
-                r = mapped
+                r = mapped = mapped or self._map_reply(msg)
             copy = msg.copy(True, acc, subj, r, tuple(queues), svc)
             self._count_out(acc, msg.nbytes)
             self.fabric.route_send(self, dst, copy)
         for (cluster, (acc, subj, svc)), queues in gws.items():
             r = reply
             if svc and not plain:
-                if mapped is None:
-                    assert reply is not None  # (not plain)
-                    mapped = self.fabric.map_reply(self, msg.account, msg.subject, reply)
-                r = mapped
+                r = mapped = mapped or self._map_reply(msg)
             if r is not None and not r.startswith(GATEWAY_REPLY_PREFIX):
                 r = f"{GATEWAY_REPLY_PREFIX}{self.cluster}.{self.name}.{r}"
             copy = msg.copy(True, acc, subj, r, tuple(queues), svc)
             self._count_out(acc, msg.nbytes)
             self.fabric.gateway_send(self, cluster, copy)
+
+    def _map_reply(self, msg: Msg) -> str:
+        """The ``_R_.`` reply a service import's copies carry (made once per message)."""
+        assert msg.reply is not None  # only asked for a request crossing an import
+        return self.fabric.map_reply(self, msg.account, msg.subject, msg.reply)
 
     def _count_out(self, account: str, nbytes: float) -> None:
         (self._msgs_out or self._tally("_msgs_out", "messages_out")).value += 1.0

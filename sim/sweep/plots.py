@@ -24,20 +24,16 @@ ARCH_COLORS = {"http": "#3b6ea8", "messaging": "#d1782c"}
 DIFF_COLOR = "#555555"
 
 
+# A sweep frame's columns besides the swept parameters.
+RUN_COLUMNS = frozenset(
+    ("point", "point_key", "architecture", "replication", "flow", "metric", "unit", "value")
+)
+
+
 def summarize_sweep(frame: pd.DataFrame, params: list[str] | None = None) -> pd.DataFrame:
     """Per point, flow and metric: both architectures and messaging − http, with intervals."""
     if params is None:
-        fixed = {
-            "point",
-            "point_key",
-            "architecture",
-            "replication",
-            "flow",
-            "metric",
-            "unit",
-            "value",
-        }
-        params = [c for c in frame.columns if c not in fixed]
+        params = [c for c in frame.columns if c not in RUN_COLUMNS]
     rows = []
     keys = [*params, "flow", "metric", "unit"]
     for key, g in frame.groupby(keys, sort=False, dropna=False):
@@ -62,22 +58,7 @@ def plot_metric(frame: pd.DataFrame, param: str, metric: str = "p99") -> Figure:
     sel = frame[(frame["flow"] == flow) & (frame["metric"] == name)]
     if sel.empty:
         raise ValueError(f"no metric {flow}:{name} in the sweep")
-    others = [
-        c
-        for c in frame.columns
-        if c
-        not in {
-            param,
-            "point",
-            "point_key",
-            "architecture",
-            "replication",
-            "flow",
-            "metric",
-            "unit",
-            "value",
-        }
-    ]
+    others = [c for c in frame.columns if c != param and c not in RUN_COLUMNS]
     varying = [c for c in others if sel[c].nunique() > 1]
     if varying:
         raise ValueError(
