@@ -30,7 +30,7 @@ from sim.core.network import Network
 from sim.core.placement import Placer
 from sim.core.recorder import Recorder
 from sim.core.streams import Streams
-from sim.faults.timeline import schedule
+from sim.faults.timeline import has_faults, schedule
 from sim.http.mesh import HttpTransport
 from sim.messaging.transport import MessagingTransport
 from sim.scenario.model import Scenario
@@ -137,7 +137,8 @@ def run(
 
 
 def _tally(sc: Scenario) -> Any:
-    """The streaming aggregate when the scenario keeps no rows (``run.rows: none``)."""
+    """The streaming aggregate when the scenario keeps no rows (``run.rows: none``), with
+    what the fault measures need when it has a timeline (:mod:`sim.results.stream`)."""
     if sc.run.rows == "all":
         return None
     from sim.results.batches import BATCHES  # sim.results imports this module
@@ -145,7 +146,16 @@ def _tally(sc: Scenario) -> Any:
 
     if sc.run.warmup == "auto":  # sim.scenario.checks says so with the file and line
         raise ValueError("run.rows: none needs a fixed run.warmup (MSER-5 reads the rows)")
-    return Tally(sc.run.warmup, sc.run.duration, sc.run.timeseries_interval, BATCHES)
+    # a timeline's disturbance measures read each request's start, latency and status; the
+    # fault log's books (timeline, autoscaling, failover) which requests were answered
+    return Tally(
+        sc.run.warmup,
+        sc.run.duration,
+        sc.run.timeseries_interval,
+        BATCHES,
+        outcomes=bool(sc.timeline),
+        answered=has_faults(sc),
+    )
 
 
 def _auto_warmup(env: Any, recorder: Recorder, duration: float, extra: dict[str, Any]) -> float:

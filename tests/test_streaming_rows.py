@@ -142,7 +142,8 @@ def _batch(r: object, j: int) -> object:
     ("file", "sets", "fragment"),
     [
         (FLAGSHIP, ["run.warmup=auto"], "with warmup: auto"),
-        (ROOT / "scenarios" / "retry-storm.yaml", [], "with a timeline"),
+        # a timeline is no longer refused: tests/test_streaming_timeline.py
+        (ROOT / "scenarios" / "retry-storm.yaml", ["run.warmup=auto"], "with warmup: auto"),
     ],
 )
 def test_refused_combinations_are_located(

@@ -2,8 +2,9 @@
 
 Rows are plain tuples appended to a list (cheap in the event loop) and become a pandas
 frame once, at the end (:mod:`sim.results`). With ``run.rows: none`` the runner hands the
-recorder a ``tally`` (:class:`sim.results.stream.Tally`) that aggregates each row as it comes,
-and no row is kept. ``in_system``, when the runner sets it, is a
+recorder a ``tally`` (:class:`sim.results.stream.Tally`) that aggregates each row as it comes
+(with a timeline it also keeps each measured request's start, end and status compactly), and
+no row is kept. ``in_system``, when the runner sets it, is a
 time-weighted gauge of logical requests in the system (for Little's law, L = λW).
 """
 
@@ -70,7 +71,7 @@ class Recorder:
         if self.tally is None:
             self.rows.append(_row("request", tr, now, status))
         else:
-            self.tally.request(tr, now, status == "ok")
+            self.tally.request(tr, now, status)
         if tr.hops is not None:
             self.traces[tr.id] = tr
 

@@ -168,8 +168,9 @@ def _at(series: dict[str, list[float]], key: str, t: float) -> float:
 def disturbance_table(cmp: Any, **recovery_kw: Any) -> pd.DataFrame:
     """One row per timeline action × run: detection, recovery, losses, retries, churn.
 
-    ``cmp`` is a :class:`~sim.results.Comparison` or a list of run results; keyword
-    arguments go to :func:`recovery` (``window``, ``baseline``, ``hold``…)."""
+    ``cmp`` is a :class:`~sim.results.Comparison` or a list of run results (their
+    ``outcomes`` when they have them, else their ``requests``); keyword arguments go to
+    :func:`recovery` (``window``, ``baseline``, ``hold``…)."""
     runs = cmp.results() if hasattr(cmp, "results") else list(cmp)
     rows = []
     for run in runs:
@@ -179,11 +180,12 @@ def disturbance_table(cmp: Any, **recovery_kw: Any) -> pd.DataFrame:
         found = {e.get("entry"): e for e in events if e.get("kind") == "detection"}
         end = float(md.get("simulated_time", math.nan))
         waiting = [s for s in md.get("unanswered", []) if s >= float(md.get("warmup", 0.0))]
-        for e in events:
-            if e.get("kind") != "action":
-                continue
+        actions = [e for e in events if e.get("kind") == "action"]
+        # run.rows: none keeps no requests frame: RunResult.outcomes rebuilds what is read here
+        requests = getattr(run, "outcomes", run.requests) if actions else None
+        for e in actions:
             t0 = float(e["t"])
-            rec = recovery(run.requests, t0, unanswered=waiting, run_end=end, **recovery_kw)
+            rec = recovery(requests, t0, unanswered=waiting, run_end=end, **recovery_kw)
             upto = rec.recovered_at if math.isfinite(rec.recovered_at) else end
             d = found.get(e.get("entry"))
             attempts = _at(series, "attempts", upto) - _at(series, "attempts", t0)

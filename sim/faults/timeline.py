@@ -36,6 +36,7 @@ from sim.faults.autoscale import Autoscaler
 from sim.faults.detection import counters, detections
 from sim.faults.failover import FailoverRecord, FailoverTransport
 from sim.faults.fleet import Fleet
+from sim.scenario.model import Scenario
 from sim.scenario.timeline import (
     Crash,
     Link,
@@ -50,10 +51,14 @@ from sim.scenario.timeline import (
 SERIES = ("t", "generated", "requests", "attempts", "retries", "connections", "handshakes")
 
 
+def has_faults(sc: Scenario) -> bool:
+    """Whether the scenario has a timeline, autoscalers or failover (a :class:`Faults` log)."""
+    return bool(sc.timeline or sc.failover or any(s.autoscale for s in sc.services.values()))
+
+
 def schedule(app: Application) -> Faults | None:
     """Set up the timeline, autoscalers and failover of the app's scenario (or None)."""
-    sc = app.sc
-    if not (sc.timeline or sc.failover or any(s.autoscale for s in sc.services.values())):
+    if not has_faults(app.sc):
         return None
     return Faults(app)
 
@@ -99,6 +104,9 @@ class Faults:
     def books(self) -> dict[str, int]:
         """Requests generated, completed (ok + failed), ok, failed and in flight right now."""
         rec = self.app.recorder
+        tally = rec.tally
+        if tally is not None and tally.answered is not None:  # run.rows: none: its books
+            self._completed, self._failed = tally.completed, tally.answered.failed
         rows = rec.rows
         for r in rows[self._scanned :]:
             if r[0] == "request":
@@ -142,9 +150,13 @@ class Faults:
         """Start times of the requests never answered by now, interpolated from the arrival
         counts sampled every interval (request ids are given in arrival order)."""
         rec = self.app.recorder
-        done = {r[1] for r in rec.rows if r[0] == "request"}
-        missing = [i for i in range(rec.generated) if i not in done]
-        if not missing:
+        answered = rec.tally.answered if rec.tally is not None else None
+        if answered is not None:  # run.rows: none: one bit per request answered
+            missing = answered.missing(rec.generated)
+        else:
+            done = {r[1] for r in rec.rows if r[0] == "request"}
+            missing = np.asarray([i for i in range(rec.generated) if i not in done], dtype=int)
+        if not len(missing):
             return []
         ts = [*self.series["t"], self.env.now]
         gen = [*self.series["generated"], float(rec.generated)]

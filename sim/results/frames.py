@@ -3,7 +3,8 @@
 ``requests``: one row per logical request that started in the measured window and one per
 event delivery (``kind``), with latency and its breakdown (seconds) — empty when the run kept
 no rows (``run.rows: none``), whose summary comes from ``aggregate``
-(:mod:`sim.results.stream`). ``components``: one row
+(:mod:`sim.results.stream`; with a timeline, ``RunResult.outcomes`` has each measured
+request's start, end, latency and status for the disturbance measures). ``components``: one row
 per component instance; CPU, utilisation and memory are over the measured window,
 connection and handshake counts over the whole run (handshakes mostly happen at start-up,
 which is part of what each architecture costs). ``timeseries``: tidy per-interval gauges
@@ -38,6 +39,16 @@ class RunResult:
     broker: pd.DataFrame = field(default_factory=pd.DataFrame)  # messaging: per server/route/…
     aggregate: Tally | None = None  # run.rows: none — the streaming aggregate instead of rows
     batch: int | None = None  # a batch-means view of ``aggregate`` (sim.results.batches)
+
+    @property
+    def outcomes(self) -> pd.DataFrame:
+        """The requests as the disturbance measures read them (:mod:`sim.faults.measures`):
+        ``requests`` when the run kept its rows; with ``run.rows: none`` and a timeline, a
+        frame of kind, start, end, latency and status built from the aggregate's compact
+        storage (:class:`sim.results.stream.Outcomes`), with the same values; else
+        ``requests`` (empty)."""
+        kept = self.aggregate.outcomes if self.aggregate is not None else None
+        return self.requests if kept is None else kept.frame()
 
     @property
     def summary(self) -> pd.DataFrame:

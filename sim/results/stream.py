@@ -21,6 +21,16 @@ against; a row at or past the last edge (a rounding sliver) counts for the whole
 Rows that start before the warm-up are dropped as they come (the warm-up must be known
 when the run starts: ``rows: none`` with ``warmup: auto`` is refused by the scenario checks).
 
+With a ``timeline:`` the disturbance measures (:mod:`sim.faults.measures`) need every measured
+request's start, latency and status, so the tally then also keeps :class:`Outcomes`: start
+and end (8 bytes each, ``array('d')``) and a status code (1 byte, ``array('B')``, into a list
+of status names) per measured request — 17 bytes, events not included — from which
+:meth:`Outcomes.frame` builds the small frame those measures read, with the values of the
+rows (latency = end − start, as the rows compute it). Whenever faults are scheduled (a
+timeline, autoscaling or failover) it also keeps :class:`Answered`, the books of the fault
+log (:mod:`sim.faults.timeline`): one bit per request id answered and the count of failures,
+warm-up included. Neither exists otherwise.
+
 Whole-run and per-batch metrics are computed from :class:`Window` by one code path
 (:func:`sim.results.summary.run_metrics`), whichever mode built it; the row mode builds its
 :class:`Window` from the requests frame (:func:`window_of_frame`).
@@ -129,6 +139,82 @@ def _flat(parts: list[array]) -> np.ndarray:
     return out
 
 
+class Outcomes:
+    """Start, end and status of every measured request (kind "request"), in typed arrays:
+    what the disturbance measures read, 17 bytes a request (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.start = array("d")
+        self.end = array("d")
+        self.status = array("B")  # an index into ``names``
+        self.names: list[str] = []
+        self._code: dict[str, int] = {}
+
+    def add(self, start: float, end: float, status: str) -> None:
+        code = self._code.get(status)
+        if code is None:
+            code = self._code[status] = len(self.names)
+            self.names.append(status)
+            if code == 256:  # more statuses than a byte holds
+                self.status = array("H", self.status)
+        self.start.append(start)
+        self.end.append(end)
+        self.status.append(code)
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def frame(self) -> pd.DataFrame:
+        """kind, start, end, latency and status, one row per request in completion order (as
+        the requests frame has them, :mod:`sim.results.frames`)."""
+        start = np.frombuffer(self.start, dtype=float) if len(self) else np.empty(0)
+        end = np.frombuffer(self.end, dtype=float) if len(self) else np.empty(0)
+        codes = np.frombuffer(self.status, dtype=np.dtype(self.status.typecode))
+        names = np.asarray(self.names, dtype=object)
+        return pd.DataFrame(
+            {
+                "kind": np.full(len(self), "request", dtype=object),
+                "start": start,  # copied into the frame's block (the arrays stay as they are)
+                "end": end,
+                "latency": end - start,
+                "status": names[codes] if len(self) else np.empty(0, dtype=object),
+            }
+        )
+
+    def nbytes(self) -> int:
+        """Bytes held in the three arrays."""
+        return sum(a.buffer_info()[1] * a.itemsize for a in (self.start, self.end, self.status))
+
+
+class Answered:
+    """Which requests were answered (one bit per request id) and how many of them failed,
+    warm-up included: the books of the fault log (:mod:`sim.faults.timeline`)."""
+
+    CHUNK = 4096  # bytes the bitmap grows by (32,768 request ids)
+
+    def __init__(self) -> None:
+        self.bits = bytearray()
+        self.failed = 0
+
+    def add(self, rid: int, ok: bool) -> None:
+        if not ok:
+            self.failed += 1
+        if rid < 0:
+            return
+        i = rid >> 3
+        if i >= len(self.bits):
+            self.bits.extend(bytes(max(self.CHUNK, i + 1 - len(self.bits))))
+        self.bits[i] |= 1 << (rid & 7)
+
+    def missing(self, generated: int) -> np.ndarray:
+        """The ids below ``generated`` never answered, in increasing order."""
+        bits = np.unpackbits(np.frombuffer(self.bits, dtype=np.uint8), bitorder="little")
+        done = np.zeros(generated, dtype=bool)
+        n = min(generated, len(bits))
+        done[:n] = bits[:n].astype(bool)
+        return np.flatnonzero(~done)
+
+
 @dataclass
 class _Flow:
     """One flow's rows, per batch (index k: past the last edge, whole run only)."""
@@ -140,7 +226,15 @@ class _Flow:
 class Tally:
     """The streaming aggregate of one run's measured rows (see the module docstring)."""
 
-    def __init__(self, warmup: float, duration: float, interval: float, k: int):
+    def __init__(
+        self,
+        warmup: float,
+        duration: float,
+        interval: float,
+        k: int,
+        outcomes: bool = False,
+        answered: bool = False,
+    ):
         length = duration / k
         self.k = k
         self.edges = [warmup + j * length for j in range(k + 1)]  # as batches.batch_table
@@ -156,12 +250,19 @@ class Tally:
         self._bin_n = 0
         self._bin_ok = array("d")
         self._series: list[tuple[float, str, str, float]] = []
+        self.outcomes = Outcomes() if outcomes else None  # a timeline: its measures read them
+        self.answered = Answered() if answered else None  # faults scheduled: their books
 
-    def request(self, tr: Trace, now: float, ok: bool) -> None:
+    def request(self, tr: Trace, now: float, status: str) -> None:
         self.completed += 1
+        ok = status == "ok"
+        if self.answered is not None:
+            self.answered.add(tr.id, ok)
         j = bisect_right(self.edges, tr.start) - 1
         if j < 0:
             return
+        if self.outcomes is not None:
+            self.outcomes.add(tr.start, now, status)
         latency = now - tr.start
         f = self._req.get(tr.flow)
         if f is None:
@@ -232,7 +333,8 @@ class Tally:
         return Window(lat, ok, buckets, events)
 
     def nbytes(self) -> int:
-        """Bytes held in the per-row arrays (latencies and buffered bucket values)."""
+        """Bytes held in the per-row arrays (latencies and buffered bucket values; not the
+        :class:`Outcomes`, see :meth:`Outcomes.nbytes`)."""
         arrays = [a for f in self._req.values() for a in f.latency]
         arrays += [a for parts in self._ev.values() for a in parts] + self._buf
         return sum(a.buffer_info()[1] * a.itemsize for a in arrays)

@@ -243,8 +243,10 @@ class Run(Strict):
     goes). ``none``: streaming aggregation — raw rows are not kept and ``requests.parquet`` is
     not written; the summary, the batch-means intervals and the request timeseries come from
     aggregates built while the run goes, with the same values (:mod:`sim.results.stream`:
-    8 bytes per measured request or delivery, for exact quantiles). For long runs; it needs a
-    fixed warm-up and no timeline (whose recovery measures read the rows).
+    8 bytes per measured request or delivery, for exact quantiles). With a timeline it also
+    keeps each measured request's start, end and status (17 bytes), from which the
+    disturbance measures get the same values as from the rows. For long runs; it needs a
+    fixed warm-up (MSER-5, for ``warmup: auto``, reads the rows).
     """
 
     duration: Duration = Field(60.0, gt=0, le=30 * 86400, description="measured time")
