@@ -59,6 +59,18 @@ def check_structure(sc: Scenario) -> None:
                     if key == b:
                         path = (*path, b)
                     raise LocatedError(path, f"unknown region {reg!r}")
+            where: tuple[str | int, ...] = ("placement", "network", "region_rtt", a, b)
+            if a == b:  # the zone and host RTTs apply inside a region; this would be ignored
+                raise LocatedError(
+                    where, f"{a!r} to itself: inside a region, same_zone_rtt/cross_zone_rtt apply"
+                )
+            back = sc.placement.network.region_rtt.get(b, {}).get(a)
+            if back is not None and back != row[b]:  # a round trip is the same both ways
+                raise LocatedError(
+                    where,
+                    f"{a} → {b} is {row[b] * 1e3:g} ms but {b} → {a} is {back * 1e3:g} ms; "
+                    "a round-trip time is the same both ways: give it once",
+                )
     if sc.run.rows == "none" and sc.run.warmup == "auto":  # see Run.rows
         raise LocatedError(
             ("run", "rows"),

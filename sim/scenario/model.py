@@ -200,7 +200,9 @@ class Network(Strict):
         1e-3, "measured ping between AWS zones 0.9–1.1 ms; FlashGrid 2023: 0.5–1.5 ms", ge=0
     )
     region_rtt: dict[str, dict[str, Duration]] = cited(
-        {}, "scenario-specific; e.g. cloudping inter-region tables", description="RTT matrix"
+        {},
+        "scenario-specific; e.g. cloudping inter-region tables",
+        description="RTT between two regions ({a: {b: 75ms}}; each pair once: the same both ways)",
     )
     default_region_rtt: Duration = cited(80e-3, "assumption: transatlantic RTT ≈80 ms", ge=0)
     bandwidth: float = cited(10e9, "assumption: 10 Gbit/s NICs", gt=0, description="bits/s")
