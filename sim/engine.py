@@ -144,12 +144,11 @@ def _tally(sc: Scenario) -> Any:
     from sim.results.batches import BATCHES  # sim.results imports this module
     from sim.results.stream import Tally
 
-    if sc.run.warmup == "auto":  # sim.scenario.checks says so with the file and line
-        raise ValueError("run.rows: none needs a fixed run.warmup (MSER-5 reads the rows)")
+    # warmup: auto — the tally keeps the pilot's series until _auto_warmup fixes the warm-up;
     # a timeline's disturbance measures read each request's start, latency and status; the
     # fault log's books (timeline, autoscaling, failover) which requests were answered
     return Tally(
-        sc.run.warmup,
+        None if sc.run.warmup == "auto" else sc.run.warmup,
         sc.run.duration,
         sc.run.timeseries_interval,
         BATCHES,
@@ -167,6 +166,8 @@ def _auto_warmup(env: Any, recorder: Recorder, duration: float, extra: dict[str,
         return np.asarray(starts), np.asarray(latencies)
 
     choice = pilot_warmup(observe, duration / 16, duration)
+    if recorder.tally is not None:  # run.rows: none: measure from here on
+        recorder.tally.measure_from(choice.warmup)
     extra.update(
         warmup_mser=choice.truncation,
         warmup_settled=choice.settled,

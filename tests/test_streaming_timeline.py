@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -125,27 +124,18 @@ def test_timeline_with_rows_none_is_accepted(capfd: pytest.CaptureFixture[str]) 
     assert "cannot be used" not in capfd.readouterr().err
 
 
-def test_warmup_auto_with_rows_none_is_still_refused(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["run", str(SCENARIOS / "retry-storm.yaml"), "--set", "run.rows=none"]
-    assert main([*argv, "--set", "run.warmup=auto"]) == 2
-    out, err = capfd.readouterr()
-    assert out == "" and err.count("\n") == 1, err
-    assert re.match(r"--set:1: run\.rows: none cannot be used with warmup: auto", err), err
-    assert "timeline" not in err
-    text = (SCENARIOS / "retry-storm.yaml").read_text(encoding="utf-8")
-    old = "run: {duration: 60s, warmup: 10s, seed: 1}\n"
-    assert old in text
-    f = tmp_path / "auto.yaml"
-    f.write_text(
-        text.replace(old, "run:\n  duration: 60s\n  warmup: auto\n  rows: none\n"),
-        encoding="utf-8",
-    )
-    line = 1 + f.read_text(encoding="utf-8").splitlines().index("  rows: none")
-    assert main(["run", str(f)]) == 2
-    err = capfd.readouterr().err
-    assert err.startswith(f"{f}:{line}: run.rows: none cannot be used with warmup: auto"), err
+def test_warmup_auto_with_a_timeline_without_rows_equals_rows() -> None:
+    """warmup: auto, a timeline and no rows together: the same warm-up and disturbance table."""
+    sets = ["run.duration=32", "run.warmup=auto"]  # measured from >= 2 s: the 30 s action is in
+    path = SCENARIOS / "retry-storm.yaml"
+    rows = compare(load_scenario(path, sets))
+    none = compare(load_scenario(path, [*sets, "run.rows=none"]))
+    for r, n in zip(rows.results(), none.results(), strict=True):
+        assert r.metadata["warmup"] == n.metadata["warmup"] > 0
+    a, b = disturbance_table(rows), disturbance_table(none)
+    assert len(a) == 2  # the action, for each architecture
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(rows.summary, none.summary, check_exact=True)
 
 
 def test_cli_run_of_a_failure_scenario_without_rows(tmp_path: Path) -> None:

@@ -18,8 +18,13 @@ recorder hands each measured row to a :class:`Tally` instead, which keeps only:
 Batch ``j`` holds the rows whose start lies in ``[warmup + j·L, warmup + (j+1)·L)`` with
 ``L = duration / k``, the same floats :func:`sim.results.batches.batch_table` compares
 against; a row at or past the last edge (a rounding sliver) counts for the whole run only.
-Rows that start before the warm-up are dropped as they come (the warm-up must be known
-when the run starts: ``rows: none`` with ``warmup: auto`` is refused by the scenario checks).
+Rows that start before the warm-up are dropped as they come. With ``warmup: auto`` the
+warm-up is not known when the run starts: until the engine fixes it (:meth:`Tally.measure_from`,
+at the end of the pilot that settles) the tally keeps the pilot's series instead — request
+id, start and end, 24 bytes per completed request (:class:`Pilot`) — from which MSER-5 gets
+the same arrival series as from the rows (:meth:`Tally.arrival_series`); measuring starts at
+the pilot's end, so no measured request has started before it, and the pilot's series is
+dropped then.
 
 With a ``timeline:`` the disturbance measures (:mod:`sim.faults.measures`) need every measured
 request's start, latency and status, so the tally then also keeps :class:`Outcomes`: start
@@ -186,6 +191,29 @@ class Outcomes:
         return sum(a.buffer_info()[1] * a.itemsize for a in (self.start, self.end, self.status))
 
 
+class Pilot:
+    """Request id, start and end of every completed request while ``warmup: auto`` is still
+    being chosen (24 bytes a request): the arrival series MSER-5 reads."""
+
+    def __init__(self) -> None:
+        self.rid = array("q")
+        self.start = array("d")
+        self.end = array("d")
+
+    def add(self, rid: int, start: float, end: float) -> None:
+        self.rid.append(rid)
+        self.start.append(start)
+        self.end.append(end)
+
+    def arrival_series(self) -> tuple[list[float], list[float]]:
+        """As :meth:`sim.core.recorder.Recorder.arrival_series` gives it from the rows."""
+        done = sorted(zip(self.rid, self.start, self.end, strict=True))
+        n = 0
+        while n < len(done) and done[n][0] == n:
+            n += 1
+        return [d[1] for d in done[:n]], [d[2] - d[1] for d in done[:n]]
+
+
 class Answered:
     """Which requests were answered (one bit per request id) and how many of them failed,
     warm-up included: the books of the fault log (:mod:`sim.faults.timeline`)."""
@@ -228,18 +256,24 @@ class Tally:
 
     def __init__(
         self,
-        warmup: float,
+        warmup: float | None,
         duration: float,
         interval: float,
         k: int,
         outcomes: bool = False,
         answered: bool = False,
     ):
-        length = duration / k
         self.k = k
-        self.edges = [warmup + j * length for j in range(k + 1)]  # as batches.batch_table
+        self.duration = duration
         self.interval = interval
-        self.end = warmup + duration
+        # warmup None (warmup: auto, still being chosen): no edge yet, so nothing is measured
+        self.edges = [math.inf] * (k + 1)
+        self.end = math.inf
+        self.pilot: Pilot | None = None
+        if warmup is None:
+            self.pilot = Pilot()
+        else:
+            self.measure_from(warmup)
         self.completed = 0  # every completed request, warm-up included (metadata)
         self.first: tuple[int, float] | None = None  # first measured request: (id, end)
         self._req: dict[str, _Flow] = {}
@@ -253,8 +287,23 @@ class Tally:
         self.outcomes = Outcomes() if outcomes else None  # a timeline: its measures read them
         self.answered = Answered() if answered else None  # faults scheduled: their books
 
+    def measure_from(self, warmup: float) -> None:
+        """Measure the requests that start from ``warmup`` on (the pilot's series is dropped)."""
+        length = self.duration / self.k
+        self.edges = [warmup + j * length for j in range(self.k + 1)]  # as batches.batch_table
+        self.end = warmup + self.duration
+        self.pilot = None
+
+    def arrival_series(self) -> tuple[list[float], list[float]]:
+        """The pilot's (start, latency) series in arrival order (``warmup: auto`` only)."""
+        if self.pilot is None:
+            raise RuntimeError("no arrival series: the warm-up is already fixed")
+        return self.pilot.arrival_series()
+
     def request(self, tr: Trace, now: float, status: str) -> None:
         self.completed += 1
+        if self.pilot is not None:
+            self.pilot.add(tr.id, tr.start, now)
         ok = status == "ok"
         if self.answered is not None:
             self.answered.add(tr.id, ok)

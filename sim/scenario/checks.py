@@ -71,12 +71,6 @@ def check_structure(sc: Scenario) -> None:
                     f"{a} → {b} is {row[b] * 1e3:g} ms but {b} → {a} is {back * 1e3:g} ms; "
                     "a round-trip time is the same both ways: give it once",
                 )
-    if sc.run.rows == "none" and sc.run.warmup == "auto":  # see Run.rows
-        raise LocatedError(
-            ("run", "rows"),
-            "none cannot be used with warmup: auto (MSER-5 reads the per-request rows); "
-            "keep all or give a fixed warm-up",
-        )
     check_http(sc.http, sc.services)
     check_timeline(sc)
     _check_cycles(sc)

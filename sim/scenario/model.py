@@ -247,8 +247,9 @@ class Run(Strict):
     aggregates built while the run goes, with the same values (:mod:`sim.results.stream`:
     8 bytes per measured request or delivery, for exact quantiles). With a timeline it also
     keeps each measured request's start, end and status (17 bytes), from which the
-    disturbance measures get the same values as from the rows. For long runs; it needs a
-    fixed warm-up (MSER-5, for ``warmup: auto``, reads the rows).
+    disturbance measures get the same values as from the rows; with ``warmup: auto``, each
+    pilot request's id, start and end (24 bytes) until the warm-up is chosen, so MSER-5
+    reads the same series. For long runs.
     """
 
     duration: Duration = Field(60.0, gt=0, le=30 * 86400, description="measured time")
