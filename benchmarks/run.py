@@ -188,6 +188,14 @@ def bench_mm1(mm1_dur: float, repeats: int) -> tuple[str, dict[str, dict[str, fl
     return text, res
 
 
+def _model_code(cost: float, budget: float, loop: float) -> tuple[float, float, str]:
+    """(model code µs per request, what the target allows for it, the cut that needs): the
+    CPU per request beyond the bare cost of its events, now and at the target's budget."""
+    now, allowed = (cost - loop) * 1e6, (budget - loop) * 1e6
+    cut = "impossible" if allowed <= 0 else f"{1 - allowed / now:.0%}" if allowed < now else "0%"
+    return now, allowed, cut
+
+
 def bench_floor(
     flag: dict[str, dict[str, float]], mm1: dict[str, dict[str, float]], repeats: int
 ) -> str:
@@ -227,21 +235,24 @@ def bench_floor(
                 "hand-made",
                 hand_cost / (n * per_event),
                 2.0,
+                *_model_code(sim_cost, hand_cost / 2.0, n * per_event),
             ]
         )
     ciw_cost = 1.0 / mm1["Ciw"]["rate"]
     for arch in ("http", "messaging"):
         n = counts[f"mm1 {arch}"]
+        sim_cost = 1.0 / mm1[f"sim ({arch})"]["rate"]
         rows.append(
             [
                 f"M/M/1 {arch}",
                 n,
                 counts["mm1 hand"],
-                1.0 / mm1[f"sim ({arch})"]["rate"] / n * 1e6,
+                sim_cost / n * 1e6,
                 1.0 / mm1["hand-made SimPy"]["rate"] / counts["mm1 hand"] * 1e6,
                 "Ciw",
                 ciw_cost / (n * per_event),
                 3.0,
+                *_model_code(sim_cost, ciw_cost / 3.0, n * per_event),
             ]
         )
     return (
@@ -252,7 +263,11 @@ def bench_floor(
         "per request / (the simulator's events per request × the bare event): the ratio the "
         "simulator would reach if all it does besides scheduling its events cost nothing. "
         "Above the target: the target is within SimPy's reach, and the gap is the CPU spent "
-        "per event (sim vs hand-made µs / event), not the number of events.\n\n"
+        "per event (sim vs hand-made µs / event), not the number of events. `model code` = "
+        "the simulator's CPU per request minus its events × the bare event: the Python the "
+        "model runs per request (routing, accounting, traces, gauges); `allowed` = what the "
+        "target leaves for it (the yardstick's CPU per request / the target, minus the same "
+        "events × the bare event; negative: the events alone exceed the target).\n\n"
         + table(
             [
                 "path",
@@ -263,6 +278,9 @@ def bench_floor(
                 "yardstick",
                 "best possible × yardstick",
                 "target",
+                "model code µs / request",
+                "allowed at target",
+                "cut needed",
             ],
             rows,
         )
