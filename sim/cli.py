@@ -240,7 +240,7 @@ def _run(args: argparse.Namespace) -> int:
             f"{cmp.metadata['replications']} replication(s){prec}, seed {cmp.metadata['seed']}\n"
         )
         print(side_by_side(cmp.summary))
-        rows = "requests.parquet, " if sc.run.rows == "all" else ""
+        rows = "requests.parquet, " if sc.run.rows == "all" else "latencies.parquet, "
         print(
             f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, {rows}"
             "components.csv, timeseries.csv, links.csv, broker.csv, metadata.json, scenario.json, "

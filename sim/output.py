@@ -14,7 +14,13 @@ import pandas as pd
 
 from sim.io import atomic_text, atomic_write
 from sim.report import from_comparison, write_report
-from sim.report.data import TracedRequest, sample_request, scenario_json, traces_json
+from sim.report.data import (
+    LATENCIES_FILE,
+    TracedRequest,
+    sample_request,
+    scenario_json,
+    traces_json,
+)
 from sim.results import Comparison
 from sim.scenario.model import Scenario
 
@@ -26,17 +32,16 @@ def _csv(df: pd.DataFrame) -> str:
 
 
 def write_run(out: Path, sc: Scenario, cmp: Comparison, trace_sample: bool = True) -> None:
-    """summary.csv, requests.parquet (unless the scenario keeps no rows: ``run.rows: none``),
+    """summary.csv, requests.parquet (with ``run.rows: none``: latencies.parquet instead),
     components.csv, timeseries.csv, links.csv, metadata.json, scenario.json, traces.json,
     report.md, report.html and figures/."""
     out.mkdir(parents=True, exist_ok=True)
-    if sc.run.rows == "all":
-        requests = cmp.frame("requests")
-        atomic_write(
-            out / "requests.parquet", lambda f: requests.to_parquet(f, index=False), binary=True
-        )
-    else:  # not a stale file from an earlier run into the same folder
-        (out / "requests.parquet").unlink(missing_ok=True)
+    kept, dropped = ("requests.parquet", LATENCIES_FILE)
+    if sc.run.rows == "none":  # each measured request's latency, 8 bytes, for the figures
+        kept, dropped = dropped, kept
+    frame = cmp.frame("requests" if sc.run.rows == "all" else "latencies")
+    atomic_write(out / kept, lambda f: frame.to_parquet(f, index=False), binary=True)
+    (out / dropped).unlink(missing_ok=True)  # not a stale file of an earlier run here
     atomic_text(out / "components.csv", _csv(cmp.frame("components")))
     atomic_text(out / "timeseries.csv", _csv(cmp.frame("timeseries")))
     atomic_text(out / "summary.csv", _csv(cmp.summary))

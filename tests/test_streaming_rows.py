@@ -182,7 +182,37 @@ def test_run_folder_and_report_without_rows(tmp_path: Path) -> None:
     rep = build_report(res, render=False)
     assert any("Raw rows were not kept" in w for w in rep.warnings)
     keys = {f.key for f in rep.figures}
-    assert "latency" not in keys and "breakdown" not in keys and "over-time" in keys
+    assert {"latency", "breakdown", "over-time"} <= keys  # drawn from the aggregates
     assert rep.sample and rep.sample["first"]  # the traced sample request is still there
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
-    assert "Raw rows were not kept" in text and "figures/latency.png" not in text
+    assert "Raw rows were not kept" in text and "figures/latency.png" in text
+    # latencies.parquet: each measured request's latency, the very values of the rows
+    rows = compare(load_scenario(TINY))
+    key = ["architecture", "replication", "flow"]
+
+    def by_key(df: pd.DataFrame) -> dict[tuple[object, ...], list[float]]:
+        return {k: sorted(g["latency"]) for k, g in df.groupby(key, observed=True)}
+
+    kept = res.latencies
+    assert list(kept.columns) == [*key, "latency"] and len(kept) > 50
+    assert by_key(kept) == by_key(rows.frame("latencies"))
+    assert by_key(cmp.frame("latencies")) == by_key(kept)  # in memory as on disk
+    write_run(tmp_path, load_scenario(TINY), rows)  # rows kept again: no stale latencies file
+    assert (tmp_path / "requests.parquet").exists()
+    assert not (tmp_path / "latencies.parquet").exists()
+
+
+def test_breakdown_from_the_summary_is_the_rows_figure() -> None:
+    """The report draws where the time goes from the summary's bucket means (which runs
+    without rows have too): the same bars as the means over the rows (one replication; the
+    sums differ only in rounding order: fsum vs pandas)."""
+    from sim.report import plots
+
+    cmp = compare(load_scenario(TINY))
+    s = cmp.summary.set_index(["flow", "metric"])
+    archs = ("http", "messaging")
+    means = {a: {b: float(s.loc[("all", f"time_{b}"), a]) for b in stream.BUCKETS} for a in archs}
+    ours = [p.get_width() for p in plots.breakdown_bars(means).axes[0].patches]
+    rows = [p.get_width() for p in plots.time_breakdown(cmp.frame("requests")).axes[0].patches]
+    assert len(ours) == len(rows) == 2 * len(stream.BUCKETS)
+    assert ours == pytest.approx(rows, rel=1e-12, abs=1e-15)

@@ -40,8 +40,8 @@ def add_parser(subparsers: Any) -> None:
     r = subparsers.add_parser(
         "report",
         help="regenerate report.md and report.html from a saved results folder",
-        description="Read the files `sim run` wrote (summary.csv, requests.parquet unless the "
-        "run kept no rows, components.csv, timeseries.csv, links.csv, metadata.json, scenario.json, "
+        description="Read the files `sim run` wrote (summary.csv, requests.parquet, or "
+        "latencies.parquet when the run kept no rows, components.csv, timeseries.csv, links.csv, metadata.json, scenario.json, "
         "traces.json) and write report.md, report.html and figures/ again. Runs nothing.",
         epilog=EXAMPLES["report"],
         formatter_class=raw,

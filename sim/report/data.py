@@ -31,6 +31,7 @@ Hop = tuple[float, str, str, str]
 
 SCENARIO_FILE = "scenario.json"
 TRACES_FILE = "traces.json"
+LATENCIES_FILE = "latencies.parquet"  # run.rows: none: each measured request's latency
 FRAME_FILES = {
     "summary": "summary.csv",
     "requests": "requests.parquet",
@@ -89,6 +90,16 @@ class Results:
     metadata: dict[str, Any]
     sample: int | None = None  # id of the traced sample request
     traces: dict[str, TracedRequest] = field(default_factory=dict)  # by architecture
+    latency_frame: pd.DataFrame | None = None  # run.rows: none — latencies.parquet
+
+    @property
+    def latencies(self) -> pd.DataFrame:
+        """architecture, replication, flow and latency of every measured request: from the
+        requests frame, or from ``latencies.parquet`` when the runs kept no rows."""
+        if self.latency_frame is not None:
+            return self.latency_frame
+        r = self.requests[self.requests["kind"] == "request"]
+        return r[["architecture", "replication", "flow", "latency"]]
 
     @property
     def warmup(self) -> float:
@@ -151,6 +162,7 @@ def from_comparison(
         meta,
         sample if traces else None,
         traces,
+        cmp.frame("latencies") if any(r.aggregate for r in cmp.results()) else None,
     )
 
 
@@ -225,6 +237,12 @@ def load_results(folder: str | Path) -> Results:
             traces = {a: TracedRequest.from_json(x) for a, x in t.get("traces", {}).items()}
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ResultsError(f"{d / TRACES_FILE}: malformed trace: {e}") from None
+    latencies = None
+    if (d / LATENCIES_FILE).exists():  # run.rows: none
+        try:
+            latencies = pd.read_parquet(d / LATENCIES_FILE)
+        except Exception as e:  # pandas raises many types for a damaged file
+            raise ResultsError(f"{d / LATENCIES_FILE}: cannot read: {e}") from None
     return Results(
         sc,
         frames["summary"],
@@ -235,6 +253,7 @@ def load_results(folder: str | Path) -> Results:
         meta,
         sample,
         traces,
+        latencies,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.core.trace import BUCKETS
 from sim.report import plots, sequence, topology
 from sim.report.data import Results, sample_request
 from sim.report.parameters import Parameter, dist_text, parameters
@@ -85,9 +86,9 @@ def build_report(res: Results, render: bool = True) -> Report:
         warnings.append("Only one architecture was run: there is nothing to compare.")
     if _no_rows(res):
         warnings.append(
-            "Raw rows were not kept (run.rows: none): the summary comes from aggregates built "
-            "while the run went, and the per-request figures (latency distribution, where the "
-            "time goes) are left out."
+            "Raw rows were not kept (run.rows: none): the summary and the figures come from "
+            "aggregates built while the run went (latencies.parquet keeps each measured "
+            "request's latency), with the same values."
         )
     rep = Report(
         name=sc.name,
@@ -304,7 +305,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
                 "Latency distribution",
                 f"The share of requests answered within each latency (left) and the percentiles (right): at p99 a request takes {p99[0]:.3g} ms over HTTP and {p99[1]:.3g} ms over messaging ({_ratio(*p99)}).",
             ),
-            lambda: plots.latency_distribution(res.requests),
+            lambda: plots.latency_distribution(res.latencies),
         ),
         (
             FigureDoc(
@@ -312,7 +313,12 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
                 "Where the time goes",
                 f"The mean latency of a request split by where it was spent; proxy and broker processing on the path account for {infra[0]:.3g} ms over HTTP and {infra[1]:.3g} ms over messaging.",
             ),
-            lambda: plots.time_breakdown(res.requests),
+            lambda: plots.breakdown_bars(
+                {
+                    a: {b: v("all", f"time_{b}", a) for b in BUCKETS}  # ms, as the table
+                    for a in res.architectures
+                }
+            ),
         ),
         (
             FigureDoc(
@@ -372,8 +378,6 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
                 lambda: sequence.timeline(res.traces, res.sample),
             )
         )
-    if _no_rows(res):  # nothing per request to draw from
-        docs = [(doc, draw) for doc, draw in docs if doc.key not in ("latency", "breakdown")]
     out = []
     for doc, draw in docs:
         if render:

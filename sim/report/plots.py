@@ -66,10 +66,11 @@ def _kind_color(kind: str) -> str:
 
 
 def latency_distribution(requests: pd.DataFrame) -> Figure:
-    """Latency CDF (log scale) and the percentiles p50, p90, p99, p99.9 of both architectures."""
+    """Latency CDF (log scale) and the percentiles p50, p90, p99, p99.9 of both architectures
+    (``requests``: the requests frame, or any frame of architecture and latency)."""
     fig = _figure(9, 3.8)
     cdf, pct = fig.subplots(1, 2, width_ratios=[3, 2])
-    r = requests[requests["kind"] == "request"]
+    r = requests[requests["kind"] == "request"] if "kind" in requests else requests
     archs = _archs(r)
     width = 0.8 / max(len(archs), 1)
     x = np.arange(len(PERCENTILES))
@@ -101,19 +102,28 @@ def latency_distribution(requests: pd.DataFrame) -> Figure:
 
 def time_breakdown(requests: pd.DataFrame) -> Figure:
     """Mean time per request split into network, queueing, CPU, proxy/broker and handshakes."""
+    r = requests[requests["kind"] == "request"]
+    means = {
+        a: {b: float(v) for b, v in (r[r["architecture"] == a][list(BUCKETS)].mean() * 1e3).items()}
+        for a in _archs(r)
+    }
+    return breakdown_bars(means)
+
+
+def breakdown_bars(means: dict[str, dict[str, float]]) -> Figure:
+    """The :func:`time_breakdown` figure from the mean of each bucket (ms) per architecture
+    (the report takes them from the summary, which runs without rows have too)."""
     fig = _figure(8, 2.6)
     ax = fig.subplots()
-    r = requests[requests["kind"] == "request"]
-    archs = _archs(r)
-    means = {a: r[r["architecture"] == a][list(BUCKETS)].mean() * 1e3 for a in archs}
+    archs = list(means)
     for i, a in enumerate(archs):
         left = 0.0
         for b in BUCKETS:
-            v = float(means[a][b]) if not np.isnan(means[a][b]) else 0.0
+            v = means[a][b] if not np.isnan(means[a][b]) else 0.0
             ax.barh(
                 i, v, left=left, color=BUCKET_COLORS[b], label=BUCKET_LABELS[b] if i == 0 else None
             )
-            if v > 0.04 * max(float(means[x].sum()) for x in archs):
+            if v > 0.04 * max(sum(means[x].values()) for x in archs):
                 ax.text(
                     left + v / 2, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="white"
                 )

@@ -51,6 +51,30 @@ class RunResult:
         return self.requests if kept is None else kept.frame()
 
     @property
+    def latencies(self) -> pd.DataFrame:
+        """architecture, replication, flow and latency of every measured request: from the
+        rows, or with ``run.rows: none`` from the aggregate's exact latencies (by flow)."""
+        if self.aggregate is None:
+            r = self.requests[self.requests["kind"] == "request"]
+            return r[["architecture", "replication", "flow", "latency"]].reset_index(drop=True)
+        by_flow = self.aggregate.window().requests  # sorted by flow
+        n = sum(len(v) for v in by_flow.values())
+        # codes, not strings: ~14 bytes a request (runs concatenate into one frame as long as
+        # their categories agree, and into strings otherwise)
+        codes = np.repeat(np.arange(len(by_flow)), [len(v) for v in by_flow.values()])
+        archs = ["http", "messaging"]
+        return pd.DataFrame(
+            {
+                "architecture": pd.Categorical.from_codes(
+                    np.full(n, archs.index(self.architecture), dtype=np.int8), categories=archs
+                ),
+                "replication": np.full(n, int(self.metadata.get("replication", 0)), np.int32),
+                "flow": pd.Categorical.from_codes(codes, categories=list(by_flow)),
+                "latency": np.concatenate(list(by_flow.values())) if by_flow else np.empty(0),
+            }
+        )
+
+    @property
     def summary(self) -> pd.DataFrame:
         """Headline metrics of this run (see :func:`sim.results.summarize`)."""
         from sim.results.summary import summarize
