@@ -10,6 +10,7 @@ time-weighted gauge of logical requests in the system (for Little's law, L = λW
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sim.core.metrics import Gauge
@@ -52,11 +53,7 @@ class Recorder:
         in flight: the complete prefix of the series (request ids are given in arrival order)."""
         if self.tally is not None:  # run.rows: none: the tally keeps the pilot's series
             return self.tally.arrival_series()
-        done = sorted((r[1], r[3], r[4] - r[3]) for r in self.rows if r[0] == "request")
-        n = 0
-        while n < len(done) and done[n][0] == n:
-            n += 1
-        return [d[1] for d in done[:n]], [d[2] for d in done[:n]]
+        return arrival_prefix((r[1], r[3], r[4]) for r in self.rows if r[0] == "request")
 
     def begin(self) -> None:
         self.generated += 1
@@ -80,6 +77,16 @@ class Recorder:
             self.rows.append(_row("event", tr, now, status))
         else:
             self.tally.event(tr, now)
+
+
+def arrival_prefix(done: Iterable[tuple[int, float, float]]) -> tuple[list[float], list[float]]:
+    """(start, latency) of completed requests, given as (id, start, end), in arrival order up
+    to the first id missing (still in flight): ids are given in arrival order from 0."""
+    ordered = sorted(done)
+    n = 0
+    while n < len(ordered) and ordered[n][0] == n:
+        n += 1
+    return [d[1] for d in ordered[:n]], [d[2] - d[1] for d in ordered[:n]]
 
 
 def _row(kind: str, tr: Trace, now: float, status: str) -> RowT:

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sim.core.recorder import arrival_prefix
 from sim.core.trace import BUCKETS
 
 if TYPE_CHECKING:
@@ -207,11 +208,7 @@ class Pilot:
 
     def arrival_series(self) -> tuple[list[float], list[float]]:
         """As :meth:`sim.core.recorder.Recorder.arrival_series` gives it from the rows."""
-        done = sorted(zip(self.rid, self.start, self.end, strict=True))
-        n = 0
-        while n < len(done) and done[n][0] == n:
-            n += 1
-        return [d[1] for d in done[:n]], [d[2] - d[1] for d in done[:n]]
+        return arrival_prefix(zip(self.rid, self.start, self.end, strict=True))
 
 
 class Answered:
