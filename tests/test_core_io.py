@@ -43,7 +43,7 @@ def at(env: simpy.Environment, t: float, fn: object) -> None:
 
 
 def test_spaced_messages_cost_one_wakeup_each() -> None:
-    env, cpu, io = world()
+    env, _cpu, io = world()
     done: list[tuple[str, float]] = []
     chan = io.channel(tls=False)
     # the first at 2 ms finds the process asleep for 2 ms: cold; the second 0.5 ms after the
@@ -57,7 +57,7 @@ def test_spaced_messages_cost_one_wakeup_each() -> None:
 
 
 def test_three_messages_arriving_while_busy_share_one_wakeup() -> None:
-    env, cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    env, _cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
     done: list[tuple[str, float]] = []
     chan = io.channel(tls=False)
     # "a" is on the core from 0 to 11 µs; b, c, d arrive meanwhile and are read together
@@ -86,7 +86,7 @@ def test_messages_queued_for_a_core_join_the_batch_before_it_starts() -> None:
 
 
 def test_two_connections_are_two_wakeups() -> None:
-    env, cpu, io = world(cores=2, cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    env, _cpu, io = world(cores=2, cost=COST.model_copy(update={"cold_wakeup": 0.0}))
     done: list[float] = []
     one, two = io.channel(tls=False), io.channel(tls=False)
     at(env, 0.0, lambda: one.send(0, None, lambda: done.append(env.now)))
@@ -97,7 +97,7 @@ def test_two_connections_are_two_wakeups() -> None:
 
 
 def test_tls_adds_per_record_and_per_byte_work() -> None:
-    env, cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    env, _cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
     done: list[float] = []
     chan = io.channel(tls=True)
     chan.send(1000, None, lambda: done.append(env.now))
@@ -143,7 +143,7 @@ def test_free_io_is_no_io() -> None:
 
 
 def test_window_counts_from_the_mark() -> None:
-    env, cpu, io = world()
+    env, _cpu, io = world()
     chan = io.channel(tls=False)
     chan.send(10, None, lambda: None)
     env.run()
