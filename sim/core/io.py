@@ -55,6 +55,7 @@ class Io:
         "cold_wakeups",
         "cpu",
         "messages",
+        "on_share",
         "per_byte",
         "per_message",
         "seconds",
@@ -84,6 +85,9 @@ class Io:
         self.tls_bytes = 0.0
         self.seconds = 0.0
         self._mark = (0, 0, 0, 0.0, 0, 0.0, 0.0)
+        # told each tagged message's equal share of its wake-up's work (a broker books it
+        # to the message's account)
+        self.on_share: Callable[[Any, float], None] | None = None
 
     @classmethod
     def of(cls, cpu: Cpu | None, cost: IoCost | None) -> Io | None:
@@ -151,7 +155,7 @@ class _Batch:
 
     def __init__(self, chan: Channel):
         self.chan = chan
-        self.items: list[tuple[Trace | None, float, Done]] = []
+        self.items: list[tuple[Trace | None, float, Done, Any]] = []
         self.nbytes = 0.0
         self.work = 0.0
 
@@ -171,11 +175,16 @@ class _Batch:
         if nxt is not None:  # arrived while this batch was on a core: the next wake-up
             chan.submit(nxt)
         work = self.work
-        now = chan.io.cpu.env.now
-        for tr, t0, fn in self.items:
+        io = chan.io
+        now = io.cpu.env.now
+        share = io.on_share
+        each = work / len(self.items)
+        for tr, t0, fn, tag in self.items:
             if tr is not None:
                 tr.infra += work
                 tr.queueing += now - t0 - work
+            if share is not None and tag is not None:
+                share(tag, each)
             fn()
 
 
@@ -190,17 +199,18 @@ class Channel:
         self.open: _Batch | None = None  # taking messages until it gets a core
         self.running = False  # a batch of this channel is on a core
 
-    def send(self, nbytes: float, tr: Trace | None, done: Done) -> None:
-        """Read or write one message; ``done()`` once its wake-up's work is over."""
+    def send(self, nbytes: float, tr: Trace | None, done: Done, tag: Any = None) -> None:
+        """Read or write one message; ``done()`` once its wake-up's work is over. ``tag``:
+        whom the message's share of that work is booked to (``Io.on_share``)."""
         b = self.open
         if b is None:
             b = self.open = _Batch(self)
-            b.items.append((tr, self.io.cpu.env.now, done))
+            b.items.append((tr, self.io.cpu.env.now, done, tag))
             b.nbytes += nbytes
             if not self.running:  # else it asks for a core when the running batch is done
                 self.submit(b)
             return
-        b.items.append((tr, self.io.cpu.env.now, done))
+        b.items.append((tr, self.io.cpu.env.now, done, tag))
         b.nbytes += nbytes
 
     def submit(self, b: _Batch) -> None:
@@ -216,9 +226,11 @@ def wait(env: Any, chan: Channel, nbytes: float, tr: Trace | None) -> Event:
     return ev
 
 
-def pass_through(chan: Channel | None, nbytes: float, tr: Trace | None, done: Done) -> None:
+def pass_through(
+    chan: Channel | None, nbytes: float, tr: Trace | None, done: Done, tag: Any = None
+) -> None:
     """``done()`` after ``chan``'s wake-up, or at once where moving messages is free."""
     if chan is None:
         done()
     else:
-        chan.send(nbytes, tr, done)
+        chan.send(nbytes, tr, done, tag)
