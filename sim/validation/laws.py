@@ -8,8 +8,9 @@ edge effects, the requests already present when the window opens and those still
 when it closes (Kim & Whitt 2013), so the check allows
 ``(N(start) + N(end)) · W_max / T`` with ``W_max`` the longest response observed.
 
-:func:`utilisation_law` compares each service's measured utilisation (busy cores over its
-cores, over the window) with ``λ E[S] / c`` computed from the scenario along the call graph
+:func:`utilisation_law` compares each service's measured utilisation of its cores by the
+application (busy cores over its cores, over the window, less the CPU its NATS client library
+or HTTP stack took moving messages, ``protocol_cpu_seconds``, :mod:`sim.core.io`) with ``λ E[S] / c`` computed from the scenario along the call graph
 (:func:`sim.validation.capacity.service_work`). With Poisson arrivals the work a service
 receives in a window of length T is compound Poisson, so the measured value has standard
 deviation ``sqrt(second / T) / cores`` (Ross 2014, §5.4.2, variance of a compound Poisson
@@ -86,7 +87,8 @@ def utilisation_law(r: RunResult, sc: m.Scenario) -> list[LawCheck]:
         cores = float(mine["cores"].sum())
         if cores == 0:
             continue
-        measured = float(mine["cpu_seconds"].sum()) / (span * cores)
+        app = mine["cpu_seconds"] - mine.get("protocol_cpu_seconds", 0.0)
+        measured = float(app.sum()) / (span * cores)
         sd = math.sqrt(second / span) / cores
         out.append(LawCheck("utilisation U = λE[S]/c", service, measured, mean / cores, Z999 * sd))
     return out
