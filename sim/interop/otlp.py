@@ -138,10 +138,6 @@ def spans_of(tr: TracedRequest, sc: Scenario, architecture: str, flow: str) -> l
     for i, s in enumerate(spans[1:], 1):
         if s.parent is None:
             s.parent = _container(spans, i)
-    for s in spans:
-        kind, svc = kinds.get(s.component, ("client", "client"))
-        s.attrs["meshsim.component.kind"] = kind
-        s.attrs.setdefault("meshsim.service", svc)
     return spans
 
 
@@ -223,7 +219,9 @@ def traces_data(
         spans = spans_of(tr, sc, arch, flow)
         ids = [_hex(trace_id, i, n=8) for i in range(len(spans))]
         for i, s in enumerate(spans):
-            attrs = {**s.attrs, "meshsim.request.id": rid, "meshsim.replication": rep}
+            attrs = s.attrs
+            if i == 0:  # the request's identity, on its root (the same id in both architectures)
+                attrs = {**attrs, "meshsim.request.id": rid, "meshsim.replication": rep}
             body: dict[str, Any] = {
                 "traceId": trace_id,
                 "spanId": ids[i],

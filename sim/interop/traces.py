@@ -23,7 +23,8 @@ What becomes what:
   two instances of one service, else ``shared``);
 * the **flows** are the first operations of each trace (its root, or the server under a
   root client span); the **arrival rate** is (n − 1) / (last − first root start) per group
-  of traces (``meshsim.replication`` when present), the mix their counts;
+  of traces (``deployment.environment.name`` and ``meshsim.replication`` when present: one
+  arrival stream each), the mix their counts;
 * **instances** are the distinct ``service.instance.id`` (else ``host.name``) per service.
 
 Robustness, each case counted in the report and none fatal: a span whose parent is not in
@@ -67,6 +68,7 @@ class Span:
     instance: str
     attrs: dict[str, Any]
     infra: bool
+    group: str = ""  # deployment.environment.name: traces of one arrival stream
     children: list[Span] = field(default_factory=list)
 
     @property
@@ -176,6 +178,7 @@ def read_otlp(doc: Any, file: str, line: int) -> list[Span]:
                             inst,
                             attrs,
                             _infra(res, attrs),
+                            str(res.get("deployment.environment.name", "")),
                         )
                     )
                 except (KeyError, TypeError, ValueError) as e:
@@ -341,7 +344,7 @@ def analyse(spans: list[Span]) -> Observed:
         for e in entry[:1]:
             if e.kind == "SERVER":
                 obs.entries[(e.service, e.name)] += 1
-                group = str(r.attrs.get("meshsim.replication", ""))
+                group = f"{r.group}/{r.attrs.get('meshsim.replication', '')}"
                 obs.starts[group].append(r.start)
         _walk(r, obs)
     return obs
