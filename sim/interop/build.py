@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.interop.fit import Fit, fit_times
+from sim.interop.fit import ALPHA, Fit, fit_times
 from sim.interop.traces import Observed
 from sim.messaging.subjects import is_valid_publish_subject
 
@@ -168,11 +168,12 @@ def fit_report(imp: Imported, out: Path, title: str) -> Path:
         "Self-time per operation (span length less awaited calls). Families are fitted by maximum "
         "likelihood (scipy.stats, location 0), ranked by AIC; the best is tested with "
         "scipy.stats.goodness_of_fit (KS, parameters re-estimated in the Monte Carlo null); "
-        "rejected (p < 0.01): empirical.",
+        f"rejected (p < {ALPHA}): empirical.",
         "",
         "| service | operation | spans | mean (ms) | chosen | KS D | p | AIC by family |",
         "|---|---|---:|---:|---|---:|---:|---|",
     ]
+    figures = []
     for (svc, op), fit in imp.fits.items():
         x = imp.samples[(svc, op)]
         aic = ", ".join(f"{k} {v:.0f}" for k, v in sorted(fit.aic.items(), key=lambda kv: kv[1]))
@@ -192,8 +193,8 @@ def fit_report(imp: Imported, out: Path, title: str) -> Path:
             ax.legend(fontsize=8)
             name = f"fit-{token(svc)}-{token(op)}.png"
             save_figure(fig, out / name)
-            rows.append(f"\n![{svc} / {op}]({name})\n")
-    rows += ["", "## Counted, not fatal", ""] + [f"- {u}" for u in imp.unmapped]
+            figures.append(f"![{svc} / {op}]({name})")
+    rows += ["", *figures, "", "## Counted, not fatal", ""] + [f"- {u}" for u in imp.unmapped]
     path = out / "fit-report.md"
     atomic_text(path, "\n".join(rows) + "\n")
     return path

@@ -62,7 +62,7 @@ class Span:
     parent: str
     name: str
     kind: str
-    start: float  # seconds
+    start: float  # seconds since the earliest span of the file (ns while reading)
     end: float
     service: str
     instance: str
@@ -172,8 +172,8 @@ def read_otlp(doc: Any, file: str, line: int) -> list[Span]:
                             _hexid(s.get("parentSpanId"), 8),
                             str(s.get("name", "")),
                             kind,
-                            int(s["startTimeUnixNano"]) / 1e9,
-                            int(s["endTimeUnixNano"]) / 1e9,
+                            int(s["startTimeUnixNano"]),
+                            int(s["endTimeUnixNano"]),
                             svc,
                             inst,
                             attrs,
@@ -200,7 +200,7 @@ def read_jaeger(doc: Any, file: str, line: int) -> list[Span]:
                 svc, ptags = procs.get(s.get("processID"), ("unknown", {}))
                 refs = [r for r in s.get("references") or [] if r.get("refType") == "CHILD_OF"]
                 parent = refs[0]["spanID"] if refs else s.get("parentSpanID", "")
-                start = int(s["startTime"]) / 1e6
+                start = int(s["startTime"]) * 1000  # µs → ns
                 out.append(
                     Span(
                         str(s["traceID"]).lower().zfill(32),
@@ -209,7 +209,7 @@ def read_jaeger(doc: Any, file: str, line: int) -> list[Span]:
                         str(s.get("operationName", "")),
                         str(tags.get("span.kind", "internal")).upper(),
                         start,
-                        start + int(s["duration"]) / 1e6,
+                        start + int(s["duration"]) * 1000,
                         svc,
                         str(ptags.get("service.instance.id") or ptags.get("hostname") or svc),
                         tags,
@@ -238,6 +238,11 @@ def read_spans(path: str | Path) -> list[Span]:
             raise _err(file, line, "", "neither OTLP JSON (resourceSpans) nor Jaeger JSON (data)")
     if not spans:
         raise _err(file, 1, "", "no spans in the file")
+    # readers keep integer nanoseconds; seconds since the earliest span as floats keep
+    # nanosecond resolution (since 1970 they would not: 1.7e9 s has 0.2 µs steps)
+    t0 = min(s.start for s in spans)
+    for s in spans:
+        s.start, s.end = (s.start - t0) / 1e9, (s.end - t0) / 1e9
     return spans
 
 
