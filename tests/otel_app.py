@@ -56,7 +56,9 @@ def run_app(out: Path, n: int = 120, rate: float = 60.0, seed: int = 7) -> Recor
     exporter = InMemorySpanExporter()
     tracers = {}
     for svc in ("frontend", "orders", "payments"):
-        tp = TracerProvider(resource=Resource.create({"service.name": svc, "service.instance.id": f"{svc}-0"}))
+        tp = TracerProvider(
+            resource=Resource.create({"service.name": svc, "service.instance.id": f"{svc}-0"})
+        )
         tp.add_span_processor(SimpleSpanProcessor(exporter))
         tracers[svc] = tp.get_tracer("otel-app")
     rng = np.random.default_rng(seed)
@@ -72,7 +74,9 @@ def run_app(out: Path, n: int = 120, rate: float = 60.0, seed: int = 7) -> Recor
 
     def call(svc: str, url: str) -> None:
         headers: dict[str, str] = {}
-        with tracers[svc].start_as_current_span(f"POST {url.rsplit('/', 1)[-1]}", kind=SpanKind.CLIENT):
+        with tracers[svc].start_as_current_span(
+            f"POST {url.rsplit('/', 1)[-1]}", kind=SpanKind.CLIENT
+        ):
             propagate.inject(headers)
             req = urllib.request.Request(url, data=b"{}", headers=headers, method="POST")
             with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
@@ -88,8 +92,12 @@ def run_app(out: Path, n: int = 120, rate: float = 60.0, seed: int = 7) -> Recor
             def _serve(self) -> None:
                 ctx = propagate.extract({k.lower(): v for k, v in self.headers.items()})
                 name = self.path.strip("/")
-                with tracers[svc].start_as_current_span(name, context=ctx, kind=SpanKind.SERVER) as span:
-                    span.set_attribute("http.request.body.size", int(self.headers.get("Content-Length", 0)))
+                with tracers[svc].start_as_current_span(
+                    name, context=ctx, kind=SpanKind.SERVER
+                ) as span:
+                    span.set_attribute(
+                        "http.request.body.size", int(self.headers.get("Content-Length", 0))
+                    )
                     if svc == "frontend":
                         with lock:
                             rec.starts.append(time.time())
@@ -104,7 +112,9 @@ def run_app(out: Path, n: int = 120, rate: float = 60.0, seed: int = 7) -> Recor
                             rec.charged += charge
                         if charge:
                             call(svc, f"http://127.0.0.1:{ports['payments']}/charge")
-                        with tracers[svc].start_as_current_span("orders.created publish", kind=SpanKind.PRODUCER) as p:
+                        with tracers[svc].start_as_current_span(
+                            "orders.created publish", kind=SpanKind.PRODUCER
+                        ) as p:
                             p.set_attribute("messaging.destination.name", "orders.created")
                             p.set_attribute("messaging.message.body.size", 200)
                             msg: dict[str, str] = {}
@@ -117,14 +127,16 @@ def run_app(out: Path, n: int = 120, rate: float = 60.0, seed: int = 7) -> Recor
                     self.end_headers()
                     self.wfile.write(body)
 
-            do_GET = do_POST = _serve  # noqa: N815
+            do_GET = do_POST = _serve
 
         return H
 
     def consume() -> None:  # payments' event handler: one CONSUMER span per event
         while (msg := events.get(timeout=10 * TIMEOUT)) is not None:
             ctx = propagate.extract(msg)
-            with tracers["payments"].start_as_current_span("ledger", context=ctx, kind=SpanKind.CONSUMER) as c:
+            with tracers["payments"].start_as_current_span(
+                "ledger", context=ctx, kind=SpanKind.CONSUMER
+            ) as c:
                 c.set_attribute("messaging.destination.name", "orders.created")
                 work("ledger")
 

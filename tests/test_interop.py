@@ -73,8 +73,12 @@ def test_self_time_of_server_spans_is_the_cpu_demand_of_the_request(exported) ->
     checked = 0
     for r in cmp.results():
         for rid, tr in r.traces.items():
-            match = [t for t, root in roots.items() if root.attrs.get("meshsim.request.id") == rid
-                     and root.group == f"simulated-{r.architecture}"]
+            match = [
+                t
+                for t, root in roots.items()
+                if root.attrs.get("meshsim.request.id") == rid
+                and root.group == f"simulated-{r.architecture}"
+            ]
             if match:
                 assert obs_by_trace[match[0]] == pytest.approx(tr.cpu, abs=2e-9)  # ns rounding
                 checked += 1
@@ -82,7 +86,7 @@ def test_self_time_of_server_spans_is_the_cpu_demand_of_the_request(exported) ->
 
 
 def test_import_of_simulated_spans_recovers_structure(exported) -> None:
-    sc, _, path = exported
+    _, _, path = exported
     imp = from_traces(analyse(read_spans(path)), "t.json", "x")
     svc = imp.data["services"]
     create = svc["order-create"]["operations"]["create"]
@@ -103,9 +107,16 @@ def _jaeger(spans: list[dict], procs: dict) -> dict:
 
 def _js(sid: str, parent: str | None, name: str, kind: str, start: int, dur: int, pid: str) -> dict:
     refs = [{"refType": "CHILD_OF", "traceID": "1", "spanID": parent}] if parent else []
-    return {"traceID": "1", "spanID": sid, "operationName": name, "references": refs,
-            "startTime": start, "duration": dur, "processID": pid,
-            "tags": [{"key": "span.kind", "type": "string", "value": kind}]}
+    return {
+        "traceID": "1",
+        "spanID": sid,
+        "operationName": name,
+        "references": refs,
+        "startTime": start,
+        "duration": dur,
+        "processID": pid,
+        "tags": [{"key": "span.kind", "type": "string", "value": kind}],
+    }
 
 
 def test_jaeger_import_counts_skew_missing_parents_and_bad_spans(tmp_path: Path) -> None:
@@ -140,8 +151,14 @@ def test_fit_chooses_the_family_or_falls_back_to_empirical() -> None:
     assert len(g.spec["edges"]) > 10  # a histogram on quantile bins
     assert fit_times(np.full(10, 1e-3)).family == "constant"
     sc = sim.scenario_from_dict(
-        {"name": "e", "services": {"a": {"operations": {"x": {"demand": g.spec}}}},
-         "workload": {"arrivals": {"kind": "poisson", "rate": 1}, "flows": [{"name": "f", "service": "a", "operation": "x"}]}}
+        {
+            "name": "e",
+            "services": {"a": {"operations": {"x": {"demand": g.spec}}}},
+            "workload": {
+                "arrivals": {"kind": "poisson", "rate": 1},
+                "flows": [{"name": "f", "service": "a", "operation": "x"}],
+            },
+        }
     )
     assert sc.services["a"].operations["x"].demand.mean == pytest.approx(bimodal.mean(), rel=0.01)
 
@@ -152,14 +169,30 @@ def test_k8s_example_maps_every_field_with_its_source_and_lists_the_rest(tmp_pat
     assert svc["orders"]["instances"] == 3 and svc["payments"]["cores"] == 2
     assert svc["shipping"]["instances"] == 1  # replicas absent: the Kubernetes default
     assert svc["frontend"]["memory"] == 256 * 2**20
-    assert svc["orders"]["autoscale"] == {"min": 3, "max": 12, "target": 0.6, "scale_down_window": 120.0}
+    assert svc["orders"]["autoscale"] == {
+        "min": 3,
+        "max": 12,
+        "target": 0.6,
+        "scale_down_window": 120.0,
+    }
     routes = imp.data["http"]["routes"]
-    assert routes["payments"]["retries"] == {"attempts": 3, "per_try_timeout": 1.0, "retry_on": ["connect-failure", "5xx"]}
+    assert routes["payments"]["retries"] == {
+        "attempts": 3,
+        "per_try_timeout": 1.0,
+        "retry_on": ["connect-failure", "5xx"],
+    }
     assert routes["orders"]["outlier"]["consecutive_5xx"] == 3
     assert imp.data["messaging"]["broker"]["servers"] == 3
     assert "frontend" not in str(imp.data["messaging"]["accounts"]["AUDIT"])
     unmapped = "\n".join(imp.unmapped)
-    for needle in ("localityLbSetting", "legacy-inventory", "PodDisruptionBudget", "ConfigMap", "gateway-error", "auditor"):
+    for needle in (
+        "localityLbSetting",
+        "legacy-inventory",
+        "PodDisruptionBudget",
+        "ConfigMap",
+        "gateway-error",
+        "auditor",
+    ):
         assert needle in unmapped
     assert imp.notes[("services", "orders", "instances")].startswith(f"{SHOP}/deployments.yaml:")
     out = tmp_path / "shop.yaml"
@@ -173,12 +206,22 @@ def test_k8s_example_maps_every_field_with_its_source_and_lists_the_rest(tmp_pat
     ("name", "text", "where"),
     [
         ("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: a\n", "bad.yaml:4"),
-        ("nokind.yaml", "kind: ConfigMap\nmetadata: {name: c}\n---\nmetadata: {name: a}\n", "nokind.yaml:4"),
-        ("cpu.yaml", "kind: Deployment\nmetadata: {name: a}\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          resources: {requests: {cpu: lots}}\n", "cpu.yaml:8"),
+        (
+            "nokind.yaml",
+            "kind: ConfigMap\nmetadata: {name: c}\n---\nmetadata: {name: a}\n",
+            "nokind.yaml:4",
+        ),
+        (
+            "cpu.yaml",
+            "kind: Deployment\nmetadata: {name: a}\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          resources: {requests: {cpu: lots}}\n",
+            "cpu.yaml:8",
+        ),
         ("nats.conf", "cluster {\n  routes: [\n", "nats.conf:"),
     ],
 )
-def test_bad_manifests_are_one_line_file_line_exit_2(tmp_path: Path, capsys, name: str, text: str, where: str) -> None:
+def test_bad_manifests_are_one_line_file_line_exit_2(
+    tmp_path: Path, capsys, name: str, text: str, where: str
+) -> None:
     (tmp_path / name).write_text(text)
     assert main(["import", "k8s", str(tmp_path / name), "--out", str(tmp_path / "o.yaml")]) == 2
     err = capsys.readouterr().err.strip()
@@ -190,12 +233,17 @@ def test_bad_manifests_are_one_line_file_line_exit_2(tmp_path: Path, capsys, nam
     ("text", "where"),
     [
         ("{not json", ":1: not JSON"),
-        ('{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x"}]}]}]}', ":1: resourceSpans[0].spans[0]: malformed span"),
+        (
+            '{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x"}]}]}]}',
+            ":1: resourceSpans[0].spans[0]: malformed span",
+        ),
         ('{"hello": 1}', ":1: neither OTLP JSON"),
         ('{"resourceSpans": []}\n{"resourceSpans": 5}\n', ":2: resourceSpans: expected a list"),
     ],
 )
-def test_bad_trace_files_are_one_line_file_line_exit_2(tmp_path: Path, capsys, text: str, where: str) -> None:
+def test_bad_trace_files_are_one_line_file_line_exit_2(
+    tmp_path: Path, capsys, text: str, where: str
+) -> None:
     f = tmp_path / "t.json"
     f.write_text(text)
     assert main(["import", "traces", str(f), "--out", str(tmp_path / "o.yaml")]) == 2
@@ -208,13 +256,19 @@ def test_sim_run_traces_otlp_then_import_with_base(tmp_path: Path) -> None:
     args = ["run", str(FLAGSHIP), "--set", "run.duration=2s", "--set", "run.warmup=1s", "--quiet"]
     assert main([*args, "--out", str(out), "--traces", "otlp", "--trace-sample", "20"]) == 0
     otlp = out / "traces.otlp.json"
-    envs = {a["value"]["stringValue"] for rs in json.loads(otlp.read_text())["resourceSpans"]
-            for a in rs["resource"]["attributes"] if a["key"] == "deployment.environment.name"}
+    envs = {
+        a["value"]["stringValue"]
+        for rs in json.loads(otlp.read_text())["resourceSpans"]
+        for a in rs["resource"]["attributes"]
+        if a["key"] == "deployment.environment.name"
+    }
     assert envs == {"simulated-http", "simulated-messaging"}
     target = tmp_path / "imported.yaml"
     assert main(["import", "traces", str(otlp), "--out", str(target), "--base", str(FLAGSHIP)]) == 0
     sc = sim.load_scenario(target)
-    assert sc.http.protocol == "http1" and len(sc.services["order-notify"].subscriptions) == 1  # kept
+    assert (
+        sc.http.protocol == "http1" and len(sc.services["order-notify"].subscriptions) == 1
+    )  # kept
     assert (tmp_path / "imported-fits" / "fit-report.md").exists()
     data = yaml.safe_load(target.read_text())
     assert data["workload"]["arrivals"]["kind"] == "poisson"

@@ -30,7 +30,9 @@ def test_real_traces_give_the_application_it_came_from(real) -> None:
     svc = sc.services
     assert set(svc) == {"frontend", "orders", "payments"}
     order = svc["frontend"].operations["order"]
-    assert [(c.service, c.operation, c.probability) for c in order.calls] == [("orders", "create", 1.0)]
+    assert [(c.service, c.operation, c.probability) for c in order.calls] == [
+        ("orders", "create", 1.0)
+    ]
     create = svc["orders"].operations["create"]
     (charge,) = create.calls
     assert (charge.service, charge.operation) == ("payments", "charge")
@@ -40,12 +42,17 @@ def test_real_traces_give_the_application_it_came_from(real) -> None:
     assert (sub.subject, sub.operation) == ("orders.created", "ledger")
     starts = np.sort(rec.starts)
     rate = (len(starts) - 1) / (starts[-1] - starts[0])
-    assert sc.workload.arrivals.rate == pytest.approx(rate, rel=1e-3)  # span starts vs the app's clock
+    assert sc.workload.arrivals.rate == pytest.approx(
+        rate, rel=1e-3
+    )  # span starts vs the app's clock
     # self-time is the handler's own time: at least the work it slept, never a downstream wait
     for s, op, slept in (("orders", "create", "orders"), ("payments", "charge", "payments")):
         assert svc[s].operations[op].demand.mean >= float(np.mean(rec.sleeps[slept]))
     report = (d / "imported-fits" / "fit-report.md").read_text()
-    assert "| orders | create | 120 |" in report and (d / "imported-fits" / "fit-orders-create.png").exists()
+    assert (
+        "| orders | create | 120 |" in report
+        and (d / "imported-fits" / "fit-orders-create.png").exists()
+    )
 
 
 def test_the_imported_real_system_runs_in_both_architectures(real) -> None:
@@ -55,4 +62,8 @@ def test_the_imported_real_system_runs_in_both_architectures(real) -> None:
     s = cmp.summary
     thr = s[(s["flow"] == "all") & (s["metric"] == "throughput")].iloc[0]
     assert thr["http_low"] <= sc.workload.arrivals.rate <= thr["http_high"]
-    assert (s[(s["flow"] == "all") & (s["metric"] == "error_rate")][["http", "messaging"]] == 0).all().all()
+    assert (
+        (s[(s["flow"] == "all") & (s["metric"] == "error_rate")][["http", "messaging"]] == 0)
+        .all()
+        .all()
+    )

@@ -58,9 +58,11 @@ def _repeats(per_exec: list[list[Any]]) -> list[tuple[Any, float]]:
     return out
 
 
-def from_traces(obs: Observed, file: str, name: str, base: dict[str, Any] | None = None) -> Imported:
+def from_traces(
+    obs: Observed, file: str, name: str, base: dict[str, Any] | None = None
+) -> Imported:
     """A scenario (plain data) from what the traces observed."""
-    data = copy.deepcopy(base) if base else {"name": name}
+    data: dict[str, Any] = copy.deepcopy(base) if base else {"name": name}
     data["name"] = data.get("name") or name
     notes: Notes = {}
     imp = Imported(data, notes)
@@ -92,14 +94,18 @@ def from_traces(obs: Observed, file: str, name: str, base: dict[str, Any] | None
             if fit.p_value is not None and fit.family != "empirical"
             else f"{fit.family} ({fit.note})"
         )
-        notes[(*path, "demand")] = f"{src}: self-time of {len(st.self_times)} {st.kind} spans '{opname}': {how}"
+        notes[(*path, "demand")] = (
+            f"{src}: self-time of {len(st.self_times)} {st.kind} spans '{opname}': {how}"
+        )
         if st.kind == "SERVER":
             subject = st.subjects.most_common(1)[0][0] if st.subjects else ""
             if not is_valid_publish_subject(subject):
                 subject = f"svc.{token(svc)}.{key}"
             op["subject"] = subject
             notes[(*path, "subject")] = (
-                f"{src}: messaging.destination.name" if st.subjects else "named after service and operation"
+                f"{src}: messaging.destination.name"
+                if st.subjects
+                else "named after service and operation"
             )
         for attr, values in (("request_bytes", st.size_in), ("response_bytes", st.size_out)):
             if values:
@@ -113,7 +119,9 @@ def from_traces(obs: Observed, file: str, name: str, base: dict[str, Any] | None
             calls.append(call)
         if calls:
             op["calls"] = calls
-            notes[(*path, "calls")] = f"{src}: calls seen under {len(st.calls)} executions (probability = share)"
+            notes[(*path, "calls")] = (
+                f"{src}: calls seen under {len(st.calls)} executions (probability = share)"
+            )
         emits = []
         for subject, p in _repeats(st.emits):
             e: dict[str, Any] = {"subject": subject}
@@ -135,13 +143,20 @@ def from_traces(obs: Observed, file: str, name: str, base: dict[str, Any] | None
     total = sum(obs.entries.values())
     if total:
         flows = [
-            {"name": token(f"{svc}-{op}"), "service": svc, "operation": op_key[(svc, op)], "weight": n}
+            {
+                "name": token(f"{svc}-{op}"),
+                "service": svc,
+                "operation": op_key[(svc, op)],
+                "weight": n,
+            }
             for (svc, op), n in obs.entries.most_common()
         ]
-        wl = data.setdefault("workload", {})
+        wl: dict[str, Any] = data.setdefault("workload", {})
         wl["flows"] = flows
         wl["arrivals"] = {"kind": "poisson", "rate": round(obs.rate, 6)}
-        notes[("workload", "flows")] = f"{src}: first server span of each of {total} traces (weight = count)"
+        notes[("workload", "flows")] = (
+            f"{src}: first server span of each of {total} traces (weight = count)"
+        )
         notes[("workload", "arrivals")] = (
             f"{src}: Poisson assumed; rate = (n - 1) / window of trace starts"
         )
@@ -179,7 +194,9 @@ def fit_report(imp: Imported, out: Path, title: str) -> Path:
         aic = ", ".join(f"{k} {v:.0f}" for k, v in sorted(fit.aic.items(), key=lambda kv: kv[1]))
         ks = "" if fit.ks is None else f"{fit.ks:.3f}"
         p = "" if fit.p_value is None else f"{fit.p_value:.3g}"
-        rows.append(f"| {svc} | {op} | {fit.n} | {fit.mean * 1e3:.4g} | {fit.family} | {ks} | {p} | {aic} |")
+        rows.append(
+            f"| {svc} | {op} | {fit.n} | {fit.mean * 1e3:.4g} | {fit.family} | {ks} | {p} | {aic} |"
+        )
         if len(x):
             fig = Figure(figsize=(5, 3.2), layout="constrained")
             ax = fig.subplots()

@@ -35,7 +35,9 @@ def add_parser(sub: Any) -> None:
     t.add_argument("file", help="trace file")
     t.add_argument("--out", required=True, help="scenario YAML to write")
     t.add_argument("--base", help="scenario whose infrastructure and instances to keep")
-    t.add_argument("--report", help="folder for fit-report.md and its figures (default: beside --out)")
+    t.add_argument(
+        "--report", help="folder for fit-report.md and its figures (default: beside --out)"
+    )
     t.add_argument("--name", help="scenario name (default: the output file's stem)")
 
 

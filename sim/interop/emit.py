@@ -51,7 +51,9 @@ def dump(data: Mapping[str, Any], notes: Mapping[Path_, str], header: str = "") 
     return "\n".join(lines) + "\n"
 
 
-def _mapping(d: Mapping[str, Any], path: Path_, indent: int, notes: Mapping[Path_, str], out: list[str]) -> None:
+def _mapping(
+    d: Mapping[str, Any], path: Path_, indent: int, notes: Mapping[Path_, str], out: list[str]
+) -> None:
     pad = " " * indent
     for k, v in d.items():
         p = (*path, k)
@@ -70,7 +72,9 @@ def _mapping(d: Mapping[str, Any], path: Path_, indent: int, notes: Mapping[Path
                         lead = f"{pad}  - " if first else f"{pad}    "
                         first = False
                         if _simple(vv):
-                            out.append(f"{lead}{scalar(kk)}: {_flow(vv)}{_comment(notes, (*q, kk))}")
+                            out.append(
+                                f"{lead}{scalar(kk)}: {_flow(vv)}{_comment(notes, (*q, kk))}"
+                            )
                         else:
                             out.append(f"{lead}{scalar(kk)}:{_comment(notes, (*q, kk))}")
                             if isinstance(vv, dict):

@@ -31,7 +31,9 @@ def sample_ids(sc: Scenario, n: int = DEFAULT_SAMPLE) -> range:
     return range(first, first + max(n, 0))
 
 
-def traced_requests(cmp: Comparison, warmup_only: bool = True) -> list[tuple[str, int, int, str, TracedRequest]]:
+def traced_requests(
+    cmp: Comparison, warmup_only: bool = True
+) -> list[tuple[str, int, int, str, TracedRequest]]:
     """(architecture, replication, id, flow, trace) of every traced request that completed
     after its run's warm-up, in id order."""
     out = []

@@ -113,7 +113,9 @@ def read_objects(file: Path) -> list[Obj]:
             if data is None:
                 continue
             if not isinstance(data, dict):
-                raise ScenarioError(name, node.start_mark.line + 1, (), "a manifest must be a mapping")
+                raise ScenarioError(
+                    name, node.start_mark.line + 1, (), "a manifest must be a mapping"
+                )
             if data.get("kind") == "List" or (
                 str(data.get("kind", "")).endswith("List") and isinstance(data.get("items"), list)
             ):
@@ -123,7 +125,9 @@ def read_objects(file: Path) -> list[Obj]:
                 out.append(_obj(data, name, src, ()))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise ScenarioError(name, mark.line + 1 if mark else None, (), f"YAML syntax error: {e.problem}") from None
+        raise ScenarioError(
+            name, mark.line + 1 if mark else None, (), f"YAML syntax error: {e.problem}"
+        ) from None
     finally:
         loader.dispose()
     return out
@@ -191,7 +195,11 @@ def _workloads(by_kind: dict[str, list[Obj]], imp: Imported) -> None:
     for o in [o for k in WORKLOADS for o in by_kind.get(k, [])]:
         replicas = o.get("spec", "replicas")
         n = int(replicas) if replicas is not None else 1
-        where = o.at("spec", "replicas") if replicas is not None else f"{o.at()} (spec.replicas absent: Kubernetes default 1)"
+        where = (
+            o.at("spec", "replicas")
+            if replicas is not None
+            else f"{o.at()} (spec.replicas absent: Kubernetes default 1)"
+        )
         if o.name.startswith("nats"):
             imp.data.setdefault("messaging", {}).setdefault("broker", {})["servers"] = n
             imp.notes[("messaging", "broker", "servers")] = where
@@ -215,14 +223,20 @@ def _workloads(by_kind: dict[str, list[Obj]], imp: Imported) -> None:
         mem = o.get(*res, "requests", "memory")
         if mem is not None:
             svc["memory"] = int(quantity(mem, o, *res, "requests", "memory"))
-            imp.notes[("services", o.name, "memory")] = f"{o.at(*res, 'requests', 'memory')} = {mem}"
+            imp.notes[("services", o.name, "memory")] = (
+                f"{o.at(*res, 'requests', 'memory')} = {mem}"
+            )
         for lim in ("cpu", "memory"):
             if o.get(*res, "limits", lim) is not None:
                 imp.unmapped.append(
                     f"{o.at(*res, 'limits', lim)}: limits are not modelled (no CPU throttling or OOM kill)"
                 )
-        if len(containers) > 1 + (idx is not None and any(c.get("name") == "istio-proxy" for c in containers)):
-            imp.unmapped.append(f"{o.at('spec', 'template', 'spec', 'containers')}: only the first application container is modelled")
+        if len(containers) > 1 + (
+            idx is not None and any(c.get("name") == "istio-proxy" for c in containers)
+        ):
+            imp.unmapped.append(
+                f"{o.at('spec', 'template', 'spec', 'containers')}: only the first application container is modelled"
+            )
 
 
 def _labels(o: Obj) -> dict[str, Any]:
@@ -235,20 +249,26 @@ def _services(svcs: list[Obj], by_kind: dict[str, list[Obj]], imp: Imported) -> 
         sel = s.get("spec", "selector") or {}
         hit = [w for w in workloads if sel and all(_labels(w).get(k) == v for k, v in sel.items())]
         if not hit:
-            imp.unmapped.append(f"{s.at('spec', 'selector')}: selects no Deployment or StatefulSet here")
+            imp.unmapped.append(
+                f"{s.at('spec', 'selector')}: selects no Deployment or StatefulSet here"
+            )
             continue
         for w in hit:
             if w.name in imp.data["services"]:
                 imp.notes.setdefault(("services", w.name), f"{s.at()} selects {w.kind}/{w.name}")
         if s.get("spec", "ports"):
-            imp.unmapped.append(f"{s.at('spec', 'ports')}: ports have no scenario field (calls go by service name)")
+            imp.unmapped.append(
+                f"{s.at('spec', 'ports')}: ports have no scenario field (calls go by service name)"
+            )
 
 
 def _hpas(hpas: list[Obj], imp: Imported) -> None:
     for h in hpas:
         target = h.get("spec", "scaleTargetRef", "name")
         if target not in imp.data["services"]:
-            imp.unmapped.append(f"{h.at('spec', 'scaleTargetRef')}: targets {target}, not a workload here")
+            imp.unmapped.append(
+                f"{h.at('spec', 'scaleTargetRef')}: targets {target}, not a workload here"
+            )
             continue
         a: dict[str, Any] = {}
         p = ("services", target, "autoscale")
@@ -263,14 +283,18 @@ def _hpas(hpas: list[Obj], imp: Imported) -> None:
                 util = (m["resource"].get("target") or {}).get("averageUtilization")
                 where = h.at("spec", "metrics", i, "resource", "target", "averageUtilization")
             else:
-                imp.unmapped.append(f"{h.at('spec', 'metrics', i)}: only CPU utilisation targets are modelled")
+                imp.unmapped.append(
+                    f"{h.at('spec', 'metrics', i)}: only CPU utilisation targets are modelled"
+                )
         if util is not None:
             a["target"] = float(util) / 100
             imp.notes[(*p, "target")] = where
         window = h.get("spec", "behavior", "scaleDown", "stabilizationWindowSeconds")
         if window is not None:
             a["scale_down_window"] = float(window)
-            imp.notes[(*p, "scale_down_window")] = h.at("spec", "behavior", "scaleDown", "stabilizationWindowSeconds")
+            imp.notes[(*p, "scale_down_window")] = h.at(
+                "spec", "behavior", "scaleDown", "stabilizationWindowSeconds"
+            )
         imp.data["services"][target]["autoscale"] = a
 
 
@@ -286,10 +310,15 @@ def _virtual_services(vss: list[Obj], imp: Imported) -> None:
     for v in vss:
         hosts = [_host(h) for h in v.get("spec", "hosts") or []]
         for i, rule in enumerate(v.get("spec", "http") or []):
-            dests = {_host(((r.get("destination") or {}).get("host") or "")) for r in rule.get("route") or []}
+            dests = {
+                _host((r.get("destination") or {}).get("host") or "")
+                for r in rule.get("route") or []
+            }
             for host in sorted(dests or set(hosts)):
                 if host not in imp.data["services"]:
-                    imp.unmapped.append(f"{v.at('spec', 'http', i)}: routes to {host}, not a workload here")
+                    imp.unmapped.append(
+                        f"{v.at('spec', 'http', i)}: routes to {host}, not a workload here"
+                    )
                     continue
                 r = _route(imp, host)
                 p = ("http", "routes", host)
@@ -302,13 +331,17 @@ def _virtual_services(vss: list[Obj], imp: Imported) -> None:
                     if "attempts" in rt:
                         retries["attempts"] = int(rt["attempts"])
                     if "perTryTimeout" in rt:
-                        retries["per_try_timeout"] = duration(rt["perTryTimeout"], v, "spec", "http", i, "retries", "perTryTimeout")
+                        retries["per_try_timeout"] = duration(
+                            rt["perTryTimeout"], v, "spec", "http", i, "retries", "perTryTimeout"
+                        )
                     if "retryOn" in rt:
                         conds = [c.strip() for c in str(rt["retryOn"]).split(",")]
                         retries["retry_on"] = [RETRY_ON[c] for c in conds if c in RETRY_ON]
                         rest = [c for c in conds if c not in RETRY_ON]
                         if rest:
-                            imp.unmapped.append(f"{v.at('spec', 'http', i, 'retries', 'retryOn')}: {', '.join(rest)} not modelled")
+                            imp.unmapped.append(
+                                f"{v.at('spec', 'http', i, 'retries', 'retryOn')}: {', '.join(rest)} not modelled"
+                            )
                     imp.notes[(*p, "retries")] = v.at("spec", "http", i, "retries")
                 for key in ("fault", "mirror", "match", "rewrite", "corsPolicy"):
                     if key in rule:
@@ -329,7 +362,10 @@ def _destination_rules(drs: list[Obj], imp: Imported) -> None:
             o: dict[str, Any] = {"enabled": True}
             if "consecutive5xxErrors" in od:
                 o["consecutive_5xx"] = int(od["consecutive5xxErrors"])
-            for src_key, key in (("interval", "interval"), ("baseEjectionTime", "base_ejection_time")):
+            for src_key, key in (
+                ("interval", "interval"),
+                ("baseEjectionTime", "base_ejection_time"),
+            ):
                 if src_key in od:
                     o[key] = duration(od[src_key], d, *tp, "outlierDetection", src_key)
             if "maxEjectionPercent" in od:
@@ -342,7 +378,9 @@ def _destination_rules(drs: list[Obj], imp: Imported) -> None:
                 r["balancing"] = BALANCING[lb["simple"]]
                 imp.notes[(*p, "balancing")] = d.at(*tp, "loadBalancer", "simple")
             elif lb.get("simple") in LB_UNMAPPED:
-                imp.unmapped.append(f"{d.at(*tp, 'loadBalancer', 'simple')}: {lb['simple']} not modelled")
+                imp.unmapped.append(
+                    f"{d.at(*tp, 'loadBalancer', 'simple')}: {lb['simple']} not modelled"
+                )
             if "localityLbSetting" in lb:
                 imp.unmapped.append(
                     f"{d.at(*tp, 'loadBalancer', 'localityLbSetting')}: locality-aware balancing is not modelled"
@@ -350,7 +388,9 @@ def _destination_rules(drs: list[Obj], imp: Imported) -> None:
             if "consistentHash" in lb:
                 imp.unmapped.append(f"{d.at(*tp, 'loadBalancer', 'consistentHash')}: not modelled")
         if d.get(*tp, "connectionPool") is not None:
-            imp.unmapped.append(f"{d.at(*tp, 'connectionPool')}: per-destination pools are not modelled (http.pool is global)")
+            imp.unmapped.append(
+                f"{d.at(*tp, 'connectionPool')}: per-destination pools are not modelled (http.pool is global)"
+            )
 
 
 def _nats(f: Path, imp: Imported) -> None:
@@ -373,7 +413,9 @@ def _nats(f: Path, imp: Imported) -> None:
     routes = (conf.get("cluster") or {}).get("routes")
     if routes:
         msg.setdefault("broker", {})["servers"] = len(routes)
-        imp.notes[("messaging", "broker", "servers")] = f"{line('routes')}: {len(routes)} route URLs (one per server)"
+        imp.notes[("messaging", "broker", "servers")] = (
+            f"{line('routes')}: {len(routes)} route URLs (one per server)"
+        )
     for key, field in (("max_payload", "max_payload"), ("max_pending", "max_pending")):
         if isinstance(conf.get(key), int):
             msg.setdefault("broker", {})[field] = conf[key]
@@ -384,10 +426,20 @@ def _nats(f: Path, imp: Imported) -> None:
         out: dict[str, Any] = {}
         for acc, body in accounts.items():
             body = dict(body or {})
-            users = [u for u in body.get("users", []) if isinstance(u, dict) and u.get("user") in services]
-            dropped = [u.get("user") for u in body.get("users", []) if isinstance(u, dict) and u.get("user") not in services]
+            users = [
+                u
+                for u in body.get("users", [])
+                if isinstance(u, dict) and u.get("user") in services
+            ]
+            dropped = [
+                u.get("user")
+                for u in body.get("users", [])
+                if isinstance(u, dict) and u.get("user") not in services
+            ]
             if dropped:
-                imp.unmapped.append(f"{line(acc)}: users {', '.join(map(str, dropped))} name no service here (dropped)")
+                imp.unmapped.append(
+                    f"{line(acc)}: users {', '.join(map(str, dropped))} name no service here (dropped)"
+                )
             entry = {k: body[k] for k in ("exports", "imports") if k in body}
             if users:
                 entry["users"] = [{"user": u["user"]} for u in users]
@@ -418,5 +470,9 @@ def _placeholders(imp: Imported) -> None:
         "arrivals": {"kind": "poisson", "rate": 100},
         "flows": [{"name": first, "service": first, "operation": "serve"}],
     }
-    imp.notes[("workload",)] = "ASSUMPTION: manifests carry no load; 100 requests/s to the first service"
-    imp.unmapped.append("ASSUMPTION: operations, demands and load are not in manifests (placeholders written)")
+    imp.notes[("workload",)] = (
+        "ASSUMPTION: manifests carry no load; 100 requests/s to the first service"
+    )
+    imp.unmapped.append(
+        "ASSUMPTION: operations, demands and load are not in manifests (placeholders written)"
+    )

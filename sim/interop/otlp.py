@@ -99,20 +99,18 @@ def spans_of(tr: TracedRequest, sc: Scenario, architecture: str, flow: str) -> l
             mark, _, arg = what.partition(":")
             svc = kinds[frm][1]
             if mark == "work":
-                op = ops_of[svc][arg]
                 s = Span(arg, "SERVER", frm, t, t, _server_attrs(sc, svc, arg, architecture))
-                s.attrs["meshsim.request.bytes"] = op.request_bytes
                 server.setdefault(frm, []).append(len(spans))
                 spans.append(s)
             elif mark == "call" and server.get(frm):
                 callee, _, cop = arg.partition("/")
-                c = Span(f"{callee}/{cop}", "CLIENT", frm, t, t, {"peer.service": callee})
-                c.parent = server[frm][-1]
+                cs = Span(f"{callee}/{cop}", "CLIENT", frm, t, t, {"peer.service": callee})
+                cs.parent = server[frm][-1]
                 client.setdefault(frm, []).append(len(spans))
-                spans.append(c)
+                spans.append(cs)
             elif mark == "return" and client.get(frm):
-                c = spans[client[frm].pop()]
-                c.end, c.ok = t, arg == "ok"
+                cs = spans[client[frm].pop()]
+                cs.end, cs.ok = t, arg == "ok"
             elif mark == "publish" and server.get(frm):
                 svc_op = spans[server[frm][-1]].name
                 nbytes = next((e.bytes for e in ops_of[svc][svc_op].emits if e.subject == arg), 0)

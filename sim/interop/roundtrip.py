@@ -43,7 +43,10 @@ def per_replication(r: RunResult) -> dict[str, float]:
     """Latency mean and p99 (ms) and throughput per service (rps) of one run."""
     q = r.requests
     lat = q[(q["kind"] == "request") & (q["status"] == "ok")]["latency"].to_numpy() * 1e3
-    out = {"latency mean (ms)": float(lat.mean()), "latency p99 (ms)": float(np.quantile(lat, 0.99))}
+    out = {
+        "latency mean (ms)": float(lat.mean()),
+        "latency p99 (ms)": float(np.quantile(lat, 0.99)),
+    }
     dur = float(r.metadata.get("simulated_time") or r.metadata["duration"])  # handled: whole run
     comps = r.components[r.components["kind"] == "service"]
     for svc, handled in comps.groupby("service")["handled"].sum().items():

@@ -182,7 +182,9 @@ def read_otlp(doc: Any, file: str, line: int) -> list[Span]:
                         )
                     )
                 except (KeyError, TypeError, ValueError) as e:
-                    raise _err(file, line, f"{where}.spans[{j}]", f"malformed span: {e!r}") from None
+                    raise _err(
+                        file, line, f"{where}.spans[{j}]", f"malformed span: {e!r}"
+                    ) from None
     return out
 
 
@@ -192,7 +194,10 @@ def read_jaeger(doc: Any, file: str, line: int) -> list[Span]:
         where = f"data[{i}]"
         try:
             procs = {
-                pid: (p.get("serviceName", "unknown"), {t["key"]: t.get("value") for t in p.get("tags", [])})
+                pid: (
+                    p.get("serviceName", "unknown"),
+                    {t["key"]: t.get("value") for t in p.get("tags", [])},
+                )
                 for pid, p in (tr.get("processes") or {}).items()
             }
             for s in tr["spans"]:
