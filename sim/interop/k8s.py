@@ -476,3 +476,13 @@ def _placeholders(imp: Imported) -> None:
     imp.unmapped.append(
         "ASSUMPTION: operations, demands and load are not in manifests (placeholders written)"
     )
+    accounts = imp.data.get("messaging", {}).get("accounts") or {}
+    users = {u.get("user") for a in accounts.values() for u in a.get("users", [])}
+    if accounts and "clients" not in users:  # the simulated edge connects to the broker too
+        home = next((n for n, a in accounts.items() if {"user": first} in a.get("users", [])), None)
+        if home is not None:
+            accounts[home].setdefault("users", []).append({"user": "clients"})
+            imp.unmapped.append(
+                f"ASSUMPTION: the edge clients (user `clients`) join account {home}, "
+                f"the account of the entry service {first}"
+            )
