@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 from sim.interop.build import Imported
+from sim.interop.natsconf import import_nats_conf
 from sim.scenario import ScenarioError
 from sim.scenario.loader import Source, _build
 
@@ -180,7 +181,7 @@ def import_manifests(paths: list[Path], name: str) -> Imported:
     _virtual_services(by_kind.get("VirtualService", []), imp)
     _destination_rules(by_kind.get("DestinationRule", []), imp)
     for f in confs:
-        _nats(f, imp)
+        import_nats_conf(f, imp)
     known = {*WORKLOADS, "Service", "HorizontalPodAutoscaler", "VirtualService", "DestinationRule"}
     for kind, items in by_kind.items():
         if kind not in known:
@@ -391,68 +392,6 @@ def _destination_rules(drs: list[Obj], imp: Imported) -> None:
             imp.unmapped.append(
                 f"{d.at(*tp, 'connectionPool')}: per-destination pools are not modelled (http.pool is global)"
             )
-
-
-def _nats(f: Path, imp: Imported) -> None:
-    from pyhocon import ConfigFactory
-    from pyparsing import ParseBaseException
-
-    try:
-        conf = ConfigFactory.parse_string(f.read_text(encoding="utf-8")).as_plain_ordered_dict()
-    except ParseBaseException as e:
-        raise ScenarioError(str(f), e.lineno, (), f"nats-server config: {e.msg}") from None
-    except Exception as e:  # pyhocon raises its own errors for substitutions and includes
-        raise ScenarioError(str(f), None, (), f"nats-server config: {e}") from None
-    lines = f.read_text(encoding="utf-8").splitlines()
-
-    def line(key: str) -> str:
-        n = next((i for i, ln in enumerate(lines, 1) if re.match(rf"\s*{key}\b", ln)), None)
-        return f"{f}:{n} {key}" if n else f"{f} {key}"
-
-    msg = imp.data.setdefault("messaging", {})
-    routes = (conf.get("cluster") or {}).get("routes")
-    if routes:
-        msg.setdefault("broker", {})["servers"] = len(routes)
-        imp.notes[("messaging", "broker", "servers")] = (
-            f"{line('routes')}: {len(routes)} route URLs (one per server)"
-        )
-    for key, field in (("max_payload", "max_payload"), ("max_pending", "max_pending")):
-        if isinstance(conf.get(key), int):
-            msg.setdefault("broker", {})[field] = conf[key]
-            imp.notes[("messaging", "broker", field)] = line(key)
-    accounts = conf.get("accounts")
-    if isinstance(accounts, dict):
-        services = set(imp.data["services"]) | {"clients"}
-        out: dict[str, Any] = {}
-        for acc, body in accounts.items():
-            body = dict(body or {})
-            users = [
-                u
-                for u in body.get("users", [])
-                if isinstance(u, dict) and u.get("user") in services
-            ]
-            dropped = [
-                u.get("user")
-                for u in body.get("users", [])
-                if isinstance(u, dict) and u.get("user") not in services
-            ]
-            if dropped:
-                imp.unmapped.append(
-                    f"{line(acc)}: users {', '.join(map(str, dropped))} name no service here (dropped)"
-                )
-            entry = {k: body[k] for k in ("exports", "imports") if k in body}
-            if users:
-                entry["users"] = [{"user": u["user"]} for u in users]
-            for k in body:
-                if k not in ("users", "exports", "imports"):
-                    imp.unmapped.append(f"{line(acc)}: accounts.{acc}.{k} not modelled")
-            out[acc] = entry
-        msg["accounts"] = out
-        imp.notes[("messaging", "accounts")] = f"{line('accounts')}: exports and imports as written"
-    for k in conf:
-        ignored = ("port", "listen", "server_name", "http", "http_port", "monitor_port")
-        if k not in ("cluster", "accounts", "max_payload", "max_pending", *ignored):
-            imp.unmapped.append(f"{line(k)}: {k} not mapped")
 
 
 def _placeholders(imp: Imported) -> None:
