@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_precision_option(r)
     r.add_argument("--format", choices=["table", "json"], default="table", help="terminal output")
+    r.add_argument(
+        "--traces",
+        choices=["otlp"],
+        help="also write a sample of simulated requests as OTLP JSON spans (traces.otlp.json)",
+    )
+    r.add_argument("--trace-sample", type=int, default=200, metavar="N", help="requests per run")
 
     v = sub.add_parser(
         "validate",
@@ -112,10 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list[Any]:
     """Modules that contribute subcommands: each has add_parser(sub) and COMMANDS."""
+    from sim.interop import commands as interop_commands
     from sim.report import commands as report_commands
     from sim.sweep import commands as sweep_commands
 
-    return [report_commands, sweep_commands]
+    return [report_commands, sweep_commands, interop_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,6 +211,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sim run: --out {out} exists and is not a folder", file=sys.stderr)
         return EXIT_BAD_INPUT
     archs = ("http", "messaging") if args.arch == "both" else (args.arch,)
+    if args.traces and (args.precision is not None or args.trace_sample < 1):
+        print("sim run: --traces needs --trace-sample >= 1 and no --precision", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.precision is not None:
         if not 0 < args.precision < 1:
             print("sim run: --precision must be between 0 and 1, e.g. 0.05", file=sys.stderr)
@@ -220,6 +230,11 @@ def _run(args: argparse.Namespace) -> int:
     else:
         from tqdm import tqdm
 
+        traced: Sequence[int] = ()
+        if args.traces:  # a sample of consecutive measured requests, hop by hop (sim.interop)
+            from sim.interop.export import sample_ids
+
+            traced = sample_ids(sc, args.trace_sample)
         n = args.replications or sc.run.replications
         with tqdm(
             total=n * len(archs), desc=sc.name, unit="run", disable=args.quiet or None, leave=False
@@ -229,9 +244,14 @@ def _run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 replications=args.replications,
                 architectures=archs,
+                trace=traced,
                 on_run=lambda a, r: bar.update(1),
             )
     write_run(out, sc, cmp)
+    if args.traces:
+        from sim.interop.export import export_otlp
+
+        export_otlp(sc, cmp, out / "traces.otlp.json")
     if args.quiet:
         return EXIT_OK
     if args.format == "json":

@@ -33,6 +33,7 @@ EXPECTED = [
     "06-failures-and-failover.ipynb",
     "07-cost-at-scale.ipynb",
     "08-where-the-lines-cross.ipynb",
+    "09-your-own-system.ipynb",
 ]
 
 

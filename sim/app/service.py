@@ -53,18 +53,36 @@ class ServiceInstance(Component):
             yield self.cpu.execute(demand)
             tr.cpu += demand
             tr.queueing += env.now - t0 - demand
+        # a traced request also gets marks of this instance's own work (self-hops, which
+        # sequence diagrams leave out): when a core took it up (FIFO, not preempted: now minus
+        # the demand), each call it awaited, each event it published and when it returned;
+        # the span export (sim.interop.otlp) turns them into server, client and producer spans
+        hops = tr.hops
+        me = self.name
+        if hops is not None:
+            hops.append((env.now - demand, me, me, f"work:{operation}"))
         transport = self.app.transport
         for call, child in zip(op.calls, children, strict=True):
             if child is None:
                 continue
+            if hops is not None:
+                hops.append((env.now, me, me, f"call:{call.service}/{call.operation}"))
             status = yield from transport.request(
                 tr, self, call.service, call.operation, child, call.instance
             )
+            if hops is not None:
+                hops.append((env.now, me, me, f"return:{status}"))
             if status != OK:
+                if hops is not None:
+                    hops.append((env.now, me, me, f"done:{status}"))
                 return status
         for emit, go in zip(op.emits, emits, strict=True):
             if go:
+                if hops is not None:
+                    hops.append((env.now, me, me, f"publish:{emit.subject}"))
                 transport.publish(self, emit.subject, emit.bytes)
+        if hops is not None:
+            hops.append((env.now, me, me, f"done:{OK}"))
         return OK
 
     def on_event(self, tr: Trace, operation: str) -> Generator[Any, Any, str]:

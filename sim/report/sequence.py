@@ -33,10 +33,16 @@ def safe(text: str, limit: int = 60) -> str:
     return _UNSAFE.sub("_", text)[:limit]
 
 
+def wire_hops(tr: TracedRequest) -> list[tuple[float, str, str, str]]:
+    """The hops between two components (an instance's marks of its own work, from itself to
+    itself, are for span export and stay out of the diagrams)."""
+    return [h for h in tr.hops if h[1] != h[2]]
+
+
 def participants(tr: TracedRequest) -> list[str]:
     """Components in order of first appearance along the request."""
     seen: dict[str, None] = {}
-    for _, a, b, _what in tr.hops:
+    for _, a, b, _what in wire_hops(tr):
         seen.setdefault(a, None)
         seen.setdefault(b, None)
     return list(seen)
@@ -48,7 +54,7 @@ def mermaid(tr: TracedRequest) -> str:
     alias = {n: f"P{i}" for i, n in enumerate(names)}
     lines = ["sequenceDiagram"]
     lines += [f"    participant {alias[n]} as {safe(n)}" for n in names]
-    for t, a, b, what in tr.hops:
+    for t, a, b, what in wire_hops(tr):
         arrow = WHAT_STYLE.get(what, "->>")
         lines.append(
             f"    {alias[a]}{arrow}{alias[b]}: {safe(what)} at {(t - tr.start) * 1e3:.3f} ms"
@@ -64,7 +70,7 @@ def hop_table(tr: TracedRequest) -> list[tuple[str, str, str, str, str]]:
     """(ms since start, +ms since previous hop, from, to, what) per hop."""
     rows = []
     prev = tr.start
-    for t, a, b, what in tr.hops:
+    for t, a, b, what in wire_hops(tr):
         rows.append((f"{(t - tr.start) * 1e3:.3f}", f"+{(t - prev) * 1e3:.3f}", a, b, what))
         prev = t
     return rows
@@ -94,7 +100,7 @@ def timeline(traces: dict[str, TracedRequest], request_id: int | None = None) ->
                 transform=ax.get_xaxis_transform(),
             )
         color = ARCH_COLORS.get(a, "#333333")
-        for t, frm, to, what in tr.hops:
+        for t, frm, to, what in wire_hops(tr):
             y = (t - tr.start) * 1e3
             ax.annotate(
                 "",
