@@ -5,7 +5,8 @@ event delivery (``kind``), with latency and its breakdown (seconds) — empty wh
 no rows (``run.rows: none``), whose summary comes from ``aggregate``
 (:mod:`sim.results.stream`; with a timeline, ``RunResult.outcomes`` has each measured
 request's start, end, latency and status for the disturbance measures). ``components``: one row
-per component instance; CPU, utilisation and memory are over the measured window,
+per component instance; CPU, utilisation and memory are over the measured window (for a
+component created mid-run, the part of it after its birth: ``present_seconds``),
 connection and handshake counts over the whole run (handshakes mostly happen at start-up,
 which is part of what each architecture costs). ``timeseries``: tidy per-interval gauges
 by component kind, plus throughput, errors and p99 per interval from the requests.
@@ -103,7 +104,12 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     duration = sc.run.duration
     comp_rows = []
     for c in raw.components:
-        busy = c.cpu.busy.mean() if c.cpu is not None else 0.0
+        # the part of the measured window this component existed (scaled-out instances and
+        # their proxies are born mid-run); CPU is its busy area there, utilisation that area
+        # over its own capacity, and the means are over the whole window (zero before its
+        # birth), so they add up across components to the time-average of the total
+        present = max(0.0, raw.end - max(warmup, c.born))
+        cpu_seconds = c.cpu.busy.window_area() if c.cpu is not None else 0.0
         comp_rows.append(
             {
                 "architecture": raw.architecture,
@@ -115,16 +121,18 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
                 "zone": c.place.zone,
                 "host": c.place.host,
                 "cores": c.cpu.cores if c.cpu is not None else 0,
-                "cpu_seconds": busy * duration,
-                # the area of a saturated gauge can exceed cores × span by rounding (1e-16)
-                "utilisation": min(1.0, busy / c.cpu.cores) if c.cpu is not None else 0.0,
-                "memory_mean": c.memory.gauge.mean(),
+                "present_seconds": present,
+                "cpu_seconds": cpu_seconds,
+                "utilisation": (
+                    cpu_seconds / (c.cpu.cores * present) if c.cpu is not None and present else 0.0
+                ),
+                "memory_mean": c.memory.gauge.window_area() / duration,
                 "memory_peak": c.memory.gauge.peak,
                 "connections_opened": c.conns_opened,
                 "connections_closed": c.conns_closed,
                 "connections_peak": c.conns_open.peak,
                 "connections_open_end": c.conns_open.value,
-                "connections_mean": c.conns_open.mean(),
+                "connections_mean": c.conns_open.window_area() / duration,
                 "tcp_handshakes": c.handshakes_tcp,
                 "tls_handshakes": c.handshakes_tls,
                 "mtls_handshakes": c.handshakes_mtls,
