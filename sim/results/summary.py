@@ -57,7 +57,7 @@ def run_metrics(r: RunResult, w: Window | None = None) -> list[tuple[str, str, s
     if len(busy):
         for kind, g in busy.groupby("kind", sort=True):
             # capacity only while each existed (instances scaled out mid-run are born later)
-            present = g["present_seconds"] if "present_seconds" in g else duration
+            present = g.get("present_seconds", duration)
             u = float(g["cpu_seconds"].sum() / (g["cores"] * present).sum())
             sysrows.append((f"utilisation_{kind}", "fraction", u))
         sysrows.append(("utilisation_max", "fraction", float(busy["utilisation"].max())))
