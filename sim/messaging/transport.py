@@ -279,12 +279,14 @@ class MessagingTransport:
         service, operation, plan = msg.payload
         if (service, operation) != (inst.service, interest.operation):
             # another service's request on a subject this one also serves (the same service
-            # in another region): the drawn plan if it has the same shape, else its own
+            # in another region): the drawn plan if it has the same shape, else its own, from
+            # streams HTTP never draws (a draw from the shared ones would shift every later
+            # request's demand on this side only, breaking common random numbers)
             asked = self.app.sc.services[service].operations[operation]
             mine = inst.cfg.operations[interest.operation]
             service, operation = inst.service, interest.operation
             if (len(asked.calls), len(asked.emits)) != (len(mine.calls), len(mine.emits)):
-                plan = self.app.planner.plan(service, operation)
+                plan = self.app.planner.extra().plan(service, operation)
         conn.hold(+1)
         try:
             status = yield from inst.serve(msg.tr, operation, plan)
