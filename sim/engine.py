@@ -54,7 +54,7 @@ class RawRun:
     end: float
     extra: dict[str, Any] = field(default_factory=dict)
     warmup: float = 0.0  # where the measured window starts (chosen when run.warmup is auto)
-    observations: dict[str, Any] = field(default_factory=dict)  # e.g. the broker's books
+    observations: dict[str, Any] = field(default_factory=dict)  # Transport.observations()
 
 
 def run(
@@ -130,9 +130,7 @@ def run(
         extra,
         warmup,
     )
-    observe = getattr(app.transport, "observations", None)  # an architecture's own books
-    if observe is not None:
-        raw.observations = observe()
+    raw.observations = app.transport.observations()  # the architecture's own books
     return raw
 
 

@@ -36,7 +36,9 @@ class Planner:
         for sname, svc in sc.services.items():
             for oname, op in svc.operations.items():
                 key = (sname, oname)
-                self._demand[key] = Sampler(op.demand, streams.get(f"{prefix}demand/{sname}/{oname}"))
+                self._demand[key] = Sampler(
+                    op.demand, streams.get(f"{prefix}demand/{sname}/{oname}")
+                )
                 self._branch[key] = Uniforms(streams.get(f"{prefix}route/{sname}/{oname}"))
                 self._event_demand[key] = Sampler(
                     op.demand, streams.get(f"{prefix}event-demand/{sname}/{oname}")

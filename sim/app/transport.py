@@ -58,3 +58,12 @@ class Transport(Protocol):
     def components(self) -> list[Component]:
         """Infrastructure components this transport added (not the service instances)."""
         ...
+
+    def counters(self) -> dict[str, float]:
+        """Cumulative ``requests`` (logical), ``attempts`` and ``retries`` at every requester."""
+        ...
+
+    def observations(self) -> dict[str, Any]:
+        """The architecture's own books: ``rows`` of (scope, name, metric, value) for the
+        results' ``transport`` frame, and optional extra ``timeseries`` rows."""
+        ...

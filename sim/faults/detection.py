@@ -35,21 +35,10 @@ MESSAGING_DETECT = ("closed", "disconnected", "route_lost", "gateway_lost")
 
 def counters(app: Application) -> dict[str, float]:
     """Cumulative requests, attempts, retries, connections and handshakes right now."""
-    t: Any = app.transport
-    if t.name == "http":
-        routers = [c.router for c in t.components() if getattr(c, "router", None) is not None]
-        routers += list(t.own.values())
-        sends = sum(r.sends for r in routers)
-        retries = float(sum(r.retries for r in routers))
-        requests, attempts = sends - retries, float(sends)
-    else:
-        b = t.retry
-        requests, attempts, retries = float(b.requests), float(b.attempts), float(b.retries)
+    t = app.transport
     comps = [*t.components(), *app.components()]
     return {
-        "requests": requests,
-        "attempts": attempts,
-        "retries": retries,
+        **t.counters(),
         "connections": sum(c.conns_opened for c in comps) / 2,
         "handshakes": sum(c.handshakes_tcp for c in comps) / 2,
     }

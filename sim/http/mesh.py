@@ -253,6 +253,38 @@ class HttpTransport:
     def components(self) -> list[Component]:
         return self.infra
 
+    # ------------------------------------------------------------------ books
+    def routers(self) -> list[Router]:
+        """Every picker's router: gateway replicas, sidecars, ztunnels, proxyless callers."""
+        out = [p.router for p in self._proxies() if p.router is not None]
+        return out + list(self.own.values())
+
+    def counters(self) -> dict[str, float]:
+        """Cumulative logical requests, attempts and retries at every picker: attempts are
+        its sends, logical requests its sends minus its retries."""
+        routers = self.routers()
+        sends = float(sum(r.sends for r in routers))
+        retries = float(sum(r.retries for r in routers))
+        return {"requests": sends - retries, "attempts": sends, "retries": retries}
+
+    def observations(self) -> dict[str, Any]:
+        """The architecture's own books (scope, name, metric, value): failure counters of the
+        wire (connect failures and timeouts, pending overflows, resets) and, per kind of
+        picker, sends, sends to stale endpoints, retries, refused retries and timeouts."""
+        w = self.wire
+        rows: list[tuple[str, str, str, float]] = [
+            ("wire", "all", name, float(getattr(w, name)))
+            for name in ("connect_failures", "connect_timeouts", "overflows", "resets")
+        ]
+        by_kind: dict[str, list[Router]] = {}
+        for r in self.routers():
+            by_kind.setdefault(r.owner.kind, []).append(r)
+        for kind in sorted(by_kind):
+            for name in ("sends", "stale_sends", "retries", "retries_refused", "timeouts"):
+                total = sum(getattr(r, name) for r in by_kind[kind])
+                rows.append(("picker", kind, name, float(total)))
+        return {"rows": rows}
+
     # ------------------------------------------------------------------ requests
     def request(
         self,

@@ -335,8 +335,18 @@ class MessagingTransport:
         self.app.recorder.event(tr, self.env.now, status or OK)
 
     # ------------------------------------------------------------------ results
+    def counters(self) -> dict[str, float]:
+        """Cumulative logical requests, attempts and retries of the requesters' retry loop."""
+        b = self.retry
+        return {
+            "requests": float(b.requests),
+            "attempts": float(b.attempts),
+            "retries": float(b.retries),
+        }
+
     def observations(self) -> dict[str, Any]:
-        """Rows for the ``broker`` frame and extra timeseries rows."""
+        """The architecture's own books (every server's, route's, account's and the clients'
+        counters) and extra timeseries rows (connections per server)."""
         rows = broker_rows(self.fabric.servers.values())
         rows.append(("client", "all", "payload_errors", float(self.payload_errors)))
         rows.append(("client", "all", "reconnect_buffer_errors", float(self.buffer_errors)))
@@ -347,4 +357,4 @@ class MessagingTransport:
         b = self.retry
         for name in ("requests", "attempts", "retries", "refused", "timeouts"):
             rows.append(("client", "all", f"retry_{name}", float(getattr(b, name))))
-        return {"broker": rows, "timeseries": list(self.samples)}
+        return {"rows": rows, "timeseries": list(self.samples)}

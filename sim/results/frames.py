@@ -37,9 +37,16 @@ class RunResult:
     metadata: dict[str, Any]
     traces: dict[int, Trace] = field(default_factory=dict)
     links: pd.DataFrame = field(default_factory=pd.DataFrame)  # who opened connections to whom
-    broker: pd.DataFrame = field(default_factory=pd.DataFrame)  # messaging: per server/route/…
+    # the architecture's own books, (scope, name, metric, value): messaging per server, route,
+    # account and client; HTTP the wire's failure counters and each kind of picker's
+    transport: pd.DataFrame = field(default_factory=pd.DataFrame)
     aggregate: Tally | None = None  # run.rows: none — the streaming aggregate instead of rows
     batch: int | None = None  # a batch-means view of ``aggregate`` (sim.results.batches)
+
+    @property
+    def broker(self) -> pd.DataFrame:
+        """The former name of :attr:`transport` (``broker.csv`` in an output folder)."""
+        return self.transport
 
     @property
     def outcomes(self) -> pd.DataFrame:
@@ -190,12 +197,12 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
             "opened",
         ],
     )
-    broker = pd.DataFrame(
-        raw.observations.get("broker", []), columns=["scope", "name", "metric", "value"]
+    books = pd.DataFrame(
+        raw.observations.get("rows", []), columns=["scope", "name", "metric", "value"]
     )
-    broker.insert(0, "replication", raw.replication)
-    broker.insert(0, "architecture", raw.architecture)
-    res = RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, broker)
+    books.insert(0, "replication", raw.replication)
+    books.insert(0, "architecture", raw.architecture)
+    res = RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, books)
     res.aggregate = rec.tally
     return res
 
