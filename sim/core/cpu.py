@@ -21,9 +21,9 @@ from collections import deque
 from typing import Any
 
 from simpy import Event
-from simpy.events import NORMAL
 
 from sim.core.metrics import Gauge
+from sim.core.schedule import succeed_at
 
 
 class Cpu:
@@ -66,9 +66,7 @@ class Cpu:
         env = self.env
         served = work * self.slowdown if work > 0 else 0.0
         if ev is not None:
-            ev._ok = True  # the outcome is known now; it is delivered when the work ends
-            ev._value = None
-            env.schedule(ev, NORMAL, served)
+            succeed_at(env, ev, served)  # the outcome is known now; delivered when work ends
             if tail <= 0:
                 ev.callbacks.insert(0, self._release_cb)  # free the core before the caller goes on
                 return
