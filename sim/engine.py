@@ -17,7 +17,6 @@ import gc
 import time
 from collections import defaultdict
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,33 +27,18 @@ from sim.core.component import Component
 from sim.core.metrics import Gauge
 from sim.core.network import Network
 from sim.core.placement import Placer
+from sim.core.raw import RawRun
 from sim.core.recorder import Recorder
 from sim.core.streams import Streams
 from sim.faults.timeline import has_faults, schedule
 from sim.http.mesh import HttpTransport
 from sim.messaging.transport import MessagingTransport
+from sim.results.batches import BATCHES
+from sim.results.stream import Aggregate
 from sim.scenario.model import Scenario
 from sim.stats.warmup import pilot_warmup
 
 ARCHITECTURES = ("http", "messaging")
-
-
-@dataclass
-class RawRun:
-    """What a run leaves behind before it becomes frames."""
-
-    architecture: str
-    replication: int
-    seed: int
-    scenario: Scenario
-    recorder: Recorder
-    components: list[Component]
-    samples: list[tuple[float, str, str, float]]
-    wall_time: float
-    end: float
-    extra: dict[str, Any] = field(default_factory=dict)
-    warmup: float = 0.0  # where the measured window starts (chosen when run.warmup is auto)
-    observations: dict[str, Any] = field(default_factory=dict)  # Transport.observations()
 
 
 def run(
@@ -71,7 +55,7 @@ def run(
     t_wall = time.perf_counter()
     env = simpy.Environment()
     streams = Streams(seed, replication)
-    recorder = Recorder(_tally(sc))
+    recorder = Recorder(_sink(sc))
     recorder.in_system = Gauge(env)
     if trace_ids:
         recorder.trace_ids = set(trace_ids)
@@ -134,18 +118,17 @@ def run(
     return raw
 
 
-def _tally(sc: Scenario) -> Any:
+def _sink(sc: Scenario) -> Aggregate | None:
     """The streaming aggregate when the scenario keeps no rows (``run.rows: none``), with
-    what the fault measures need when it has a timeline (:mod:`sim.results.stream`)."""
+    what the fault measures need when it has a timeline (:mod:`sim.results.stream`); else
+    None (the recorder keeps rows)."""
     if sc.run.rows == "all":
         return None
-    from sim.results.batches import BATCHES  # sim.results imports this module
-    from sim.results.stream import Tally
 
-    # warmup: auto — the tally keeps the pilot's series until _auto_warmup fixes the warm-up;
+    # warmup: auto — the aggregate keeps the pilot's series until _auto_warmup fixes the warm-up;
     # a timeline's disturbance measures read each request's start, latency and status; the
     # fault log's books (timeline, autoscaling, failover) which requests were answered
-    return Tally(
+    return Aggregate(
         None if sc.run.warmup == "auto" else sc.run.warmup,
         sc.run.duration,
         sc.run.timeseries_interval,
@@ -164,8 +147,7 @@ def _auto_warmup(env: Any, recorder: Recorder, duration: float, extra: dict[str,
         return np.asarray(starts), np.asarray(latencies)
 
     choice = pilot_warmup(observe, duration / 16, duration)
-    if recorder.tally is not None:  # run.rows: none: measure from here on
-        recorder.tally.measure_from(choice.warmup)
+    recorder.sink.measure_from(choice.warmup)
     extra.update(
         warmup_mser=choice.truncation,
         warmup_settled=choice.settled,

@@ -31,7 +31,8 @@ import pytest
 import sim
 from sim.api import _meta, observers
 from sim.core import cpu as cpu_module
-from sim.engine import RawRun, run
+from sim.core.raw import RawRun
+from sim.engine import run
 from sim.results import RunResult, frames_from_raw
 from tests.helpers import FLAGSHIP, ROOT
 

@@ -90,9 +90,6 @@ class Faults:
         self.series: dict[str, list[float]] = {k: [] for k in SERIES}
         self.env.process(self._sample(sc.run.timeseries_interval))
         self._loss = Uniforms(app.streams.get("network/loss"))
-        self._scanned = 0
-        self._completed = 0
-        self._failed = 0
         for i, entry in enumerate(sc.timeline):
             self._at(entry.at, self._perform, entry, i)
 
@@ -104,21 +101,12 @@ class Faults:
     def books(self) -> dict[str, int]:
         """Requests generated, completed (ok + failed), ok, failed and in flight right now."""
         rec = self.app.recorder
-        tally = rec.tally
-        if tally is not None and tally.answered is not None:  # run.rows: none: its books
-            self._completed, self._failed = tally.completed, tally.answered.failed
-        rows = rec.rows
-        for r in rows[self._scanned :]:
-            if r[0] == "request":
-                self._completed += 1
-                if r[5] != "ok":
-                    self._failed += 1
-        self._scanned = len(rows)
+        completed, failed = rec.sink.completed, rec.sink.failed()
         return {
             "generated": rec.generated,
-            "completed": self._completed,
-            "ok": self._completed - self._failed,
-            "failed": self._failed,
+            "completed": completed,
+            "ok": completed - failed,
+            "failed": failed,
             "in_flight": rec.in_flight,
         }
 
@@ -150,12 +138,7 @@ class Faults:
         """Start times of the requests never answered by now, interpolated from the arrival
         counts sampled every interval (request ids are given in arrival order)."""
         rec = self.app.recorder
-        answered = rec.tally.answered if rec.tally is not None else None
-        if answered is not None:  # run.rows: none: one bit per request answered
-            missing = answered.missing(rec.generated)
-        else:
-            done = {r[1] for r in rec.rows if r[0] == "request"}
-            missing = np.asarray([i for i in range(rec.generated) if i not in done], dtype=int)
+        missing = rec.sink.unanswered(rec.generated)
         if not len(missing):
             return []
         ts = [*self.series["t"], self.env.now]

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.core.raw import RawRun
 from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
-from sim.engine import RawRun
-from sim.results.stream import SERIES_COLUMNS, Tally, series_points
+from sim.results.stream import SERIES_COLUMNS, Aggregate, series_points
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RunResult:
     # the architecture's own books, (scope, name, metric, value): messaging per server, route,
     # account and client; HTTP the wire's failure counters and each kind of picker's
     transport: pd.DataFrame = field(default_factory=pd.DataFrame)
-    aggregate: Tally | None = None  # run.rows: none — the streaming aggregate instead of rows
+    aggregate: Aggregate | None = None  # run.rows: none — the streaming aggregate instead of rows
     batch: int | None = None  # a batch-means view of ``aggregate`` (sim.results.batches)
 
     @property
@@ -151,27 +151,25 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
 
     extra_ts = raw.observations.get("timeseries", [])  # e.g. connections per broker server
     ts = pd.DataFrame([*raw.samples, *extra_ts], columns=["t", "metric", "kind", "value"])
-    if rec.tally is None:
+    agg = rec.sink if isinstance(rec.sink, Aggregate) else None  # run.rows: none
+    if agg is None:
         series = _request_series(req, sc.run.timeseries_interval, raw.end)
     else:
-        series = rec.tally.series()
+        series = agg.series()
     ts = pd.concat([ts, series], ignore_index=True)
     ts.insert(0, "replication", raw.replication)
     ts.insert(0, "architecture", raw.architecture)
 
     md = dict(meta)
-    if rec.tally is None:
-        done = sum(1 for r in rec.rows if r[0] == "request")
-    else:
-        done = rec.tally.completed
-        md.update(rows="none", first_request=rec.tally.first)
+    if agg is not None:
+        md.update(rows="none", first_request=agg.first)
     md.update(
         architecture=raw.architecture,
         replication=raw.replication,
         seed=raw.seed,
         wall_time=raw.wall_time,
         generated=rec.generated,
-        completed=done,
+        completed=rec.sink.completed,
         in_flight=rec.in_flight,
         simulated_time=raw.end,
         warmup=raw.warmup,
@@ -203,7 +201,7 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     books.insert(0, "replication", raw.replication)
     books.insert(0, "architecture", raw.architecture)
     res = RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, books)
-    res.aggregate = rec.tally
+    res.aggregate = agg
     return res
 
 
