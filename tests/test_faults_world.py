@@ -15,17 +15,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import simpy
 
-from sim.api import observers
 from sim.app.application import Application
 from sim.core.network import Network, Place, Trouble
-from sim.core.placement import Placer
-from sim.core.recorder import COLUMNS, Recorder
-from sim.core.streams import Streams
-from sim.faults.timeline import Faults, schedule
-from sim.http.mesh import HttpTransport
-from sim.messaging.transport import MessagingTransport
+from sim.core.recorder import COLUMNS
+from sim.engine import build
+from sim.faults.timeline import Faults
 from sim.scenario import Scenario
 from sim.scenario.model import Network as NetworkConfig
 
@@ -75,24 +70,9 @@ class World:
 
 def world(sc: Scenario, arch: str, seed: int = 1) -> World:
     """Application, transport and faults as :func:`sim.engine.run` wires them."""
-    env = simpy.Environment()
-    rec = Recorder()
-    app = Application(
-        env,
-        sc,
-        Streams(seed, 0),
-        Network(sc.placement.network),
-        Placer(sc.placement),
-        rec,
-        observers(sc),
-    )
-    if arch == "http":
-        app.transport = HttpTransport(app, sc.http)
-    else:
-        app.transport = MessagingTransport(app, sc.messaging)
-    faults = schedule(app)
-    app.start()
-    return World(env, app, faults)
+    w = build(sc, arch, seed)
+    w.app.start()
+    return World(w.env, w.app, w.faults)
 
 
 # --------------------------------------------------------------------------- link trouble

@@ -14,17 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import simpy
 
-from sim.api import observers
-from sim.app.application import Application
 from sim.app.service import ServiceInstance
 from sim.core.component import Component
-from sim.core.network import Network
-from sim.core.placement import Placer
-from sim.core.recorder import Recorder
-from sim.core.streams import Streams
 from sim.core.trace import BUCKETS, Trace
+from sim.engine import build
 from sim.http.mesh import HttpTransport
 from sim.scenario import Scenario
 from tests.helpers import scenario
@@ -53,19 +47,9 @@ class World:
 
     def __init__(self, sc: Scenario, seed: int = 1):
         self.sc = sc
-        self.env = simpy.Environment()
-        self.recorder = Recorder()
-        self.app = Application(
-            self.env,
-            sc,
-            Streams(seed, 0),
-            Network(sc.placement.network),
-            Placer(sc.placement),
-            self.recorder,
-            observers(sc),
-        )
-        self.t = HttpTransport(self.app, sc.http)
-        self.app.transport = self.t
+        w = build(sc, "http", seed)
+        self.env, self.app, self.recorder = w.env, w.app, w.recorder
+        self.t: HttpTransport = w.app.transport  # type: ignore[assignment]
         self.t.start()
         for name, svc in sc.services.items():
             for i in range(svc.instances):
