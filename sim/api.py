@@ -25,17 +25,16 @@ from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publis
 from sim.messaging.topology import check_messaging
 from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw, summarize
 from sim.results.summary import run_metrics
-from sim.scenario import Scenario, ScenarioError, scenario_hash
-from sim.scenario.loader import Source, apply_sets, validate
-from sim.scenario.loader import load as _load
+from sim.scenario import Scenario, scenario_hash
+from sim.scenario.loader import Source, apply_sets, load_with_source, validate
 from sim.stats import run_until_precision
 from sim.validation.precision import HEADLINE, MIN_REPLICATIONS
 
 
 def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     """Read, override (``path=value`` strings) and validate a scenario file."""
-    sc = _load(path, sets)
-    check_subjects(sc, str(path))
+    sc, src = load_with_source(path, sets)
+    check_subjects(sc, str(path), src)
     return sc
 
 
@@ -61,13 +60,8 @@ def override(sc: Scenario, sets: Sequence[str]) -> Scenario:
 def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = None) -> None:
     """Subjects must be what nats-server accepts: patterns for subscriptions, literals for
     published events and request subjects."""
-    from sim.scenario.loader import read_yaml
-
-    if src is None:
-        try:
-            _, src = read_yaml(Path(file).read_text(encoding="utf-8"), file)
-        except (OSError, ScenarioError):
-            src = Source(file)
+    if src is None:  # no lines to point at (a scenario built in memory)
+        src = Source(file)
     probe = SubjectIndex()
     for name, svc in sc.services.items():
         for op_name, op in svc.operations.items():

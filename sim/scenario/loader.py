@@ -311,6 +311,12 @@ def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
 
 def load(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     """Load, override and validate a scenario file; every problem is a ScenarioError."""
+    return load_with_source(path, sets)[0]
+
+
+def load_with_source(path: str | Path, sets: Sequence[str] = ()) -> tuple[Scenario, Source]:
+    """:func:`load`, and the :class:`Source` that maps paths of the file to its lines (for
+    the checks that follow validation: subjects, accounts)."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -327,7 +333,7 @@ def load(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     data, src = read_yaml(text, str(path))
     if sets:
         data = apply_sets(data, sets, src)
-    return validate(data, src)
+    return validate(data, src), src
 
 
 def scenario_hash(sc: Scenario) -> str:
