@@ -35,7 +35,7 @@ from sim.core.recorder import Recorder
 from sim.core.schedule import at
 from sim.core.streams import Streams
 from sim.faults.timeline import Faults, has_faults, schedule
-from sim.http.mesh import HttpTransport
+from sim.http.transport import HttpTransport
 from sim.messaging.subjects import SubjectIndex
 from sim.messaging.transport import MessagingTransport
 from sim.results.batches import BATCHES

@@ -19,7 +19,7 @@ from sim.app.service import ServiceInstance
 from sim.core.component import Component
 from sim.core.trace import BUCKETS, Trace
 from sim.engine import build
-from sim.http.mesh import HttpTransport
+from sim.http.transport import HttpTransport
 from sim.scenario import Scenario
 from tests.helpers import scenario
 

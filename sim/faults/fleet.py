@@ -5,7 +5,7 @@ autoscaler speak only to it. Each verb maps onto the architecture's own public m
 what happens next (who notices, when, which requests fail) is that architecture's model:
 
 =================  ==========================================  ==========================
-verb               HTTP (:mod:`sim.http.mesh`)                  messaging
+verb               HTTP (:mod:`sim.http.transport`)                  messaging
 =================  ==========================================  ==========================
 add                ``Application.add_instance`` (boot, then     same (boot, then connect
                    readiness probes, catalog, propagation)      and subscribe)

@@ -52,7 +52,7 @@ from sim.scenario.http import Route
 
 if TYPE_CHECKING:
     from sim.app.service import ServiceInstance
-    from sim.http.mesh import HttpTransport
+    from sim.http.transport import HttpTransport
 
 RETRIABLE = {
     "connect-failure": (CONNECT_FAILURE,),

@@ -37,7 +37,7 @@ from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, OK, Plan
 from sim.core.component import Component
 from sim.core.network import Place
-from sim.core.schedule import Deadlines
+from sim.core.schedule import Deadlines, call_soon
 from sim.core.trace import Trace
 from sim.http.controlplane import ControlPlane, XdsClient
 from sim.http.discovery import Catalog, DnsServer, KubeProxy, LogRow, View
@@ -46,7 +46,7 @@ from sim.http.gateway import GatewayTier
 from sim.http.orchestrator import Orchestrator
 from sim.http.proxy import Proxy
 from sim.http.routing import Router
-from sim.http.sidecar import dependencies
+from sim.http.scope import dependencies
 from sim.http.wire import Call, Wire
 from sim.scenario.http import HttpSettings
 from sim.scenario.model import Tls
@@ -124,9 +124,9 @@ class HttpTransport:
         clients = self.app.clients
         view = self._view(clients, edge=True)
         self.own[clients] = Router(self, clients, view, self.cfg.client)
-        self.env.process(self._settle())
+        call_soon(self.env, lambda _e: self._settle())  # where env.process would start it
 
-    def _settle(self) -> Generator[Any, Any, None]:
+    def _settle(self) -> None:
         """At time 0, after the initial instances attached: book config memory, poll."""
         self.running = True
         for p in self._proxies():
@@ -135,8 +135,6 @@ class HttpTransport:
         for insts in self.app.instances.values():
             for inst in insts:
                 self.events.start_polls(inst)
-        return
-        yield  # a generator: runs as the first process of the run
 
     def _proxies(self) -> list[Proxy]:
         return [*self.gateways.replicas, *self.sidecars.values(), *self.ztunnels.values()]
