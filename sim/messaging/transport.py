@@ -43,6 +43,7 @@ from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, NO_RESPONDERS, OK, TIMEOUT, Plan
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
+from sim.core.retry import backoff, budget_allows
 from sim.core.schedule import Task, first_of
 from sim.core.trace import Trace
 from sim.messaging.broker import BrokerServer
@@ -53,7 +54,7 @@ from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg, add_bucke
 from sim.messaging.observe import broker_rows, sample
 from sim.messaging.permissions import of_users
 from sim.messaging.recovery import restart
-from sim.messaging.retry import InFlight, RetryBooks, backoff, budget_allows
+from sim.messaging.retry import InFlight, RetryBooks
 from sim.messaging.topology import EDGE_USER, account_for, account_of_users, clusters
 from sim.scenario.model import MessagingSettings
 
@@ -212,7 +213,7 @@ class MessagingTransport:
                 )
                 if status not in r.retry_on or n >= r.attempts:
                     return status
-                if not budget_allows(r, flight):
+                if not budget_allows(r, flight.requests, flight.retries):
                     books.refused += 1
                     return status
                 n += 1
