@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from sim.scenario.base import InputError
 from sim.scenario.checks import check_structure
 from sim.scenario.model import LocatedError, Scenario
 
@@ -43,8 +44,10 @@ _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "times
 _MERGE = _TAG + "merge"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario that cannot be used; str() is one line: ``FILE:LINE: path: message``."""
+
+    prefix = ""
 
     def __init__(self, file: str, line: int | None, path: Path_, message: str):
         self.file, self.line, self.path, self.message = file, line, path, message
