@@ -52,6 +52,21 @@ from sim.scenario.http import HttpSettings
 from sim.scenario.model import Tls
 
 PLAIN = Tls(version="none", mutual=False)
+DETECT = ("removed", "unhealthy")  # log rows that say a failure was noticed
+
+
+def converged(rows: list[LogRow], t: float, service: str) -> float:
+    """When the last picker's view of `service` changed after t, before its next change."""
+    nxt = next(
+        (
+            r[0]
+            for r in rows
+            if r[0] > t + 1e-9 and r[1] in ("ready", "removed") and r[3] == service
+        ),
+        float("inf"),
+    )
+    views = [r[0] for r in rows if r[1] == "view" and r[3] == service and t <= r[0] < nxt]
+    return max(views, default=t)
 
 
 class HttpTransport:
@@ -219,8 +234,9 @@ class HttpTransport:
             self.orchestrator.crashed(inst)
 
     def crash(self, inst: ServiceInstance, mode: str = "closed") -> None:
-        """An instance fails: ``closed`` (process exits) or ``hang`` (never answers)."""
-        if mode == "hang":
+        """An instance fails: ``closed`` (process exits) or ``hang`` (never answers; the
+        timeline's ``silent``)."""
+        if mode in ("hang", "silent"):
             self.wire.hung.add(inst)
             if inst in self.sidecars:
                 self.wire.hung.add(self.sidecars[inst])
@@ -244,6 +260,72 @@ class HttpTransport:
         if sc is not None:
             sc.alive = False
             sc.memory.remove(sc.memory.gauge.value)
+
+    # ------------------------------------------------------------------ the fault verbs
+    # (sim.faults speaks to every architecture through these; sim.app.transport)
+    dns_failover = True  # callers reach a service by name: a DNS record can move them
+
+    def stop(self, inst: ServiceInstance) -> None:
+        """SIGTERM without a preStop drain: the process exits now and the endpoint is
+        removed at once."""
+        self.kill(inst)
+        self.orchestrator.stopping(inst)
+
+    def lose(self, insts: list[ServiceInstance], grace: float) -> None:
+        """Their node is gone: the pods and the node's proxies stop answering at once; the
+        node controller marks the pods not ready after ``grace`` (their kubelet is gone)."""
+        for inst in insts:
+            self.wire.hung.add(inst)
+            for proxy in (self.sidecars.get(inst), self.ztunnels.get(inst.place.host)):
+                if proxy is not None:
+                    self.wire.hung.add(proxy)
+
+        def not_ready() -> None:
+            for inst in insts:
+                self.orchestrator.stopping(inst)
+
+        self.env.timeout(grace).callbacks.append(lambda _e: not_ready())
+
+    def answers(self, inst: ServiceInstance) -> bool:
+        """Would a probe of this instance get an answer (running, not hung)?"""
+        return inst.alive and inst not in self.wire.hung
+
+    def infrastructure(self, kind: str) -> list[Any]:
+        """The processes of ``kind`` a fault can stop: the gateway replicas."""
+        return list(self.gateways.replicas) if kind == "gateway" else []
+
+    def stop_infrastructure(self, proc: Any, mode: str) -> None:
+        """A gateway replica stops: refuses (closed) or never answers (silent). The L4
+        balancer keeps sending to it until its health checks fail (``http.gateway.
+        health_check``: unhealthy_threshold probes in a row, :mod:`sim.http.gateway`)."""
+        if mode == "closed":
+            proc.alive = False
+            self.wire.kill(proc)
+        else:
+            self.wire.hung.add(proc)
+
+    def start_infrastructure(self, proc: Any) -> None:
+        """The replica runs again; the L4 balancer sends to it again once it has passed
+        healthy_threshold probes in a row (at once if it never left the rotation)."""
+        proc.alive = True
+        self.wire.hung.discard(proc)
+
+    def detection(self, t0: float, names: set[str]) -> dict[str, Any] | None:
+        """When one of ``names`` was first noticed at or after ``t0`` (``log``): ``removed``
+        — the orchestrator declared the instance not ready — or ``unhealthy`` — the L4
+        balancer's health checks took a gateway replica out. ``converged``: when the last
+        picker's view of that service changed, before its next change (for a replica, the
+        balancer is its only picker: that same instant)."""
+        rows = self.log
+        hit = next((r for r in rows if r[0] >= t0 and r[1] in DETECT and r[2] in names), None)
+        if hit is None:
+            return None
+        lb = hit[1] == "unhealthy"  # the balancer acts on its own verdict at once
+        return {
+            "t": hit[0],
+            "label": f"detected: {hit[2]} {hit[1]}",
+            "converged": hit[0] if lb else converged(rows, hit[0], hit[3]),
+        }
 
     def _ready(self, inst: ServiceInstance) -> None:
         self.events.start_polls(inst)

@@ -66,6 +66,9 @@ def instance_subject(subject: str, index: int) -> str:
     return f"{subject}.{index}"
 
 
+DETECT = ("closed", "disconnected", "route_lost", "gateway_lost")  # fabric log rows
+
+
 class MessagingTransport:
     """The broker architecture behind the Transport seam."""
 
@@ -167,6 +170,46 @@ class MessagingTransport:
     def restart_server(self, name: str) -> None:
         """A stopped broker server starts again (empty); peers and clients find it."""
         restart(self.fabric, self.fabric.servers[name])
+
+    # ------------------------------------------------------------------ the fault verbs
+    # (sim.faults speaks to every architecture through these; sim.app.transport)
+    dns_failover = False  # a service in two regions answers one subject: no DNS record
+
+    def stop(self, inst: ServiceInstance) -> None:
+        """Stopped without a drain: the process exits, its socket closes (FIN)."""
+        self.crash(inst, CLOSED)
+
+    def lose(self, insts: list[ServiceInstance], grace: float) -> None:
+        """Their node is gone: each just stops (the servers' pings find out)."""
+        for inst in insts:
+            self.crash(inst, "silent")
+
+    def answers(self, inst: ServiceInstance) -> bool:
+        """Would a probe of this instance get an answer?"""
+        return inst.alive
+
+    def infrastructure(self, kind: str) -> list[Any]:
+        """The processes of ``kind`` a fault can stop: broker servers in list order."""
+        return list(self.fabric.servers.values()) if kind == "broker" else []
+
+    def stop_infrastructure(self, proc: Any, mode: str) -> None:
+        """A broker server dies (closed) or its host vanishes (silent)."""
+        self.kill_server(proc.name, mode)
+
+    def start_infrastructure(self, proc: Any) -> None:
+        """A stopped broker server starts again; routes, gateways and clients come back."""
+        self.restart_server(proc.name)
+
+    def detection(self, t0: float, names: set[str]) -> dict[str, Any] | None:
+        """When a server first noticed one of ``names`` at or after ``t0`` (the broker's log):
+        it closed an instance's connection (FIN, stale after unanswered pings, write
+        deadline, drained), or for a server a client disconnected or a peer lost its route
+        or gateway."""
+        hit = next(
+            (r for r in self.fabric.log if r[0] >= t0 and r[1] in DETECT and r[2] in names),
+            None,
+        )
+        return None if hit is None else {"t": hit[0], "label": f"detected: {hit[2]} {hit[1]}"}
 
     # ------------------------------------------------------------------ requests
     def request(
