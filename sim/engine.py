@@ -26,6 +26,7 @@ import simpy
 
 from sim.app.application import Application, Observer, request_subject
 from sim.app.transport import Transport
+from sim.architectures import ARCHITECTURES, TRANSPORTS
 from sim.core.component import Component
 from sim.core.metrics import Gauge
 from sim.core.network import Network
@@ -35,20 +36,13 @@ from sim.core.recorder import Recorder
 from sim.core.schedule import at
 from sim.core.streams import Streams
 from sim.faults.timeline import Faults, has_faults, schedule
-from sim.http.transport import HttpTransport
 from sim.messaging.subjects import SubjectIndex
-from sim.messaging.transport import MessagingTransport
 from sim.results.batches import BATCHES
 from sim.results.stream import Aggregate
 from sim.scenario.model import Scenario
 from sim.stats.warmup import pilot_warmup
 
-#: The architectures, each one Transport behind the seam (:mod:`sim.app.transport`).
-TRANSPORTS: dict[str, Callable[[Application, Scenario], Transport]] = {
-    "http": lambda app, sc: HttpTransport(app, sc.http),
-    "messaging": lambda app, sc: MessagingTransport(app, sc.messaging),
-}
-ARCHITECTURES = tuple(TRANSPORTS)
+__all__ = ["ARCHITECTURES", "TRANSPORTS", "RawRun", "World", "build", "run", "scripted_run"]
 
 
 @dataclass

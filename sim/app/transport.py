@@ -7,7 +7,7 @@ its traffic. ``http`` and ``messaging`` each implement this protocol.
 The layers above ask the transport too, instead of branching on the architecture: faults
 (:mod:`sim.faults`) stop, crash and lose instances and infrastructure and ask what was
 noticed and when; the results take its counters and its own books. A new architecture
-implements this protocol in its own package and registers in :data:`sim.engine.TRANSPORTS`.
+implements this protocol in its own package and registers in :mod:`sim.architectures`.
 """
 
 from __future__ import annotations

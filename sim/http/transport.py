@@ -49,7 +49,7 @@ from sim.http.routing import Router
 from sim.http.scope import dependencies
 from sim.http.wire import Call, Wire
 from sim.scenario.http import HttpSettings
-from sim.scenario.model import Tls
+from sim.scenario.model import Scenario, Tls
 
 PLAIN = Tls(version="none", mutual=False)
 DETECT = ("removed", "unhealthy")  # log rows that say a failure was noticed
@@ -73,6 +73,27 @@ class HttpTransport:
     """The service-mesh architecture behind the Transport seam."""
 
     name = "http"
+
+    @staticmethod
+    def describe(sc: Scenario) -> str:
+        """One line for a report: what this architecture deploys for the scenario."""
+        h = sc.http
+        gw = f"{h.gateway.replicas} gateway replica(s)" if h.gateway.enabled else "no gateway"
+        side = {
+            "sidecar": "a sidecar per instance",
+            "ambient": "a ztunnel per node (ambient mode)",
+            "none": "no proxies beside the services",
+        }[h.mesh]
+        uses_cp = h.propagation() == "xds" or h.mesh != "none"
+        cp = "a control plane" if uses_cp and h.control_plane.enabled else "no control plane"
+        tls = f"TLS {h.tls.version}{' mutual' if h.tls.mutual else ''}"
+        events = {"webhook": "events as webhooks", "longpoll": "events by long polling"}[
+            h.events.delivery
+        ]
+        return (
+            f"{gw}, {side}, {cp}, {h.protocol}, internal calls via {h.internal_route}, "
+            f"{tls}, {events}, endpoints propagated by {h.propagation()}"
+        )
 
     def __init__(self, app: Application, cfg: HttpSettings):
         self.app = app

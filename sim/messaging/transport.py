@@ -56,7 +56,7 @@ from sim.messaging.permissions import of_users
 from sim.messaging.recovery import restart
 from sim.messaging.retry import InFlight, RetryBooks
 from sim.messaging.topology import EDGE_USER, account_for, account_of_users, clusters
-from sim.scenario.model import MessagingSettings
+from sim.scenario.model import MessagingSettings, Scenario
 
 RESPONDERS = "q"  # nats.go micro DefaultQueueGroup
 
@@ -73,6 +73,21 @@ class MessagingTransport:
     """The broker architecture behind the Transport seam."""
 
     name = "messaging"
+
+    @staticmethod
+    def describe(sc: Scenario) -> str:
+        """One line for a report: what this architecture deploys for the scenario."""
+        m = sc.messaging
+        if m.clusters:
+            sizes = ", ".join(f"{c.name} ({c.servers} servers)" for c in m.clusters)
+            brokers = f"{len(m.clusters)} cluster(s) joined by gateways: {sizes}"
+        else:
+            brokers = f"{m.broker.servers} broker server(s)"
+        tls = f"TLS {m.tls.version}{' mutual' if m.tls.mutual else ''}"
+        return (
+            f"{brokers} with {m.broker.cores} cores each, one connection per client "
+            f"and instance, {tls}, request/reply through _INBOX subjects"
+        )
 
     def __init__(self, app: Application, cfg: MessagingSettings):
         self.app = app

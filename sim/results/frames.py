@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.architectures import ARCHITECTURES
 from sim.core.raw import RawRun
 from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
@@ -70,7 +71,7 @@ class RunResult:
         # codes, not strings: ~14 bytes a request (runs concatenate into one frame as long as
         # their categories agree, and into strings otherwise)
         codes = np.repeat(np.arange(len(by_flow)), [len(v) for v in by_flow.values()])
-        archs = ["http", "messaging"]
+        archs = list(ARCHITECTURES)
         return pd.DataFrame(
             {
                 "architecture": pd.Categorical.from_codes(
