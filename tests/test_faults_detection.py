@@ -24,7 +24,7 @@ import pytest
 
 from sim.faults.measures import recovery
 from tests.helpers import scenario
-from tests.test_faults_world import world
+from tests.worlds import world
 
 CRASH = 4.0005
 RATE = 100.0

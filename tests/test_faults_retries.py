@@ -24,7 +24,7 @@ import pytest
 
 from sim.faults.detection import counters
 from tests.helpers import scenario
-from tests.test_faults_world import world
+from tests.worlds import world
 
 RATE, TRY, WORK, END = 500.0, 0.05, 0.2, 3.0
 

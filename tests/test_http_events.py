@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_http_world import QUIET_NET, QUIET_TLS, World, quiet
+from tests.worlds import QUIET_NET, QUIET_TLS, World, quiet
 
 CPU = 0.2e-3  # sidecar cpu_per_request (calibrated default)
 

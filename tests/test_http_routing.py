@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from sim.scenario.http import Retries, Route
-from tests.test_http_world import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
+from tests.worlds import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
 
 
 def _world(

@@ -15,7 +15,7 @@ import pytest
 
 from sim.api import scenario_from_dict
 from sim.scenario import Scenario
-from tests.test_http_world import World
+from tests.worlds import World
 
 KIB, MIB = 1024, 2**20
 SIDECAR, PER_CLUSTER, PER_ENDPOINT = 45 * MIB, 15 * KIB, 1283
