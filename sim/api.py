@@ -20,14 +20,16 @@ from typing import Any
 from sim import __version__
 from sim.app.application import Observer, request_subject
 from sim.core.trace import Trace
-from sim.engine import ARCHITECTURES, run
+from sim.engine import ARCHITECTURES, observers_of, run
 from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publish_subject
 from sim.messaging.topology import check_messaging
-from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw
-from sim.scenario import Scenario, ScenarioError, scenario_hash
-from sim.scenario.loader import Source, apply_sets, validate
-from sim.scenario.loader import load as _load
+from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw, summarize
+from sim.results.summary import run_metrics
+from sim.scenario import Scenario, scenario_hash
+from sim.scenario.loader import Source, apply_sets, load_with_source, validate
 from sim.scenario.profile import resolve as resolve_profile
+from sim.stats import run_until_precision
+from sim.validation.precision import HEADLINE, MIN_REPLICATIONS
 
 
 def load_scenario(
@@ -35,8 +37,8 @@ def load_scenario(
 ) -> Scenario:
     """Read, override (``path=value`` strings), calibrate (a profile file written by
     ``sim calibrate``, :mod:`sim.scenario.profile`) and validate a scenario file."""
-    sc = _load(path, sets, calibration)
-    check_subjects(sc, str(path))
+    sc, src = load_with_source(path, sets, calibration)
+    check_subjects(sc, str(path), src)
     return sc
 
 
@@ -67,13 +69,8 @@ def override(sc: Scenario, sets: Sequence[str]) -> Scenario:
 def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = None) -> None:
     """Subjects must be what nats-server accepts: patterns for subscriptions, literals for
     published events and request subjects."""
-    from sim.scenario.loader import read_yaml
-
-    if src is None:
-        try:
-            _, src = read_yaml(Path(file).read_text(encoding="utf-8"), file)
-        except (OSError, ScenarioError):
-            src = Source(file)
+    if src is None:  # no lines to point at (a scenario built in memory)
+        src = Source(file)
     probe = SubjectIndex()
     for name, svc in sc.services.items():
         for op_name, op in svc.operations.items():
@@ -101,24 +98,7 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
 
 def observers(sc: Scenario) -> dict[str, tuple[Observer, ...]]:
     """Who hears each published subject (events and request subjects), by NATS matching."""
-    index = SubjectIndex()
-    for name, svc in sc.services.items():
-        for sub in svc.subscriptions:
-            index.subscribe(sub.subject, owner=Observer(name, sub.operation, sub.delivery))
-    subjects: set[str] = set()
-    for name, svc in sc.services.items():
-        for op_name, op in svc.operations.items():
-            subjects.add(request_subject(sc, name, op_name))
-            subjects.update(e.subject for e in op.emits)
-    out: dict[str, tuple[Observer, ...]] = {}
-    for s in sorted(subjects):
-        m = index.match(s)
-        obs = tuple(h.owner for h in m.plain)
-        if obs:
-            # two subscriptions of one service to overlapping patterns still mean two copies,
-            # as on a broker where each subscription gets its own
-            out[s] = obs  # type: ignore[assignment]
-    return out
+    return observers_of(sc)
 
 
 def _meta(sc: Scenario) -> dict[str, object]:
@@ -169,8 +149,6 @@ def compare(
     if res["http"] and res["messaging"]:
         cmp.summary = compare_summaries(res["http"], res["messaging"])
     else:
-        from sim.results import summarize
-
         cmp.summary = summarize(cmp.results())
     cmp.metadata = {**_meta(sc), "seed": sc.run.seed if seed is None else seed, "replications": n}
     if any(r.metadata.get("events") for r in cmp.results()):  # a timeline: what it did
@@ -189,12 +167,49 @@ def compare_until(
     max_replications: int = 50,
     seed: int | None = None,
     architectures: Sequence[str] = ARCHITECTURES,
+    metrics: Sequence[tuple[str, str]] = HEADLINE,
 ) -> Comparison:
     """Like :func:`compare`, adding paired replications until every headline metric's 95 %
-    interval has a relative half-width <= ``precision`` (:mod:`sim.validation.precision`)."""
-    from sim.validation.precision import compare_until as until
+    interval has a relative half-width <= ``precision`` (:mod:`sim.validation.precision`;
+    the stopping rule is :func:`sim.stats.run_until_precision`)."""
+    if not 0 < precision < 1:
+        raise ValueError(f"precision must be in (0, 1), got {precision}")
+    if max_replications < MIN_REPLICATIONS:
+        raise ValueError(f"max_replications must be >= {MIN_REPLICATIONS}")
+    runs: dict[str, list[RunResult]] = {a: [] for a in ARCHITECTURES}
+    wanted = set(metrics)
 
-    return until(sc, precision, max_replications, seed, architectures)
+    def one(r: int) -> dict[str, float]:
+        row: dict[str, float] = {}
+        for a in architectures:
+            res = simulate(sc, a, seed, r)
+            runs[a].append(res)
+            for flow, metric, _unit, value in run_metrics(res):
+                if (flow, metric) in wanted:
+                    row[f"{a}/{flow}/{metric}"] = value
+        return row
+
+    names = [f"{a}/{f}/{m}" for a in architectures for f, m in metrics]
+    out = run_until_precision(
+        one,
+        target=precision,
+        min_replications=MIN_REPLICATIONS,
+        max_replications=max_replications,
+        metrics=names,
+    )
+    cmp = Comparison(runs["http"], runs["messaging"])
+    both = bool(runs["http"] and runs["messaging"])
+    cmp.summary = compare_summaries(cmp.http, cmp.messaging) if both else summarize(cmp.results())
+    cmp.metadata = {
+        **_meta(sc),
+        "seed": sc.run.seed if seed is None else seed,
+        "replications": out.replications,
+        "precision": precision,
+        "precision_reached": out.reached,
+        "precision_worst_metric": out.worst_metric,
+        "precision_worst_relative_half_width": out.estimates[out.worst_metric].relative_half_width,
+    }
+    return cmp
 
 
 def trace_request(

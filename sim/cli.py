@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sim.scenario import Scenario
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from sim.exits import EXIT_BAD_INPUT, EXIT_OK, guard
+from sim.scenario.base import InputError
 
 EXAMPLES = {
     "run": """examples:
@@ -34,8 +35,10 @@ EXAMPLES = {
 }
 
 
-class UsageError(Exception):
-    """Bad command-line input (exit 2)."""
+class UsageError(InputError):
+    """Bad command-line input (exit 2); the message names the command."""
+
+    prefix = ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,9 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except SystemExit as e:  # --help
         return int(e.code or 0)
-    from sim.scenario import ScenarioError
 
-    try:
+    def command() -> int:
         for module in _command_modules():
             if args.command in module.COMMANDS:
                 return int(module.COMMANDS[args.command](args))
@@ -148,20 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "schema":
             return _schema()
-    except ScenarioError as e:
-        if debug:
-            raise
-        print(str(e), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_FAILED
-    except Exception as e:  # a run that failed: one line unless --debug
-        if debug:
-            raise
-        print(f"sim: run failed: {type(e).__name__}: {e}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_BAD_INPUT
+
+    return guard(command, debug)
 
 
 def _load(args: argparse.Namespace) -> Scenario:

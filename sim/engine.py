@@ -16,45 +16,119 @@ from __future__ import annotations
 import gc
 import time
 from collections import defaultdict
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 import simpy
 
-from sim.app.application import Application, Observer
+from sim.app.application import Application, Observer, request_subject
+from sim.app.transport import Transport
+from sim.architectures import ARCHITECTURES, TRANSPORTS
 from sim.core.component import Component
 from sim.core.metrics import Gauge
 from sim.core.network import Network
 from sim.core.placement import Placer
+from sim.core.raw import RawRun
 from sim.core.recorder import Recorder
+from sim.core.schedule import at
 from sim.core.streams import Streams
-from sim.faults.timeline import has_faults, schedule
-from sim.http.mesh import HttpTransport
-from sim.messaging.transport import MessagingTransport
+from sim.faults.timeline import Faults, has_faults, schedule
+from sim.messaging.subjects import SubjectIndex
+from sim.results.batches import BATCHES
+from sim.results.stream import Aggregate
 from sim.scenario.model import Scenario
 from sim.stats.warmup import pilot_warmup
 
-ARCHITECTURES = ("http", "messaging")
+__all__ = ["ARCHITECTURES", "TRANSPORTS", "RawRun", "World", "build", "run", "scripted_run"]
 
 
 @dataclass
-class RawRun:
-    """What a run leaves behind before it becomes frames."""
+class World:
+    """Environment, application on one architecture, and its faults: built, not started."""
 
-    architecture: str
-    replication: int
-    seed: int
-    scenario: Scenario
-    recorder: Recorder
-    components: list[Component]
-    samples: list[tuple[float, str, str, float]]
-    wall_time: float
-    end: float
-    extra: dict[str, Any] = field(default_factory=dict)
-    warmup: float = 0.0  # where the measured window starts (chosen when run.warmup is auto)
-    observations: dict[str, Any] = field(default_factory=dict)  # e.g. the broker's books
+    env: Any
+    app: Application
+    faults: Faults | None  # the timeline, autoscalers and failover (None when there are none)
+
+    @property
+    def transport(self) -> Transport:
+        return self.app.transport
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.app.recorder
+
+
+def build(
+    sc: Scenario,
+    architecture: str,
+    seed: int,
+    replication: int = 0,
+    observers: Mapping[str, tuple[Observer, ...]] | None = None,
+    recorder: Recorder | None = None,
+) -> World:
+    """Wire one run: environment, streams, application, transport, faults (the one place
+    this is done: the runner, the broker sandbox and the test worlds all build here).
+    ``observers`` default to the scenario's (:func:`observers`)."""
+    if architecture not in TRANSPORTS:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    env = simpy.Environment()
+    app = Application(
+        env,
+        sc,
+        Streams(seed, replication),
+        Network(sc.placement.network),
+        Placer(sc.placement),
+        Recorder() if recorder is None else recorder,
+        observers_of(sc) if observers is None else observers,
+    )
+    app.transport = TRANSPORTS[architecture](app, sc)
+    return World(env, app, schedule(app))
+
+
+def observers_of(sc: Scenario) -> dict[str, tuple[Observer, ...]]:
+    """Who hears each published subject (events and request subjects), by NATS matching."""
+    index = SubjectIndex()
+    for name, svc in sc.services.items():
+        for sub in svc.subscriptions:
+            index.subscribe(sub.subject, owner=Observer(name, sub.operation, sub.delivery))
+    subjects: set[str] = set()
+    for name, svc in sc.services.items():
+        for op_name, op in svc.operations.items():
+            subjects.add(request_subject(sc, name, op_name))
+            subjects.update(e.subject for e in op.emits)
+    out: dict[str, tuple[Observer, ...]] = {}
+    for s in sorted(subjects):
+        m = index.match(s)
+        obs = tuple(h.owner for h in m.plain)
+        if obs:
+            # two subscriptions of one service to overlapping patterns still mean two copies,
+            # as on a broker where each subscription gets its own
+            out[s] = obs  # type: ignore[assignment]
+    return out
+
+
+Script = Sequence[tuple[float, Callable[[Any], None]]]
+
+
+def scripted_run(
+    sc: Scenario,
+    until: float,
+    script: Script = (),
+    seed: int | None = None,
+    architecture: str = "messaging",
+) -> Any:
+    """Run a scenario's application until ``until``, calling each scripted action
+    ``(t, fn(transport))`` at its time (crash instances, kill servers…); the transport."""
+    w = build(sc, architecture, sc.run.seed if seed is None else seed)
+    w.app.start()
+    for t, fn in script:
+        at(w.env, t, partial(fn, w.transport))
+    w.env.run(until=until)
+    return w.transport
 
 
 def run(
@@ -66,23 +140,13 @@ def run(
     trace_ids: set[int] | None = None,
 ) -> RawRun:
     """Simulate one replication of one architecture."""
-    if architecture not in ARCHITECTURES:
-        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     t_wall = time.perf_counter()
-    env = simpy.Environment()
-    streams = Streams(seed, replication)
-    recorder = Recorder(_tally(sc))
-    recorder.in_system = Gauge(env)
+    recorder = Recorder(_sink(sc))
     if trace_ids:
         recorder.trace_ids = set(trace_ids)
-    app = Application(
-        env, sc, streams, Network(sc.placement.network), Placer(sc.placement), recorder, observers
-    )
-    if architecture == "http":
-        app.transport = HttpTransport(app, sc.http)
-    else:
-        app.transport = MessagingTransport(app, sc.messaging)
-    faults = schedule(app)  # the timeline, autoscalers and failover (None when there are none)
+    world = build(sc, architecture, seed, replication, observers, recorder)
+    env, app, faults = world.env, world.app, world.faults
+    recorder.in_system = Gauge(env)
     app.start()
 
     def comps_now() -> list[Component]:  # infra first, then clients and instances
@@ -132,24 +196,21 @@ def run(
         extra,
         warmup,
     )
-    observe = getattr(app.transport, "observations", None)  # an architecture's own books
-    if observe is not None:
-        raw.observations = observe()
+    raw.observations = app.transport.observations()  # the architecture's own books
     return raw
 
 
-def _tally(sc: Scenario) -> Any:
+def _sink(sc: Scenario) -> Aggregate | None:
     """The streaming aggregate when the scenario keeps no rows (``run.rows: none``), with
-    what the fault measures need when it has a timeline (:mod:`sim.results.stream`)."""
+    what the fault measures need when it has a timeline (:mod:`sim.results.stream`); else
+    None (the recorder keeps rows)."""
     if sc.run.rows == "all":
         return None
-    from sim.results.batches import BATCHES  # sim.results imports this module
-    from sim.results.stream import Tally
 
-    # warmup: auto — the tally keeps the pilot's series until _auto_warmup fixes the warm-up;
+    # warmup: auto — the aggregate keeps the pilot's series until _auto_warmup fixes the warm-up;
     # a timeline's disturbance measures read each request's start, latency and status; the
     # fault log's books (timeline, autoscaling, failover) which requests were answered
-    return Tally(
+    return Aggregate(
         None if sc.run.warmup == "auto" else sc.run.warmup,
         sc.run.duration,
         sc.run.timeseries_interval,
@@ -168,8 +229,7 @@ def _auto_warmup(env: Any, recorder: Recorder, duration: float, extra: dict[str,
         return np.asarray(starts), np.asarray(latencies)
 
     choice = pilot_warmup(observe, duration / 16, duration)
-    if recorder.tally is not None:  # run.rows: none: measure from here on
-        recorder.tally.measure_from(choice.warmup)
+    recorder.sink.measure_from(choice.warmup)
     extra.update(
         warmup_mser=choice.truncation,
         warmup_settled=choice.settled,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import scenario
-from tests.test_faults_world import world
+from tests.worlds import world
 
 SC = """
 name: autoscale

@@ -24,7 +24,7 @@ import pytest
 
 from sim.faults.measures import recovery
 from tests.helpers import scenario
-from tests.test_faults_world import world
+from tests.worlds import world
 
 CRASH = 4.0005
 RATE = 100.0
@@ -148,3 +148,18 @@ def test_closed_socket_on_http_refused_and_retried_then_removed_after_exit_detec
     assert bad.start == pytest.approx(4.0)
     router = w.t.sidecars[w.app.instances["front"][0]].router
     assert router.stale_sends == router.retries > 0
+
+
+def test_http_failure_counters_reach_the_results() -> None:
+    """The refused connects to the crashed instance (stale sends), its reset, and the
+    retries they cause are in the run's ``transport`` frame, as messaging's books are."""
+    import sim
+
+    res = sim.simulate(scenario(_sc("closed")), "http", seed=1)
+    books = res.transport.set_index(["scope", "name", "metric"])["value"]
+    assert books[("wire", "all", "resets")] >= 1  # the request inside back-1 when it died
+    assert books[("wire", "all", "connect_failures")] > 0
+    stale = books[("picker", "sidecar", "stale_sends")]
+    assert stale == books[("picker", "sidecar", "retries")] > 0
+    assert books[("picker", "gateway", "sends")] == res.metadata["generated"]
+    assert res.broker is res.transport  # the former name (broker.csv)

@@ -24,7 +24,7 @@ import pytest
 
 from sim.faults.detection import counters
 from tests.helpers import scenario
-from tests.test_faults_world import world
+from tests.worlds import world
 
 RATE, TRY, WORK, END = 500.0, 0.05, 0.2, 3.0
 
@@ -96,7 +96,8 @@ def test_a_twenty_percent_budget_caps_amplification(arch: str) -> None:
 
 
 def test_backoff_is_full_jitter_capped_at_ten_times_the_base() -> None:
-    from sim.messaging.retry import backoff
+    from sim.core.retry import backoff, budget_allows
+    from sim.scenario.http import Retries
     from sim.scenario.messaging import RequestRetries
 
     cfg = RequestRetries(attempts=5, backoff_base=0.025)
@@ -104,3 +105,11 @@ def test_backoff_is_full_jitter_capped_at_ten_times_the_base() -> None:
         [0.025, 0.075, 0.175, 0.25]  # base × (2ⁿ − 1), capped at 10 × base
     )
     assert backoff(cfg, 3, 0.5) == pytest.approx(0.0875)
+    # one policy: the HTTP side's settings give the same sleeps and the same budget
+    http = Retries(attempts=5, backoff_base=0.025, budget_percent=20)
+    both = RequestRetries(attempts=5, backoff_base=0.025, budget_percent=20)
+    for n in (1, 2, 3, 4):
+        assert backoff(http, n, 0.37) == backoff(both, n, 0.37)
+    for requests, retries in ((100, 19), (100, 20), (5, 2), (5, 3)):
+        assert budget_allows(http, requests, retries) == budget_allows(both, requests, retries)
+    assert budget_allows(http, 100, 19) and not budget_allows(http, 100, 20)

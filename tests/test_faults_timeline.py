@@ -13,7 +13,7 @@ import pytest
 import sim
 from sim.scenario import ScenarioError
 from tests.helpers import scenario
-from tests.test_faults_world import world
+from tests.worlds import world
 
 BASE = """
 name: timeline

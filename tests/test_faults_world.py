@@ -1,100 +1,16 @@
-"""A run built as the engine builds it, with its insides left open, for the fault tests.
+"""Link trouble in :class:`sim.core.network.Network`: extra latency, loss, partitions.
 
-:func:`world` wires application, transport and :func:`sim.faults.timeline.schedule` exactly
-as :func:`sim.engine.run` does (same streams, same order) but returns them, so a test can
-read the transports' logs, ping timers and counters after ``env.run``. ``QUIET`` makes
-every hop free (no RTT, no TLS, no proxy or broker CPU) so that times are exact sums of the
-mechanisms under test. Also here: link trouble in :class:`sim.core.network.Network`.
+(The fault tests' hand-driven world, :func:`tests.worlds.world`, used to live here.)
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
-import pandas as pd
 import pytest
-import simpy
 
-from sim.api import observers
-from sim.app.application import Application
 from sim.core.network import Network, Place, Trouble
-from sim.core.placement import Placer
-from sim.core.recorder import COLUMNS, Recorder
-from sim.core.streams import Streams
-from sim.faults.timeline import Faults, schedule
-from sim.http.mesh import HttpTransport
-from sim.messaging.transport import MessagingTransport
-from sim.scenario import Scenario
 from sim.scenario.model import Network as NetworkConfig
-
-QUIET = """
-  http:
-    gateway: {replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}
-    sidecar: {cpu_per_request: 0, io: null, config_cpu: 0}
-    stack: {io: null}
-    tls: {version: none}
-    control_plane: {cpu_per_push: 0}
-    discovery: {cpu_per_watch_event: 0}
-  messaging:
-    broker: {io: null}
-    client: {io: null, ping_interval: 1000}
-    tls: {version: none}
-"""
-
-
-@dataclass
-class World:
-    """One architecture's run, open for inspection."""
-
-    env: Any
-    app: Application
-    faults: Faults | None
-
-    @property
-    def t(self) -> Any:
-        """The transport (HTTP, maybe behind its failover records, or messaging)."""
-        return self.app.transport
-
-    def run(self, until: float) -> World:
-        self.env.run(until=until)
-        return self
-
-    def requests(self) -> pd.DataFrame:
-        """Completed requests so far, with latency."""
-        df = pd.DataFrame(self.app.recorder.rows, columns=list(COLUMNS))
-        df = df[df["kind"] == "request"].copy()
-        df["latency"] = df["end"] - df["start"]
-        return df.sort_values("start").reset_index(drop=True)
-
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        assert self.faults is not None
-        out = self.faults.results()["events"]
-        return [e for e in out if kind is None or e["kind"] == kind]
-
-
-def world(sc: Scenario, arch: str, seed: int = 1) -> World:
-    """Application, transport and faults as :func:`sim.engine.run` wires them."""
-    env = simpy.Environment()
-    rec = Recorder()
-    app = Application(
-        env,
-        sc,
-        Streams(seed, 0),
-        Network(sc.placement.network),
-        Placer(sc.placement),
-        rec,
-        observers(sc),
-    )
-    if arch == "http":
-        app.transport = HttpTransport(app, sc.http)
-    else:
-        app.transport = MessagingTransport(app, sc.messaging)
-    faults = schedule(app)
-    app.start()
-    return World(env, app, faults)
-
 
 # --------------------------------------------------------------------------- link trouble
 CFG = NetworkConfig(same_host_rtt=0.0, same_zone_rtt=0.002, cross_zone_rtt=0.004, bandwidth=8e30)

@@ -17,7 +17,7 @@ import pytest
 
 from sim.scenario import ScenarioError
 from tests.helpers import scenario
-from tests.test_faults_world import World, world
+from tests.worlds import FaultWorld, world
 
 STOP = 2.0005
 HC = "interval: 1, timeout: 0.5, unhealthy_threshold: 3, healthy_threshold: 2"
@@ -52,7 +52,7 @@ timeline:
 """
 
 
-def _run(timeline: str, until: float, hc: str = "") -> tuple[World, list[tuple[float, str]]]:
+def _run(timeline: str, until: float, hc: str = "") -> tuple[FaultWorld, list[tuple[float, str]]]:
     """The world run to `until`, and every pick of the balancer: (time, replica)."""
     text = BASE.format(timeline=timeline or "  []", hc=HC + hc)
     w = world(scenario(text), "http")
@@ -69,7 +69,7 @@ def _run(timeline: str, until: float, hc: str = "") -> tuple[World, list[tuple[f
     return w.run(until), picks
 
 
-def _marks(w: World) -> list[tuple[float, str, str]]:
+def _marks(w: FaultWorld) -> list[tuple[float, str, str]]:
     return [(r[0], r[1], r[2]) for r in w.t.log if r[1] in ("healthy", "unhealthy")]
 
 

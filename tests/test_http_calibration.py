@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from sim.http.proxy import Proxy
-from tests.test_http_world import World, quiet
+from tests.worlds import World, quiet
 
 RATE = 1000.0
 DURATION = 20.0

@@ -18,7 +18,7 @@ import pytest
 from sim.http.controlplane import ControlPlane, XdsClient
 from sim.http.discovery import View
 from sim.scenario.http import ControlPlane as ControlPlaneConfig
-from tests.test_http_world import QUIET_NET, QUIET_TLS, World, quiet
+from tests.worlds import QUIET_NET, QUIET_TLS, World, quiet
 
 UPDATE = 0.066  # discovery.update_delay
 WATCH = 50e-6  # catalog CPU per watch event (istiod is the first watcher)

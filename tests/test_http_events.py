@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sim.scenario.http import Sidecar
-from tests.test_http_world import QUIET_NET, QUIET_TLS, World, quiet
+from tests.worlds import QUIET_NET, QUIET_TLS, World, quiet
 
 CPU = Sidecar().cpu_per_request  # the L7 work per pass (calibrated default); its I/O is off
 

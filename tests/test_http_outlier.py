@@ -18,7 +18,7 @@ import sim
 from sim.http.balancing import Ejections
 from sim.scenario.http import OutlierDetection
 from tests.helpers import flagship, scenario
-from tests.test_faults_world import world
+from tests.worlds import world
 
 CRASH = 1.0005
 GAP = 0.1  # between two requests

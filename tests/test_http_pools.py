@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_http_world import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
+from tests.worlds import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
 
 
 def _world(protocol: str, max_connections: int = 1, idle: float = 3600.0) -> World:

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from sim.scenario.http import Retries, Route
-from tests.test_http_world import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
+from tests.worlds import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
 
 
 def _world(
@@ -111,14 +111,14 @@ def test_retry_budget_bounds_concurrent_retries() -> None:
     assert r is not None
     cfg = Route(retries=Retries(budget_percent=20, min_retry_concurrency=3))
     r.active_requests, r.active_retries = 100, 19
-    assert r._budget_allows(cfg)  # 19 < max(3, 20)
+    assert r.retry_allowed(cfg)  # 19 < max(3, 20)
     r.active_retries = 20
-    assert not r._budget_allows(cfg)
+    assert not r.retry_allowed(cfg)
     r.active_requests, r.active_retries = 5, 2
-    assert r._budget_allows(cfg)  # the floor: 2 < 3
+    assert r.retry_allowed(cfg)  # the floor: 2 < 3
     r.active_retries = 3
-    assert not r._budget_allows(cfg)
-    assert not r._budget_allows(Route(retries=Retries(max_active_retries=3)))
+    assert not r.retry_allowed(cfg)
+    assert not r.retry_allowed(Route(retries=Retries(max_active_retries=3)))
 
 
 def test_without_retry_budget_headroom_stale_sends_fail() -> None:

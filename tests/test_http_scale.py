@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from sim.api import scenario_from_dict
 from sim.scenario import Scenario
-from tests.test_http_world import World
+from tests.worlds import World
 
 KIB, MIB = 1024, 2**20
 SIDECAR, PER_CLUSTER, PER_ENDPOINT = 45 * MIB, 15 * KIB, 1283
@@ -120,7 +121,6 @@ def test_mesh_wide_connections_grow_with_services_times_instances_squared(servic
     sent a few requests, each holds one connection to each sidecar of the next service —
     (services − 1) × 5² sidecar-to-sidecar connections — plus 2 gateways × 5 into s0."""
     import sim
-    from sim.http.accounting import connections_by_kind, links_by_kind, mesh_wide
 
     sc = sim.override(
         _mesh(services),
@@ -152,7 +152,6 @@ def test_large_mesh_scenario_runs_and_shows_the_growth() -> None:
     from pathlib import Path
 
     import sim
-    from sim.http.accounting import mesh_wide
 
     path = Path(__file__).resolve().parents[1] / "scenarios" / "large-mesh.yaml"
     sc = sim.load_scenario(path, ["run.duration=2", "run.warmup=0.5"])
@@ -180,3 +179,55 @@ def test_a_crashed_pod_frees_its_sidecar_and_its_place_at_istiod() -> None:
     assert sc.conns_open.value == 0
     assert istiod.memory.gauge.value == pytest.approx(before - PER_PROXY - TLS_CONN)
     assert istiod.conns_open.value == K * 10 + 2 - 1
+
+
+# --------------------------------------------------------------------------- readouts
+# Connection accounting as an SRE would ask for it, read from a run's ``components`` and
+# ``links`` frames: per kind of component, and mesh-wide. A connection is counted once at
+# each end, so mesh-wide figures halve the sums.
+
+ACCOUNTING = {
+    "components": ("name", "count"),
+    "opened": ("connections_opened", "sum"),
+    "closed": ("connections_closed", "sum"),
+    "open_mean": ("connections_mean", "sum"),
+    "open_end": ("connections_open_end", "sum"),
+    "open_peak_max": ("connections_peak", "max"),
+    "tcp_handshakes": ("tcp_handshakes", "sum"),
+    "tls_handshakes": ("tls_handshakes", "sum"),
+    "mtls_handshakes": ("mtls_handshakes", "sum"),
+    "bytes_out": ("bytes_out", "sum"),
+    "memory_mean_each": ("memory_mean", "mean"),
+}
+
+
+def connections_by_kind(components: pd.DataFrame) -> pd.DataFrame:
+    """Per architecture and component kind: connection counts, handshakes, bytes, memory."""
+    keys = [k for k in ("architecture", "replication") if k in components]
+    out = components.groupby([*keys, "kind"], sort=True).agg(**ACCOUNTING)
+    return out.reset_index()
+
+
+def mesh_wide(components: pd.DataFrame) -> pd.Series:
+    """Connections of the whole system, each counted once (both ends book every one)."""
+    c = components
+    return pd.Series(
+        {
+            "instances": int((c["kind"] == "service").sum()),
+            "proxies": int(c["kind"].isin(["sidecar", "gateway", "ztunnel"]).sum()),
+            "opened": c["connections_opened"].sum() / 2,
+            "open_mean": c["connections_mean"].sum() / 2,
+            "open_end": c["connections_open_end"].sum() / 2,
+            "tls_handshakes": c["tls_handshakes"].sum() / 2,
+        }
+    )
+
+
+def links_by_kind(links: pd.DataFrame) -> pd.DataFrame:
+    """Connections opened, by (opener kind, acceptor kind): e.g. sidecar → sidecar."""
+    return (
+        links.groupby(["source_kind", "target_kind"], sort=True)["opened"]
+        .agg(["count", "sum"])
+        .rename(columns={"count": "pairs", "sum": "opened"})
+        .reset_index()
+    )

@@ -30,8 +30,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
+from sim.api import _meta, observers
 from sim.core.trace import BUCKETS
-from sim.results import RunResult
+from sim.engine import run
+from sim.results import RunResult, frames_from_raw
+from tests.evidence import (
+    check_conservation_from_rows,
+    check_cpu_against_jobs,
+    check_memory_and_connections,
+    logging_jobs,
+)
 from tests.helpers import flagship, requests_of, scenario
 
 ARCHS = ("http", "messaging")
@@ -276,11 +284,17 @@ def small_scenarios(draw: Any) -> dict[str, Any]:
 @given(small_scenarios())
 def test_invariants_hold_on_small_random_scenarios(data: dict[str, Any]) -> None:
     sc = scenario(yaml.safe_dump(data, sort_keys=False), "<hypothesis>")
-    results = {a: sim.simulate(sc, a) for a in ARCHS}
-    for res in results.values():
+    results = {}
+    for a in ARCHS:
+        with logging_jobs() as log:  # independent evidence: the CPU jobs' own start and end
+            raw = run(sc, a, sc.run.seed, 0, observers(sc))
+        res = results[a] = frames_from_raw(raw, _meta(sc))
         check_conservation(res)
         check_breakdown(res)
         check_components(res)
+        check_cpu_against_jobs(raw, res, log)
+        check_memory_and_connections(raw, res)
+        check_conservation_from_rows(raw, res)
     if data["workload"]["arrivals"]["kind"] != "closed":  # open arrivals: the same requests
         assert results["http"].metadata["generated"] == results["messaging"].metadata["generated"]
     check_common_random_numbers(results["http"], results["messaging"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sim.messaging.sandbox import scripted_run
+from sim.engine import scripted_run
 from sim.messaging.transport import MessagingTransport, instance_subject
 from tests.helpers import scenario
 

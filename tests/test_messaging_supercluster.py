@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from sim.core.recorder import COLUMNS
+from sim.engine import scripted_run
 from sim.messaging.failure import Heartbeat
-from sim.messaging.sandbox import scripted_run
 from sim.messaging.transport import MessagingTransport
 from tests.helpers import scenario
 

@@ -17,7 +17,7 @@ from sim.core.streams import Streams
 from sim.results import RunResult
 from sim.results.summary import run_metrics
 from sim.stats import independent_comparison, paired_comparison
-from tests.helpers import flagship, requests_of
+from tests.helpers import flagship, requests_of, scenario
 
 REPLICATIONS = 5
 
@@ -66,3 +66,51 @@ def test_pairing_shrinks_the_interval_of_the_difference() -> None:
         crn = paired_comparison(h, m).difference
         indep = independent_comparison(h, _metric(other, flow, metric))
         assert crn.half_width < indep.half_width, (metric, crn, indep)
+
+
+SHARED_SUBJECT = """
+name: shared-subject
+run: {duration: 3, warmup: 0, seed: 1}
+placement:
+  regions: [{name: r, zones: [a]}]
+services:
+  a:
+    instances: 1
+    operations:
+      op: {subject: JOBS.run, demand: {dist: exponential, mean: 1ms}}
+  b:
+    instances: 1
+    operations:
+      op:
+        subject: JOBS.run
+        demand: {dist: exponential, mean: 1ms}
+        calls: [{service: c, operation: op}]
+  c:
+    instances: 1
+    operations:
+      op: {demand: {dist: exponential, mean: 1ms}}
+workload:
+  arrivals: {kind: poisson, rate: 100}
+  clients: 2
+  flows:
+    - {name: to-a, service: a, operation: op}
+    - {name: to-c, service: c, operation: op}
+"""
+
+
+def test_a_plan_drawn_on_one_side_only_shifts_no_shared_stream() -> None:
+    """On messaging, ``b`` answers some of ``a``'s requests (same subject, same queue group)
+    and draws a plan of its own shape, which calls ``c``; HTTP never draws it. Drawn from the
+    shared streams, it would shift the demand of every later request to ``c`` on messaging
+    only: the ``to-c`` requests must still do the same work on both sides."""
+    sc = scenario(SHARED_SUBJECT)
+    http, msg = (requests_of(sim.simulate(sc, a)) for a in ("http", "messaging"))
+    both = http.merge(msg, on="request_id", suffixes=("_h", "_m"))
+    to_c = both[
+        (both["flow_h"] == "to-c") & (both["status_h"] == "ok") & (both["status_m"] == "ok")
+    ]
+    assert len(to_c) > 100
+    # b did answer some of a's requests on messaging (more work than on HTTP, where it never does)
+    to_a = both[both["flow_h"] == "to-a"]
+    assert (to_a["cpu_m"] > to_a["cpu_h"] * (1 + 1e-9)).any()
+    assert np.array_equal(to_c["cpu_h"].to_numpy(), to_c["cpu_m"].to_numpy())

@@ -85,24 +85,25 @@ def test_request_series_streamed_equals_rows() -> None:
 def test_no_rows_kept_and_eight_bytes_per_measured_row() -> None:
     sc = load_scenario(FLAGSHIP, [*SHORT, "run.rows=none"])
     raw = engine.run(sc, "messaging", 1, 0, observers(sc))
-    rec, tally = raw.recorder, raw.recorder.tally
-    assert rec.rows == [] and tally is not None
+    rec, tally = raw.recorder, raw.recorder.sink
+    assert rec.rows == [] and isinstance(tally, stream.Aggregate)
     w = tally.window()
     measured = w.n_requests + w.n_events
     assert w.n_requests > 1500 and w.n_events > 3 * w.n_requests
-    latency_arrays = [a for f in tally._req.values() for a in f.latency]
-    latency_arrays += [a for parts in tally._ev.values() for a in parts]
+    latency_arrays = tally.latency_arrays()
     assert {a.typecode for a in latency_arrays} == {"d"}
     assert sum(len(a) for a in latency_arrays) == measured  # 8 bytes each, nothing else per row
-    assert all(len(b) < stream.COLLAPSE * stream.NB for b in tally._buf)  # bounded per batch
-    assert all(len(t) <= 64 for per in tally._terms for t in per)
+    buffers, terms = tally.bucket_storage()
+    assert all(len(b) < stream.COLLAPSE * stream.NB for b in buffers)  # bounded per batch
+    assert all(len(t) <= 64 for t in terms)
     # every array's allocation within array's growth rule (n + n/16 + 7 items) of its length
     assert tally.nbytes() <= sum((len(a) * 17 // 16 + 8) * 8 for a in latency_arrays) + sum(
-        (len(b) * 17 // 16 + 8) * 8 for b in tally._buf
+        (len(b) * 17 // 16 + 8) * 8 for b in buffers
     )
-    assert len(tally._bin_ok) <= tally._bin_n < w.n_requests / 5  # one interval of ten, at most
+    held, pending = tally.series_pending()
+    assert held <= pending < w.n_requests / 5  # one interval of ten, at most
     tally.series()
-    assert len(tally._bin_ok) == 0
+    assert tally.series_pending()[0] == 0
 
 
 def test_exact_terms_sum_exactly() -> None:

@@ -22,7 +22,7 @@ from sim.api import compare, load_scenario, observers
 from sim.cli import main
 from sim.faults.measures import disturbance_table, status_series
 from sim.results import Comparison
-from sim.results.stream import Answered, Outcomes
+from sim.results.stream import Aggregate, Answered, Outcomes
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -74,8 +74,8 @@ def test_outcomes_frame_has_the_values_of_the_rows(name: str) -> None:
 def test_compact_storage_is_typed_and_small() -> None:
     sc = load_scenario(SCENARIOS / "retry-storm.yaml", ["run.duration=5", "run.rows=none"])
     raw = engine.run(sc, "http", 1, 0, observers(sc))
-    rec, tally = raw.recorder, raw.recorder.tally
-    assert rec.rows == [] and tally is not None
+    rec, tally = raw.recorder, raw.recorder.sink
+    assert rec.rows == [] and isinstance(tally, Aggregate)
     out, books = tally.outcomes, tally.answered
     assert isinstance(out, Outcomes) and isinstance(books, Answered)
     n = tally.window().n_requests
@@ -99,8 +99,8 @@ def test_no_compact_storage_without_a_timeline(sets: list[str]) -> None:
     sc = load_scenario(FLAGSHIP, [*sets, "run.rows=none"])
     assert not sc.timeline
     raw = engine.run(sc, "messaging", 1, 0, observers(sc))
-    tally = raw.recorder.tally
-    assert tally is not None and tally.outcomes is None
+    tally = raw.recorder.sink
+    assert isinstance(tally, Aggregate) and tally.outcomes is None
     assert (tally.answered is not None) == ("autoscale" in " ".join(sets))
     r = compare(sc, architectures=("messaging",)).messaging[0]
     assert r.aggregate is not None and r.aggregate.outcomes is None

@@ -7,6 +7,11 @@ architectures give request *k* exactly the same work (common random numbers, Law
 even though requests overtake each other differently inside them. Event handlers draw
 their demand from their own streams when they run (the same values, possibly in another
 order between architectures).
+
+A plan drawn on one architecture only — on messaging, a service that answers another
+service's subject with a differently shaped operation draws its own — comes from a planner of
+its own (:meth:`Planner.extra`, streams prefixed ``extra/``), so it never shifts the streams
+both architectures share.
 """
 
 from __future__ import annotations
@@ -20,18 +25,23 @@ from sim.scenario.model import Scenario
 class Planner:
     """Draws plans for operations of a scenario's services."""
 
-    def __init__(self, sc: Scenario, streams: Streams):
+    def __init__(self, sc: Scenario, streams: Streams, prefix: str = ""):
         self.sc = sc
+        self._streams = streams
+        self._prefix = prefix
+        self._extra: Planner | None = None
         self._demand: dict[tuple[str, str], Sampler] = {}
         self._branch: dict[tuple[str, str], Uniforms] = {}
         self._event_demand: dict[tuple[str, str], Sampler] = {}
         for sname, svc in sc.services.items():
             for oname, op in svc.operations.items():
                 key = (sname, oname)
-                self._demand[key] = Sampler(op.demand, streams.get(f"demand/{sname}/{oname}"))
-                self._branch[key] = Uniforms(streams.get(f"route/{sname}/{oname}"))
+                self._demand[key] = Sampler(
+                    op.demand, streams.get(f"{prefix}demand/{sname}/{oname}")
+                )
+                self._branch[key] = Uniforms(streams.get(f"{prefix}route/{sname}/{oname}"))
                 self._event_demand[key] = Sampler(
-                    op.demand, streams.get(f"event-demand/{sname}/{oname}")
+                    op.demand, streams.get(f"{prefix}event-demand/{sname}/{oname}")
                 )
 
     def plan(self, service: str, operation: str) -> Plan:
@@ -48,6 +58,13 @@ class Planner:
         )
         emits = tuple(e.probability >= 1.0 or branch() < e.probability for e in op.emits)
         return (demand, children, emits)
+
+    def extra(self) -> Planner:
+        """Plans that only one architecture draws, on streams of their own (made on first use),
+        so that common random numbers hold for every request both architectures draw."""
+        if self._extra is None:
+            self._extra = Planner(self.sc, self._streams, "extra/")
+        return self._extra
 
     def event_demand(self, service: str, operation: str) -> float:
         """CPU demand of one event handled by service.operation."""

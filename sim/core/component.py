@@ -46,6 +46,7 @@ class Component:
         service: str = "",
     ):
         self.env = env
+        self.born = float(env.now)  # components created mid-run are measured from here
         self.kind = kind
         self.name = name
         self.place = place

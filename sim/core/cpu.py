@@ -22,9 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from simpy import Event
-from simpy.events import NORMAL
 
 from sim.core.metrics import Gauge
+from sim.core.schedule import succeed_at
 
 
 class Cpu:
@@ -47,7 +47,7 @@ class Cpu:
         self.cores = cores
         self.free = cores
         self._queue: deque[tuple[Event | None, Any, float]] = deque()
-        self.idle_since = 0.0  # when every core last became free (sim.core.io: cold wake-ups)
+        self.idle_since = env.now  # when every core last became free (sim.core.io: cold wake-ups)
         self.busy = Gauge(env)
         self.jobs = 0
         self.slowdown = 1.0
@@ -90,9 +90,7 @@ class Cpu:
         env = self.env
         served = work * self.slowdown if work > 0 else 0.0
         if ev is not None:
-            ev._ok = True  # the outcome is known now; it is delivered when the work ends
-            ev._value = None
-            env.schedule(ev, NORMAL, served)
+            succeed_at(env, ev, served)  # the outcome is known now; delivered when work ends
             if tail <= 0:
                 ev.callbacks.insert(0, self._release_cb)  # free the core before the caller goes on
                 return

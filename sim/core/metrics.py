@@ -3,6 +3,12 @@
 A :class:`Gauge` integrates its value over simulated time (area), remembers its peak, and
 can be *marked* at the end of the warm-up so that averages cover only the measured window.
 Recording is O(1) per change; nothing is sampled unless a timeseries asks for it.
+
+A gauge's clock starts when it is created, not at t = 0: a component created mid-run (a
+scaled-out instance, its sidecar) has its window start at its birth if that comes after the
+mark, so its area and mean cover only the time it existed. Nothing is clamped: an average
+above the peak or a busy area above cores × span is a bug to be seen, not hidden (the
+invariant tests check the area against the CPU jobs' own start and end times).
 """
 
 from __future__ import annotations
@@ -20,9 +26,9 @@ class Gauge:
         self.value = value
         self.peak = value
         self.peak_window = value
-        self._t = 0.0
+        self._t = env.now  # the gauge exists from now: nothing before its birth is counted
         self._area = 0.0
-        self._mark_t = 0.0
+        self._mark_t = self._t  # born after the mark: its window starts at its birth
         self._mark_area = 0.0
 
     def set(self, value: float) -> None:
@@ -48,7 +54,7 @@ class Gauge:
             self.peak_window = value
 
     def area(self) -> float:
-        """Integral of the value from time 0 to now."""
+        """Integral of the value from the gauge's creation to now."""
         return self._area + self.value * (self.env.now - self._t)
 
     def mark(self) -> None:
@@ -57,11 +63,18 @@ class Gauge:
         self._mark_t = self.env.now
         self.peak_window = self.value
 
+    @property
+    def since(self) -> float:
+        """Where this gauge's window starts: the mark, or its creation if that came later."""
+        return self._mark_t
+
+    def window_area(self) -> float:
+        """Integral of the value over the gauge's window (from :attr:`since` to now)."""
+        return self.area() - self._mark_area
+
     def mean(self) -> float:
-        """Time-average over the measured window."""
+        """Time-average over the gauge's window (from :attr:`since` to now)."""
         span = self.env.now - self._mark_t
         if span <= 0:
             return self.value
-        # an average never exceeds the window's peak; the area, summed piece by piece, can
-        # round one ulp above peak × span (a core busy all along would show 1.0000000000000002)
-        return min((self.area() - self._mark_area) / span, self.peak_window)
+        return self.window_area() / span

@@ -7,6 +7,15 @@ order of same-instant events that the heavier SimPy construct they replace would
 ``env.process`` for :func:`call_soon` and :class:`Task`; ``ev | env.timeout(limit)`` for
 :func:`first_of`), so swapping one for the other changes no result. :class:`Deadlines`
 puts every timeout of one length on one shared timer.
+
+SimPy internals: ``Environment.step`` processes any scheduled object with ``callbacks``
+and reads its ``_ok`` (and ``_value`` if it failed) after running them, so a :class:`Call`
+carries both; :func:`succeed_at` gives an event its outcome now and schedules it for later,
+as ``Timeout.__init__`` does (SimPy's public ``succeed`` only schedules at once); and
+:class:`Task` reads ``_ok``/``_value`` on its hot path as ``Process._resume`` does. These are
+checked against the SimPy version pinned in ``pyproject.toml`` by
+``tests/test_core_simpy_pin.py``; everything else goes through the public API
+(``triggered``, ``defused``).
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from simpy import Event, Process
-from simpy.events import NORMAL, PENDING, URGENT
+from simpy.events import NORMAL, URGENT
 
 
 class Call:
@@ -34,6 +43,15 @@ class Call:
 
     def __init__(self, callback: Callable[[Any], None]):
         self.callbacks: list[Callable[[Any], None]] | None = [callback]
+
+
+def succeed_at(env: Any, ev: Event, delay: float, priority: int = NORMAL) -> Event:
+    """Trigger ``ev`` with success (value None) now, to be processed ``delay`` later: what a
+    ``Timeout`` is, for an event created before its delay was known (pinned internals)."""
+    ev._ok = True
+    ev._value = None
+    env.schedule(ev, priority, delay)
+    return ev
 
 
 def call_at(env: Any, delay: float, callback: Callable[[Any], None]) -> None:
@@ -60,7 +78,7 @@ def first_of(env: Any, ev: Event, limit: float) -> Event:
     either = Event(env)
 
     def check(_e: Any) -> None:
-        if either._value is PENDING:
+        if not either.triggered:
             either.succeed()
 
     env.schedule(Call(check), NORMAL, limit)
@@ -90,18 +108,28 @@ class Task:
         gen = self.gen
         while True:
             try:
-                if event._ok:
+                if event._ok:  # the hot path: attributes, as Process._resume reads them
                     event = gen.send(event._value)
                 else:
-                    event._defused = True
-                    exc = type(event._value)(*event._value.args)
-                    exc.__cause__ = event._value
-                    event = gen.throw(exc)
+                    event.defused = True
+                    event = gen.throw(_copy(event.value))
             except StopIteration:
                 return
             if event.callbacks is not None:
                 event.callbacks.append(self._resume)
                 return
+
+
+def _copy(exc: BaseException) -> BaseException:
+    """A copy of a failed event's exception for one waiter (as ``Process._resume`` makes, so
+    waiters do not share a traceback), with the original as its cause; the original itself
+    when its class cannot be rebuilt from its ``args`` (a constructor with other arguments)."""
+    try:
+        copy = type(exc)(*exc.args)
+    except Exception:
+        return exc
+    copy.__cause__ = exc
+    return copy
 
 
 class Deadlines:

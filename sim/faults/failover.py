@@ -41,7 +41,7 @@ class FailoverRecord:
     def __init__(self, env: Any, cfg: Failover, transport: Any, log: list[dict[str, Any]]):
         self.env = env
         self.cfg = cfg
-        self.t = transport  # the HttpTransport: who is running, who is hung
+        self.t = transport  # who is running and answering (Transport.answers)
         self.answer = cfg.service
         self.failed = 0
         self.passed = 0
@@ -51,8 +51,7 @@ class FailoverRecord:
 
     def healthy(self) -> bool:
         """Does at least one instance of the primary answer a probe?"""
-        hung = self.t.wire.hung
-        return any(i.alive and i not in hung for i in self.t.app.instances[self.cfg.service])
+        return any(self.t.answers(i) for i in self.t.app.instances[self.cfg.service])
 
     def _check(self) -> Generator[Any, Any, None]:
         hc = self.cfg.health_check

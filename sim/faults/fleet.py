@@ -1,32 +1,31 @@
 """The fleet: what a fault or a scaling decision does to whichever architecture is running.
 
-:class:`Fleet` is the one place that knows both transports' verbs; the timeline and the
-autoscaler speak only to it. Each verb maps onto the architecture's own public methods, so
-what happens next (who notices, when, which requests fail) is that architecture's model:
+:class:`Fleet` keeps the instances' states for the timeline and the autoscaler, and speaks to
+the architecture only through the Transport's fault verbs (:mod:`sim.app.transport`), so
+what happens next (who notices, when, which requests fail) is that architecture's model and
+a new architecture needs no change here:
 
 =================  ==========================================  ==========================
-verb               HTTP (:mod:`sim.http.mesh`)                  messaging
+verb               HTTP (:mod:`sim.http.transport`)             messaging
 =================  ==========================================  ==========================
 add                ``Application.add_instance`` (boot, then     same (boot, then connect
                    readiness probes, catalog, propagation)      and subscribe)
-stop, drain        ``stop_instance``: removed at once, serves   ``stop_instance``: nats.go
-                   ``orchestrator.drain`` more, then exits      Drain, then close
-stop, no drain     ``kill`` + ``orchestrator.stopping``:        ``crash(closed)``: FIN, the
-                   removed at once, exits at once               server drops it one way later
+stop, drain        ``Application.stop_instance``: removed at    nats.go Drain, then close
+                   once, serves ``orchestrator.drain`` more
+stop, no drain     ``stop``: exits and is removed at once       ``stop``: FIN, the server
+                                                                drops it one way later
 crash closed       ``crash(inst, "closed")``                    ``crash(inst, "closed")``
-crash silent       ``crash(inst, "hang")`` (readiness probes)   ``crash(inst, "silent")``
-node loss          the node's pods and proxies stop answering;  ``crash(inst, "silent")``
-                   the node controller marks them not ready
-                   after ``grace`` (their kubelet is gone)
-gateway replica    stops (closed: refused; silent: hangs);      — (no such process)
-                   the L4 balancer's health checks take it
-                   out of rotation (:mod:`sim.http.gateway`)
-broker server      — (no such process)                          ``kill_server``; restart
+crash silent       ``crash(inst, "silent")`` (readiness         ``crash(inst, "silent")``
+                   probes)
+node loss          ``lose``: the node's pods and proxies stop   ``lose``: each stops
+                   answering; not ready after ``grace``         (silent)
+infrastructure     ``infrastructure("gateway")``: replicas      ``infrastructure("broker")``:
+                   (closed: refused; silent: hangs), taken out  servers, killed and
+                   by the L4 balancer's health checks           restarted
 =================  ==========================================  ==========================
 
 An instance's state here is ``up``, ``draining``, ``silent`` or ``down``; ``live`` lists the
-instances that are up (what an autoscaler or a health check counts). The timeline's one word
-``silent`` is the HTTP side's ``hang``.
+instances that are up (what an autoscaler or a health check counts).
 """
 
 from __future__ import annotations
@@ -47,8 +46,7 @@ class Fleet:
     def __init__(self, app: Application):
         self.app = app
         self.env = app.env
-        self.t: Any = app.transport  # HttpTransport or MessagingTransport
-        self.arch = str(app.transport.name)
+        self.t = app.transport
         self.state: dict[ServiceInstance, str] = {}
         self.booting: dict[str, int] = {s: 0 for s in app.sc.services}
         self.on_ready: list[Callable[[ServiceInstance], None]] = []
@@ -95,43 +93,21 @@ class Fleet:
             self.app.stop_instance(inst)
             return
         self.state[inst] = DOWN
-        if self.arch == "http":
-            self.t.kill(inst)  # SIGTERM without a preStop drain: the process exits now
-            self.t.orchestrator.stopping(inst)  # and the endpoint is removed at once
-        else:
-            self.t.crash(inst, CLOSED)
+        self.t.stop(inst)
 
     def crash(self, inst: ServiceInstance, mode: str) -> None:
         """The instance's process dies (``closed``) or stops answering (``silent``)."""
         if self.of(inst) in (SILENT, DOWN):
             return
         self.state[inst] = DOWN if mode == CLOSED else SILENT
-        if self.arch == "http":
-            self.t.crash(inst, CLOSED if mode == CLOSED else "hang")
-        else:
-            self.t.crash(inst, mode)
+        self.t.crash(inst, mode)
 
     def lose(self, insts: list[ServiceInstance], grace: float) -> None:
-        """Their node is gone: silent at once; on HTTP, marked not ready after ``grace``."""
+        """Their node is gone: silent at once (what else follows is the architecture's)."""
         insts = [i for i in insts if self.of(i) not in (SILENT, DOWN)]
         for inst in insts:
             self.state[inst] = SILENT
-        if self.arch != "http":
-            for inst in insts:
-                self.t.crash(inst, "silent")
-            return
-        t = self.t
-        for inst in insts:
-            t.wire.hung.add(inst)
-            for proxy in (t.sidecars.get(inst), t.ztunnels.get(inst.place.host)):
-                if proxy is not None:
-                    t.wire.hung.add(proxy)
-
-        def not_ready() -> None:  # the node controller: the node's pods are not ready
-            for inst in insts:
-                t.orchestrator.stopping(inst)
-
-        self.env.timeout(grace).callbacks.append(lambda _e: not_ready())
+        self.t.lose(insts, grace)
 
     def on_host(self, host: str) -> list[ServiceInstance]:
         """Every instance placed on a host."""
@@ -147,34 +123,15 @@ class Fleet:
         ]
 
     # ------------------------------------------------------------------ infrastructure
-    def gateways(self) -> list[Any]:
-        """HTTP gateway replicas (none on messaging)."""
-        return list(self.t.gateways.replicas) if self.arch == "http" else []
+    def infrastructure(self, kind: str) -> list[Any]:
+        """The processes of ``kind`` (``gateway``, ``broker``) this architecture runs, in
+        list order (none when it has no such process)."""
+        return self.t.infrastructure(kind)
 
-    def brokers(self) -> list[Any]:
-        """Broker servers in list order (none on HTTP)."""
-        return list(self.t.fabric.servers.values()) if self.arch == "messaging" else []
+    def stop_infrastructure(self, proc: Any, mode: str) -> None:
+        """One of them stops: refuses or closes (closed) or never answers (silent)."""
+        self.t.stop_infrastructure(proc, mode)
 
-    def stop_gateway(self, gw: Any, mode: str) -> None:
-        """A gateway replica stops: refuses (closed) or never answers (silent). The L4
-        balancer keeps sending to it until its health checks fail (``http.gateway.
-        health_check``: unhealthy_threshold probes in a row, :mod:`sim.http.gateway`)."""
-        if mode == CLOSED:
-            gw.alive = False
-            self.t.wire.kill(gw)
-        else:
-            self.t.wire.hung.add(gw)
-
-    def start_gateway(self, gw: Any) -> None:
-        """The replica runs again; the L4 balancer sends to it again once it has passed
-        healthy_threshold probes in a row (at once if it never left the rotation)."""
-        gw.alive = True
-        self.t.wire.hung.discard(gw)
-
-    def stop_broker(self, server: Any, mode: str) -> None:
-        """A broker server dies (closed) or its host vanishes (silent)."""
-        self.t.kill_server(server.name, mode)
-
-    def start_broker(self, server: Any) -> None:
-        """A stopped broker server starts again; routes, gateways and clients come back."""
-        self.t.restart_server(server.name)
+    def start_infrastructure(self, proc: Any) -> None:
+        """It runs again (and the architecture finds it again its own way)."""
+        self.t.start_infrastructure(proc)

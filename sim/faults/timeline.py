@@ -73,7 +73,7 @@ class Faults:
         self.events: list[dict[str, Any]] = []
         self.arch = str(app.transport.name)
         self.records: dict[str, FailoverRecord] = {}
-        if sc.failover and self.arch == "http":
+        if sc.failover and app.transport.dns_failover:  # callers resolve services by name
             self.records = {
                 f.service: FailoverRecord(self.env, f, app.transport, self.events)
                 for f in sc.failover
@@ -90,9 +90,6 @@ class Faults:
         self.series: dict[str, list[float]] = {k: [] for k in SERIES}
         self.env.process(self._sample(sc.run.timeseries_interval))
         self._loss = Uniforms(app.streams.get("network/loss"))
-        self._scanned = 0
-        self._completed = 0
-        self._failed = 0
         for i, entry in enumerate(sc.timeline):
             self._at(entry.at, self._perform, entry, i)
 
@@ -104,21 +101,12 @@ class Faults:
     def books(self) -> dict[str, int]:
         """Requests generated, completed (ok + failed), ok, failed and in flight right now."""
         rec = self.app.recorder
-        tally = rec.tally
-        if tally is not None and tally.answered is not None:  # run.rows: none: its books
-            self._completed, self._failed = tally.completed, tally.answered.failed
-        rows = rec.rows
-        for r in rows[self._scanned :]:
-            if r[0] == "request":
-                self._completed += 1
-                if r[5] != "ok":
-                    self._failed += 1
-        self._scanned = len(rows)
+        completed, failed = rec.sink.completed, rec.sink.failed()
         return {
             "generated": rec.generated,
-            "completed": self._completed,
-            "ok": self._completed - self._failed,
-            "failed": self._failed,
+            "completed": completed,
+            "ok": completed - failed,
+            "failed": failed,
             "in_flight": rec.in_flight,
         }
 
@@ -150,12 +138,7 @@ class Faults:
         """Start times of the requests never answered by now, interpolated from the arrival
         counts sampled every interval (request ids are given in arrival order)."""
         rec = self.app.recorder
-        answered = rec.tally.answered if rec.tally is not None else None
-        if answered is not None:  # run.rows: none: one bit per request answered
-            missing = answered.missing(rec.generated)
-        else:
-            done = {r[1] for r in rec.rows if r[0] == "request"}
-            missing = np.asarray([i for i in range(rec.generated) if i not in done], dtype=int)
+        missing = rec.sink.unanswered(rec.generated)
         if not len(missing):
             return []
         ts = [*self.series["t"], self.env.now]
@@ -272,15 +255,12 @@ class Faults:
 
     def _stop(self, e: StopInfra, index: int) -> None:
         f = self.fleet
-        procs = f.gateways() if e.component == "gateway" else f.brokers()
+        procs = f.infrastructure(e.component)
         if not procs:
             self.event(f"stop {e.component} {e.index} (none here)", kind="info", entry=index)
             return
         p = procs[e.index]
-        if e.component == "gateway":
-            f.stop_gateway(p, e.mode)
-        else:
-            f.stop_broker(p, e.mode)
+        f.stop_infrastructure(p, e.mode)
         self.event(
             f"stop {p.name} ({e.mode})",
             action="stop",
@@ -291,10 +271,7 @@ class Faults:
         if e.duration is not None:
 
             def back() -> None:
-                if e.component == "gateway":
-                    f.start_gateway(p)
-                else:
-                    f.start_broker(p)
+                f.start_infrastructure(p)
                 self.event(f"{p.name} back", kind="info", entry=index)
 
             self._at(self.env.now + e.duration, back)
@@ -321,12 +298,12 @@ class Faults:
         f, net = self.fleet, self.app.net
         insts = f.in_region(e.region)
         f.lose(insts, e.grace)
-        gws = [g for g in f.gateways() if g.place.region == e.region]
-        brokers = [b for b in f.brokers() if b.place.region == e.region and b.alive]
-        for g in gws:
-            f.stop_gateway(g, "silent")
-        for b in brokers:
-            f.stop_broker(b, "silent")
+        # every process of the region's infrastructure; a broker server already down stays
+        # down (it is not restarted when the region comes back)
+        gws = [g for g in f.infrastructure("gateway") if g.place.region == e.region]
+        brokers = [b for b in f.infrastructure("broker") if b.place.region == e.region and b.alive]
+        for p in (*gws, *brokers):
+            f.stop_infrastructure(p, "silent")
         handles = [
             net.trouble(Trouble(e.region, r.name, partition=True))
             for r in self.app.sc.placement.regions
@@ -340,10 +317,8 @@ class Faults:
         def back() -> None:
             for h in handles:
                 net.clear(h)
-            for g in gws:
-                f.start_gateway(g)
-            for b in brokers:
-                f.start_broker(b)
+            for p in (*gws, *brokers):
+                f.start_infrastructure(p)
             for inst in insts:  # the orchestrator starts the lost instances again
                 self.env.process(f.add(inst.service))
             self.event(f"region {e.region} back", kind="info", entry=index)

@@ -18,13 +18,13 @@ from sim.app.application import Observer, request_subject
 from sim.app.service import ServiceInstance
 from sim.core.trace import Trace
 from sim.http.longpoll import LongPolling
-from sim.http.sidecar import publishers
+from sim.http.scope import publishers
 from sim.http.webhooks import Webhooks
 from sim.http.wire import Call
 
 if TYPE_CHECKING:
-    from sim.http.mesh import HttpTransport
     from sim.http.routing import Router
+    from sim.http.transport import HttpTransport
 
 
 class EventDelivery:

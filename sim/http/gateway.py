@@ -53,6 +53,7 @@ from typing import Any
 from simpy import Event
 
 from sim.core.placement import Placer
+from sim.core.schedule import succeed_at
 from sim.http.discovery import LogRow
 from sim.http.proxy import Proxy
 from sim.scenario.http import Gateway as GatewayConfig
@@ -65,9 +66,7 @@ class _Late(Event):
 
     def __init__(self, env: Any, delay: float):
         super().__init__(env)
-        self._ok = True
-        self._value = None
-        env.schedule(self, LATE, delay)
+        succeed_at(env, self, delay, LATE)
 
 
 class GatewayTier:

@@ -37,7 +37,7 @@ from sim.http.wire import Call
 if TYPE_CHECKING:
     from sim.app.application import Observer
     from sim.app.service import ServiceInstance
-    from sim.http.mesh import HttpTransport
+    from sim.http.transport import HttpTransport
 
 POLL_BYTES = 256.0  # assumption: a GET with a cursor and headers
 

@@ -12,10 +12,9 @@ force for the destination service (``http.routes`` overrides the picker's defaul
 4. **Retry** when the outcome is in ``retries.retry_on`` (``connect-failure``: refused; ``reset``:
    refused or reset mid-request; ``503``: an upstream proxy's 503; ``5xx``: all of these and
    application errors; ``per-try-timeout``) — never a local overflow (Envoy 503 UO),
-   at most ``attempts`` times, after a fully jittered exponential back-off (Envoy: uniform
-   in [0, base × (2^n − 1)], capped at ``backoff_max``, default 10 × base), and only while
-   the retry budget allows (Envoy RetryBudget: active retries ≤ max(min_retry_concurrency,
-   budget_percent × active requests)) and ``max_active_retries`` is not reached.
+   at most ``attempts`` times, after a fully jittered exponential back-off, and only while
+   the retry budget allows — both by the policy the two architectures share
+   (:mod:`sim.core.retry`) — and ``max_active_retries`` is not reached.
 5. **Timeout**: the route timeout bounds all attempts; ``per_try_timeout`` each one. A
    timed-out attempt keeps running upstream (it still loads the destination) but its
    answer is dropped; its time is booked as queueing, so the buckets still sum to the
@@ -43,6 +42,7 @@ from simpy import Interrupt
 from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
+from sim.core.retry import backoff, budget_allows
 from sim.core.schedule import Deadlines
 from sim.core.trace import Trace
 from sim.http.balancing import Balancer, Ejections
@@ -52,7 +52,7 @@ from sim.scenario.http import Route
 
 if TYPE_CHECKING:
     from sim.app.service import ServiceInstance
-    from sim.http.mesh import HttpTransport
+    from sim.http.transport import HttpTransport
 
 RETRIABLE = {
     "connect-failure": (CONNECT_FAILURE,),
@@ -193,28 +193,25 @@ class Router:
                     )
                 if status == OK or status not in retry_on or n >= r.attempts or call.shadow:
                     return status
-                if not self._budget_allows(cfg):
+                if not self.retry_allowed(cfg):
                     self.retries_refused += 1
                     return status
                 n += 1
                 self.retries += 1
                 tried.append(inst)
-                cap = r.backoff_max if r.backoff_max is not None else 10 * r.backoff_base
-                wait = self.jitter() * min(cap, r.backoff_base * (2**n - 1))
+                wait = backoff(r, n, self.jitter())
                 if wait > 0:
                     yield env.timeout(wait)
                     tr.infra += wait
         finally:
             self.active_requests -= 1
 
-    def _budget_allows(self, cfg: Route) -> bool:
+    def retry_allowed(self, cfg: Route) -> bool:
+        """May this picker retry now: under ``max_active_retries`` and within the budget?"""
         r = cfg.retries
         if self.active_retries >= r.max_active_retries:
             return False
-        if r.budget_percent is None:
-            return True
-        allowed = max(r.min_retry_concurrency, r.budget_percent / 100 * self.active_requests)
-        return self.active_retries < allowed
+        return budget_allows(r, self.active_requests, self.active_retries)
 
     def _send(
         self, tr: Trace, call: Call, inst: ServiceInstance, per_try: float | None, retry: bool

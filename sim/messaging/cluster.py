@@ -28,7 +28,7 @@ and what each server notices goes to ``log``.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -397,6 +397,3 @@ class Fabric:
             if s.alive:
                 for (acc, subj, q), n in s.refs.items():
                     z.mirror(s, True, acc, subj, q, n if q is not None else 1)
-
-    def all_servers(self) -> Iterable[BrokerServer]:
-        return self.servers.values()

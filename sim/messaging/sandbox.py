@@ -18,18 +18,15 @@ Everything is the same code the simulator runs (:class:`~sim.messaging.cluster.F
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
-from functools import partial
+from collections.abc import Generator, Mapping
 from itertools import count
 from typing import Any
 
 import simpy
 
-from sim.app.application import Application
 from sim.core.component import Component
 from sim.core.network import Network, Place
 from sim.core.placement import Placer
-from sim.core.recorder import Recorder
 from sim.core.schedule import at
 from sim.core.streams import Streams
 from sim.core.trace import Trace
@@ -38,7 +35,6 @@ from sim.messaging.client import ClientConn
 from sim.messaging.cluster import Fabric
 from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg
 from sim.messaging.topology import ClusterPlan, clusters
-from sim.messaging.transport import MessagingTransport
 from sim.scenario.model import Scenario
 
 Delivery = tuple[float, str, str, int, str | None, Any]  # (t, client, subject, sid, reply, payload)
@@ -193,33 +189,3 @@ class Sandbox:
     def run(self, until: float) -> None:
         """Advance the clock to ``until``."""
         self.env.run(until=until)
-
-
-Script = Sequence[tuple[float, Callable[[MessagingTransport], None]]]
-
-
-def scripted_run(
-    sc: Scenario, until: float, script: Script = (), seed: int | None = None
-) -> MessagingTransport:
-    """Run a scenario's application on the broker until ``until``, calling each scripted
-    action ``(t, fn(transport))`` at its time (crash instances, kill servers…)."""
-    from sim.api import observers
-
-    env = simpy.Environment()
-    streams = Streams(sc.run.seed if seed is None else seed)
-    app = Application(
-        env,
-        sc,
-        streams,
-        Network(sc.placement.network),
-        Placer(sc.placement),
-        Recorder(),
-        observers(sc),
-    )
-    transport = MessagingTransport(app, sc.messaging)
-    app.transport = transport
-    app.start()
-    for t, fn in script:
-        at(env, t, partial(fn, transport))
-    env.run(until=until)
-    return transport

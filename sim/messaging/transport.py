@@ -44,6 +44,7 @@ from sim.app.transport import ERROR, NO_RESPONDERS, OK, TIMEOUT, Plan
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
 from sim.core.io import Io
+from sim.core.retry import backoff, budget_allows
 from sim.core.schedule import Task, first_of
 from sim.core.trace import Trace
 from sim.messaging.broker import BrokerServer
@@ -54,9 +55,9 @@ from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg, add_bucke
 from sim.messaging.observe import broker_rows, sample
 from sim.messaging.permissions import of_users
 from sim.messaging.recovery import restart
-from sim.messaging.retry import InFlight, RetryBooks, backoff, budget_allows
+from sim.messaging.retry import InFlight, RetryBooks
 from sim.messaging.topology import EDGE_USER, account_for, account_of_users, clusters
-from sim.scenario.model import MessagingSettings
+from sim.scenario.model import MessagingSettings, Scenario
 
 RESPONDERS = "q"  # nats.go micro DefaultQueueGroup
 
@@ -66,10 +67,28 @@ def instance_subject(subject: str, index: int) -> str:
     return f"{subject}.{index}"
 
 
+DETECT = ("closed", "disconnected", "route_lost", "gateway_lost")  # fabric log rows
+
+
 class MessagingTransport:
     """The broker architecture behind the Transport seam."""
 
     name = "messaging"
+
+    @staticmethod
+    def describe(sc: Scenario) -> str:
+        """One line for a report: what this architecture deploys for the scenario."""
+        m = sc.messaging
+        if m.clusters:
+            sizes = ", ".join(f"{c.name} ({c.servers} servers)" for c in m.clusters)
+            brokers = f"{len(m.clusters)} cluster(s) joined by gateways: {sizes}"
+        else:
+            brokers = f"{m.broker.servers} broker server(s)"
+        tls = f"TLS {m.tls.version}{' mutual' if m.tls.mutual else ''}"
+        return (
+            f"{brokers} with {m.broker.cores} cores each, one connection per client "
+            f"and instance, {tls}, request/reply through _INBOX subjects"
+        )
 
     def __init__(self, app: Application, cfg: MessagingSettings):
         self.app = app
@@ -169,6 +188,46 @@ class MessagingTransport:
         """A stopped broker server starts again (empty); peers and clients find it."""
         restart(self.fabric, self.fabric.servers[name])
 
+    # ------------------------------------------------------------------ the fault verbs
+    # (sim.faults speaks to every architecture through these; sim.app.transport)
+    dns_failover = False  # a service in two regions answers one subject: no DNS record
+
+    def stop(self, inst: ServiceInstance) -> None:
+        """Stopped without a drain: the process exits, its socket closes (FIN)."""
+        self.crash(inst, CLOSED)
+
+    def lose(self, insts: list[ServiceInstance], grace: float) -> None:
+        """Their node is gone: each just stops (the servers' pings find out)."""
+        for inst in insts:
+            self.crash(inst, "silent")
+
+    def answers(self, inst: ServiceInstance) -> bool:
+        """Would a probe of this instance get an answer?"""
+        return inst.alive
+
+    def infrastructure(self, kind: str) -> list[Any]:
+        """The processes of ``kind`` a fault can stop: broker servers in list order."""
+        return list(self.fabric.servers.values()) if kind == "broker" else []
+
+    def stop_infrastructure(self, proc: Any, mode: str) -> None:
+        """A broker server dies (closed) or its host vanishes (silent)."""
+        self.kill_server(proc.name, mode)
+
+    def start_infrastructure(self, proc: Any) -> None:
+        """A stopped broker server starts again; routes, gateways and clients come back."""
+        self.restart_server(proc.name)
+
+    def detection(self, t0: float, names: set[str]) -> dict[str, Any] | None:
+        """When a server first noticed one of ``names`` at or after ``t0`` (the broker's log):
+        it closed an instance's connection (FIN, stale after unanswered pings, write
+        deadline, drained), or for a server a client disconnected or a peer lost its route
+        or gateway."""
+        hit = next(
+            (r for r in self.fabric.log if r[0] >= t0 and r[1] in DETECT and r[2] in names),
+            None,
+        )
+        return None if hit is None else {"t": hit[0], "label": f"detected: {hit[2]} {hit[1]}"}
+
     # ------------------------------------------------------------------ requests
     def request(
         self,
@@ -214,7 +273,7 @@ class MessagingTransport:
                 )
                 if status not in r.retry_on or n >= r.attempts:
                     return status
-                if not budget_allows(r, flight):
+                if not budget_allows(r, flight.requests, flight.retries):
                     books.refused += 1
                     return status
                 n += 1
@@ -281,12 +340,14 @@ class MessagingTransport:
         service, operation, plan = msg.payload
         if (service, operation) != (inst.service, interest.operation):
             # another service's request on a subject this one also serves (the same service
-            # in another region): the drawn plan if it has the same shape, else its own
+            # in another region): the drawn plan if it has the same shape, else its own, from
+            # streams HTTP never draws (a draw from the shared ones would shift every later
+            # request's demand on this side only, breaking common random numbers)
             asked = self.app.sc.services[service].operations[operation]
             mine = inst.cfg.operations[interest.operation]
             service, operation = inst.service, interest.operation
             if (len(asked.calls), len(asked.emits)) != (len(mine.calls), len(mine.emits)):
-                plan = self.app.planner.plan(service, operation)
+                plan = self.app.planner.extra().plan(service, operation)
         conn.hold(+1)
         try:
             status = yield from inst.serve(msg.tr, operation, plan)
@@ -335,8 +396,18 @@ class MessagingTransport:
         self.app.recorder.event(tr, self.env.now, status or OK)
 
     # ------------------------------------------------------------------ results
+    def counters(self) -> dict[str, float]:
+        """Cumulative logical requests, attempts and retries of the requesters' retry loop."""
+        b = self.retry
+        return {
+            "requests": float(b.requests),
+            "attempts": float(b.attempts),
+            "retries": float(b.retries),
+        }
+
     def observations(self) -> dict[str, Any]:
-        """Rows for the ``broker`` frame and extra timeseries rows."""
+        """The architecture's own books (every server's, route's, account's and the clients'
+        counters) and extra timeseries rows (connections per server)."""
         rows = broker_rows(self.fabric.servers.values())
         rows.append(("client", "all", "payload_errors", float(self.payload_errors)))
         rows.append(("client", "all", "reconnect_buffer_errors", float(self.buffer_errors)))
@@ -347,4 +418,4 @@ class MessagingTransport:
         b = self.retry
         for name in ("requests", "attempts", "retries", "refused", "timeouts"):
             rows.append(("client", "all", f"retry_{name}", float(getattr(b, name))))
-        return {"broker": rows, "timeseries": list(self.samples)}
+        return {"rows": rows, "timeseries": list(self.samples)}

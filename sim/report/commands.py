@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 EXAMPLES = {
     "report": """examples:

@@ -25,6 +25,7 @@ import pandas as pd
 from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
 from sim.results import Comparison
+from sim.scenario.base import InputError
 from sim.scenario.model import Scenario
 
 Hop = tuple[float, str, str, str]
@@ -73,7 +74,7 @@ class TracedRequest:
         return cls(float(d["start"]), float(d["latency"]), hops, buckets)
 
 
-class ResultsError(ValueError):
+class ResultsError(InputError):
     """A results folder that cannot be read (missing or malformed file)."""
 
 

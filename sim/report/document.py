@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.architectures import DESCRIBE
 from sim.core.trace import BUCKETS
 from sim.report import plots, sequence, topology
 from sim.report.data import Results, sample_request
@@ -225,33 +226,8 @@ def _services(res: Results) -> list[dict[str, str]]:
 
 def _architectures(res: Results) -> dict[str, str]:
     sc = res.scenario
-    h, m = sc.http, sc.messaging
     regions = ", ".join(f"{r.name} (zones {' '.join(r.zones)})" for r in sc.placement.regions)
-    gw = f"{h.gateway.replicas} gateway replica(s)" if h.gateway.enabled else "no gateway"
-    side = {
-        "sidecar": "a sidecar per instance",
-        "ambient": "a ztunnel per node (ambient mode)",
-        "none": "no proxies beside the services",
-    }[h.mesh]
-    uses_cp = h.propagation() == "xds" or h.mesh != "none"
-    cp = "a control plane" if uses_cp and h.control_plane.enabled else "no control plane"
-    tls = f"TLS {h.tls.version}{' mutual' if h.tls.mutual else ''}"
-    mtls = f"TLS {m.tls.version}{' mutual' if m.tls.mutual else ''}"
-    events = {"webhook": "events as webhooks", "longpoll": "events by long polling"}[
-        h.events.delivery
-    ]
-    if m.clusters:
-        sizes = ", ".join(f"{c.name} ({c.servers} servers)" for c in m.clusters)
-        brokers = f"{len(m.clusters)} cluster(s) joined by gateways: {sizes}"
-    else:
-        brokers = f"{m.broker.servers} broker server(s)"
-    return {
-        "placement": regions,
-        "http": f"{gw}, {side}, {cp}, {h.protocol}, internal calls via {h.internal_route}, "
-        f"{tls}, {events}, endpoints propagated by {h.propagation()}",
-        "messaging": f"{brokers} with {m.broker.cores} cores each, one connection per client "
-        f"and instance, {mtls}, request/reply through _INBOX subjects",
-    }
+    return {"placement": regions, **{a: describe(sc) for a, describe in DESCRIBE.items()}}
 
 
 def _moving_parts(res: Results) -> list[dict[str, str]]:

@@ -13,28 +13,11 @@ a test can check the table against ``summary.csv`` without parsing formatted num
 
 from __future__ import annotations
 
-import base64
-
-import jinja2
-
 from sim.report.document import BUCKET_NOTE, Report
+from sim.report.templating import ENV as _ENV
+from sim.report.templating import data_uri
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("sim.report", "templates"),
-    autoescape=True,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def data_uri(png: bytes) -> str:
-    """PNG bytes as a ``data:image/png;base64,…`` URI."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-_ENV.filters["data_uri"] = data_uri
+__all__ = ["data_uri", "render_html"]
 
 
 def render_html(report: Report) -> str:

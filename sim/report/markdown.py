@@ -11,48 +11,13 @@ Figures are linked as ``figures/<key>.png`` next to the report.
 
 from __future__ import annotations
 
-import html
-import re
-from typing import Any
-
-import jinja2
 from markupsafe import Markup
 
 from sim.report.document import BUCKET_NOTE, Report
+from sim.report.templating import ENV as _ENV
+from sim.report.templating import code, esc
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
-
-
-def esc(s: object) -> str:
-    """Scenario text made inert in Markdown: no tags, links, emphasis or table breaks."""
-    text = html.escape(str(s), quote=False)
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\r", " ").replace("\n", " ")
-
-
-def _finalize(value: Any) -> Any:
-    if isinstance(value, Markup):
-        return str(value)
-    return esc(value)
-
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("sim.report", "templates"),
-    autoescape=False,
-    finalize=_finalize,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-def code(s: object) -> Markup:
-    """Scenario text as a code span (HTML is inert there; backticks and pipes are not)."""
-    text = str(s).replace("`", "'").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-    return Markup(f"`{text}`")
-
-
-_ENV.filters["code"] = code
+__all__ = ["code", "esc", "render_markdown"]
 
 
 def render_markdown(report: Report, figures_dir: str = "figures") -> str:

@@ -5,7 +5,8 @@ event delivery (``kind``), with latency and its breakdown (seconds) — empty wh
 no rows (``run.rows: none``), whose summary comes from ``aggregate``
 (:mod:`sim.results.stream`; with a timeline, ``RunResult.outcomes`` has each measured
 request's start, end, latency and status for the disturbance measures). ``components``: one row
-per component instance; CPU, utilisation and memory are over the measured window,
+per component instance; CPU, utilisation and memory are over the measured window (for a
+component created mid-run, the part of it after its birth: ``present_seconds``),
 connection and handshake counts over the whole run (handshakes mostly happen at start-up,
 which is part of what each architecture costs). ``timeseries``: tidy per-interval gauges
 by component kind, plus throughput, errors and p99 per interval from the requests.
@@ -19,11 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.architectures import ARCHITECTURES
 from sim.core.io import COUNTERS as IO_COUNTERS
+from sim.core.raw import RawRun
 from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
-from sim.engine import RawRun
-from sim.results.stream import SERIES_COLUMNS, Tally, series_points
+from sim.results.stream import SERIES_COLUMNS, Aggregate, series_points
 
 
 @dataclass
@@ -37,9 +39,16 @@ class RunResult:
     metadata: dict[str, Any]
     traces: dict[int, Trace] = field(default_factory=dict)
     links: pd.DataFrame = field(default_factory=pd.DataFrame)  # who opened connections to whom
-    broker: pd.DataFrame = field(default_factory=pd.DataFrame)  # messaging: per server/route/…
-    aggregate: Tally | None = None  # run.rows: none — the streaming aggregate instead of rows
+    # the architecture's own books, (scope, name, metric, value): messaging per server, route,
+    # account and client; HTTP the wire's failure counters and each kind of picker's
+    transport: pd.DataFrame = field(default_factory=pd.DataFrame)
+    aggregate: Aggregate | None = None  # run.rows: none — the streaming aggregate instead of rows
     batch: int | None = None  # a batch-means view of ``aggregate`` (sim.results.batches)
+
+    @property
+    def broker(self) -> pd.DataFrame:
+        """The former name of :attr:`transport` (``broker.csv`` in an output folder)."""
+        return self.transport
 
     @property
     def outcomes(self) -> pd.DataFrame:
@@ -63,7 +72,7 @@ class RunResult:
         # codes, not strings: ~14 bytes a request (runs concatenate into one frame as long as
         # their categories agree, and into strings otherwise)
         codes = np.repeat(np.arange(len(by_flow)), [len(v) for v in by_flow.values()])
-        archs = ["http", "messaging"]
+        archs = list(ARCHITECTURES)
         return pd.DataFrame(
             {
                 "architecture": pd.Categorical.from_codes(
@@ -104,7 +113,12 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     duration = sc.run.duration
     comp_rows = []
     for c in raw.components:
-        busy = c.cpu.busy.mean() if c.cpu is not None else 0.0
+        # the part of the measured window this component existed (scaled-out instances and
+        # their proxies are born mid-run); CPU is its busy area there, utilisation that area
+        # over its own capacity, and the means are over the whole window (zero before its
+        # birth), so they add up across components to the time-average of the total
+        present = max(0.0, raw.end - max(warmup, c.born))
+        cpu_seconds = c.cpu.busy.window_area() if c.cpu is not None else 0.0
         comp_rows.append(
             {
                 "architecture": raw.architecture,
@@ -116,16 +130,18 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
                 "zone": c.place.zone,
                 "host": c.place.host,
                 "cores": c.cpu.cores if c.cpu is not None else 0,
-                "cpu_seconds": busy * duration,
-                # the area of a saturated gauge can exceed cores × span by rounding (1e-16)
-                "utilisation": min(1.0, busy / c.cpu.cores) if c.cpu is not None else 0.0,
-                "memory_mean": c.memory.gauge.mean(),
+                "present_seconds": present,
+                "cpu_seconds": cpu_seconds,
+                "utilisation": (
+                    cpu_seconds / (c.cpu.cores * present) if c.cpu is not None and present else 0.0
+                ),
+                "memory_mean": c.memory.gauge.window_area() / duration,
                 "memory_peak": c.memory.gauge.peak,
                 "connections_opened": c.conns_opened,
                 "connections_closed": c.conns_closed,
                 "connections_peak": c.conns_open.peak,
                 "connections_open_end": c.conns_open.value,
-                "connections_mean": c.conns_open.mean(),
+                "connections_mean": c.conns_open.window_area() / duration,
                 "tcp_handshakes": c.handshakes_tcp,
                 "tls_handshakes": c.handshakes_tls,
                 "mtls_handshakes": c.handshakes_mtls,
@@ -138,27 +154,25 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
 
     extra_ts = raw.observations.get("timeseries", [])  # e.g. connections per broker server
     ts = pd.DataFrame([*raw.samples, *extra_ts], columns=["t", "metric", "kind", "value"])
-    if rec.tally is None:
+    agg = rec.sink if isinstance(rec.sink, Aggregate) else None  # run.rows: none
+    if agg is None:
         series = _request_series(req, sc.run.timeseries_interval, raw.end)
     else:
-        series = rec.tally.series()
+        series = agg.series()
     ts = pd.concat([ts, series], ignore_index=True)
     ts.insert(0, "replication", raw.replication)
     ts.insert(0, "architecture", raw.architecture)
 
     md = dict(meta)
-    if rec.tally is None:
-        done = sum(1 for r in rec.rows if r[0] == "request")
-    else:
-        done = rec.tally.completed
-        md.update(rows="none", first_request=rec.tally.first)
+    if agg is not None:
+        md.update(rows="none", first_request=agg.first)
     md.update(
         architecture=raw.architecture,
         replication=raw.replication,
         seed=raw.seed,
         wall_time=raw.wall_time,
         generated=rec.generated,
-        completed=done,
+        completed=rec.sink.completed,
         in_flight=rec.in_flight,
         simulated_time=raw.end,
         warmup=raw.warmup,
@@ -184,13 +198,13 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
             "opened",
         ],
     )
-    broker = pd.DataFrame(
-        raw.observations.get("broker", []), columns=["scope", "name", "metric", "value"]
+    books = pd.DataFrame(
+        raw.observations.get("rows", []), columns=["scope", "name", "metric", "value"]
     )
-    broker.insert(0, "replication", raw.replication)
-    broker.insert(0, "architecture", raw.architecture)
-    res = RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, broker)
-    res.aggregate = rec.tally
+    books.insert(0, "replication", raw.replication)
+    books.insert(0, "architecture", raw.architecture)
+    res = RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, books)
+    res.aggregate = agg
     return res
 
 

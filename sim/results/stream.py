@@ -2,7 +2,8 @@
 
 By default every request and event delivery keeps a row until the frames are built at the
 end (:mod:`sim.results.frames`), a few hundred bytes each. With ``run.rows: none`` the
-recorder hands each measured row to a :class:`Tally` instead, which keeps only:
+recorder hands each measured row to an :class:`Aggregate` instead (its
+:class:`sim.core.recorder.Sink`), which keeps only:
 
 - the latency of every measured request and delivery, 8 bytes each, in an ``array('d')``
   per (flow, batch): quantiles stay exact (no sketch), and the batch-means intervals
@@ -19,15 +20,15 @@ Batch ``j`` holds the rows whose start lies in ``[warmup + j·L, warmup + (j+1)�
 ``L = duration / k``, the same floats :func:`sim.results.batches.batch_table` compares
 against; a row at or past the last edge (a rounding sliver) counts for the whole run only.
 Rows that start before the warm-up are dropped as they come. With ``warmup: auto`` the
-warm-up is not known when the run starts: until the engine fixes it (:meth:`Tally.measure_from`,
-at the end of the pilot that settles) the tally keeps the pilot's series instead — request
+warm-up is not known when the run starts: until the engine fixes it (:meth:`Aggregate.measure_from`,
+at the end of the pilot that settles) the aggregate keeps the pilot's series instead — request
 id, start and end, 24 bytes per completed request (:class:`Pilot`) — from which MSER-5 gets
-the same arrival series as from the rows (:meth:`Tally.arrival_series`); measuring starts at
+the same arrival series as from the rows (:meth:`Aggregate.arrival_series`); measuring starts at
 the pilot's end, so no measured request has started before it, and the pilot's series is
 dropped then.
 
 With a ``timeline:`` the disturbance measures (:mod:`sim.faults.measures`) need every measured
-request's start, latency and status, so the tally then also keeps :class:`Outcomes`: start
+request's start, latency and status, so the aggregate then also keeps :class:`Outcomes`: start
 and end (8 bytes each, ``array('d')``) and a status code (1 byte, ``array('B')``, into a list
 of status names) per measured request — 17 bytes, events not included — from which
 :meth:`Outcomes.frame` builds the small frame those measures read, with the values of the
@@ -56,7 +57,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sim.core.recorder import arrival_prefix
+from sim.core.recorder import RowT, arrival_prefix
 from sim.core.trace import BUCKETS
 
 if TYPE_CHECKING:
@@ -248,8 +249,9 @@ class _Flow:
     ok: list[int] = field(default_factory=list)
 
 
-class Tally:
-    """The streaming aggregate of one run's measured rows (see the module docstring)."""
+class Aggregate:
+    """The streaming aggregate of one run's measured rows (see the module docstring): the
+    :class:`sim.core.recorder.Sink` of ``run.rows: none``."""
 
     def __init__(
         self,
@@ -271,7 +273,9 @@ class Tally:
             self.pilot = Pilot()
         else:
             self.measure_from(warmup)
+        self.rows: list[RowT] = []  # none kept: this sink aggregates them
         self.completed = 0  # every completed request, warm-up included (metadata)
+        self._failed = 0
         self.first: tuple[int, float] | None = None  # first measured request: (id, end)
         self._req: dict[str, _Flow] = {}
         self._ev: dict[str, list[array]] = {}
@@ -302,6 +306,8 @@ class Tally:
         if self.pilot is not None:
             self.pilot.add(tr.id, tr.start, now)
         ok = status == "ok"
+        if not ok:
+            self._failed += 1
         if self.answered is not None:
             self.answered.add(tr.id, ok)
         j = bisect_right(self.edges, tr.start) - 1
@@ -330,7 +336,17 @@ class Tally:
             f.ok[j] += 1
             self._bin_ok.append(latency)
 
-    def event(self, tr: Trace, now: float) -> None:
+    def failed(self) -> int:
+        """Requests finished so far with a status other than ok, warm-up included."""
+        return self._failed
+
+    def unanswered(self, generated: int) -> np.ndarray:
+        """The ids below ``generated`` never answered (kept only when faults are scheduled)."""
+        if self.answered is None:
+            raise RuntimeError("no books of answered requests: no faults were scheduled")
+        return self.answered.missing(generated)
+
+    def event(self, tr: Trace, now: float, status: str = "ok") -> None:
         j = bisect_right(self.edges, tr.start) - 1
         if j < 0:
             return
@@ -378,9 +394,21 @@ class Tally:
                 events[flow] = a
         return Window(lat, ok, buckets, events)
 
+    def latency_arrays(self) -> list[array]:
+        """The per-row storage: every (flow, batch) latency array, requests then events."""
+        arrays = [a for f in self._req.values() for a in f.latency]
+        return arrays + [a for parts in self._ev.values() for a in parts]
+
+    def bucket_storage(self) -> tuple[list[array], list[list[float]]]:
+        """Per batch, the bucket values buffered, and the exact terms per (batch, bucket)."""
+        return list(self._buf), [t for per in self._terms for t in per]
+
+    def series_pending(self) -> tuple[int, int]:
+        """Latencies held for the timeseries interval being filled, and its requests so far."""
+        return len(self._bin_ok), self._bin_n
+
     def nbytes(self) -> int:
         """Bytes held in the per-row arrays (latencies and buffered bucket values; not the
         :class:`Outcomes`, see :meth:`Outcomes.nbytes`)."""
-        arrays = [a for f in self._req.values() for a in f.latency]
-        arrays += [a for parts in self._ev.values() for a in parts] + self._buf
+        arrays = self.latency_arrays() + self._buf
         return sum(a.buffer_info()[1] * a.itemsize for a in arrays)

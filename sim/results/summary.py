@@ -62,7 +62,9 @@ def run_metrics(r: RunResult, w: Window | None = None) -> list[tuple[str, str, s
     busy = c[(c["kind"] != "client") & (c["cores"] > 0)] if len(c) else c
     if len(busy):
         for kind, g in busy.groupby("kind", sort=True):
-            u = float(g["cpu_seconds"].sum() / (g["cores"].sum() * duration))
+            # capacity only while each existed (instances scaled out mid-run are born later)
+            present = g.get("present_seconds", duration)
+            u = float(g["cpu_seconds"].sum() / (g["cores"] * present).sum())
             sysrows.append((f"utilisation_{kind}", "fraction", u))
         sysrows.append(("utilisation_max", "fraction", float(busy["utilisation"].max())))
     out.extend(("system", m, u, v) for m, u, v in sysrows)

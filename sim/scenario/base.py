@@ -53,6 +53,14 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+class InputError(ValueError):
+    """Input the user can correct (a scenario, an option, a results folder): the command line
+    prints it as one line and exits 2 (:mod:`sim.exits`). ``prefix`` goes before ``str()``:
+    errors that name their own place (``FILE:LINE: …``, ``sim run: …``) have none."""
+
+    prefix = "sim: "
+
+
 class LocatedError(ValueError):
     """A semantic error that knows where in the scenario it is (a path of keys and indexes)."""
 

@@ -32,6 +32,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import CoreSchema
 
 from sim.scenario import profile
+from sim.scenario.base import InputError
 from sim.scenario.checks import check_structure
 from sim.scenario.model import LocatedError, Scenario
 
@@ -46,8 +47,10 @@ _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "times
 _MERGE = _TAG + "merge"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario that cannot be used; str() is one line: ``FILE:LINE: path: message``."""
+
+    prefix = ""
 
     def __init__(self, file: str, line: int | None, path: Path_, message: str):
         self.file, self.line, self.path, self.message = file, line, path, message
@@ -324,6 +327,14 @@ def load(path: str | Path, sets: Sequence[str] = (), calibration: str | None = N
     """Load, override, calibrate and validate a scenario file; every problem is a
     ScenarioError. ``calibration``: a profile applied under the scenario's own values
     (:mod:`sim.scenario.profile`; it wins over the file's ``calibration:``)."""
+    return load_with_source(path, sets, calibration)[0]
+
+
+def load_with_source(
+    path: str | Path, sets: Sequence[str] = (), calibration: str | None = None
+) -> tuple[Scenario, Source]:
+    """:func:`load`, and the :class:`Source` that maps paths of the file to its lines (for
+    the checks that follow validation: subjects, accounts)."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -341,7 +352,7 @@ def load(path: str | Path, sets: Sequence[str] = (), calibration: str | None = N
     if sets:
         data = apply_sets(data, sets, src)
     data = profile.resolve(data, src, p, calibration)
-    return validate(data, src)
+    return validate(data, src), src
 
 
 def scenario_hash(sc: Scenario) -> str:

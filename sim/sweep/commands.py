@@ -14,13 +14,13 @@ same way (a rerun reuses them) and writes ``crossover.csv`` and ``crossover.png`
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
+from sim.exits import EXIT_OK, guard
 from sim.io import atomic_text, save_figure
+from sim.scenario.base import InputError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 HEADLINE = ("p99", "connections", "cpu", "memory")
 
 SWEEP_EXAMPLES = """examples:
@@ -101,7 +101,7 @@ def add_parser(subparsers: Any) -> None:
 
 def _executor(args: argparse.Namespace) -> tuple[str, Any]:
     if args.executor == "dask" and not args.scheduler:
-        raise ValueError("--executor dask needs --scheduler tcp://host:8786")
+        raise InputError("--executor dask needs --scheduler tcp://host:8786")
     return args.executor, args.scheduler
 
 
@@ -116,35 +116,15 @@ def _out(args: argparse.Namespace, suffix: str) -> Path:
 
 
 def _guard(fn: Any, args: argparse.Namespace, out: list[Path]) -> int:
-    from sim.scenario import ScenarioError
-    from sim.sweep.grid import GridError
+    def where() -> str:
+        return f"; finished points are stored in {out[0]}" if out else ""
+
+    def interrupted() -> str:
+        at = f" in {out[0]}" if out else ""
+        return f"interrupted: finished points are stored{at}; run the same command to resume"
 
     debug = bool(getattr(args, "debug", False))
-    try:
-        return int(fn(args, out))
-    except (ScenarioError, GridError) as e:
-        if debug:
-            raise
-        print(str(e), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        where = f" in {out[0]}" if out else ""
-        print(
-            f"interrupted: finished points are stored{where}; run the same command to resume",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    except ValueError as e:
-        if debug:
-            raise
-        print(f"sim: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as e:  # a run that failed (a worker error, a broken pool): one line
-        if debug:
-            raise
-        where = f"; finished points are stored in {out[0]}" if out else ""
-        print(f"sim: run failed: {type(e).__name__}: {e}{where}", file=sys.stderr)
-        return EXIT_FAILED
+    return guard(lambda: fn(args, out), debug, interrupted, where)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -159,7 +139,7 @@ def _sweep(args: argparse.Namespace, where: list[Path]) -> int:
 
     grid = Grid.parse(args.params)  # bad --param: fail before loading anything
     if args.replications is not None and args.replications < 1:
-        raise ValueError("--replications must be >= 1")
+        raise InputError("--replications must be >= 1")
     executor, scheduler = _executor(args)
     out = _out(args, "sweep")
     where.append(out)
@@ -206,7 +186,7 @@ def _crossover(args: argparse.Namespace, where: list[Path]) -> int:
 
     path, lo, hi = parse_bounds(args.param)
     if args.replications < 2:
-        raise ValueError("--replications must be >= 2 for an interval")
+        raise InputError("--replications must be >= 2 for an interval")
     executor, scheduler = _executor(args)
     out = _out(args, "crossover")
     where.append(out)

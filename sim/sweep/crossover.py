@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.scenario.base import InputError
 from sim.stats import Estimate, paired_comparison
 from sim.sweep.grid import Point
 from sim.sweep.runner import METRICS, execute, plan
@@ -148,7 +149,7 @@ def find_crossing(
 ) -> Crossing:
     """Bisection for the zero of the paired difference on [lo, hi] (see module docstring)."""
     if not lo < hi:
-        raise ValueError(f"crossover range needs lo < hi, got {lo}..{hi}")
+        raise InputError(f"crossover range needs lo < hi, got {lo}..{hi}")
     integer = isinstance(lo, int) and isinstance(hi, int)
     tol = (1 if integer else (hi - lo) / 100) if tol is None else tol
     s = _Search(evaluate, integer)
@@ -228,10 +229,10 @@ def paired(rows: pd.DataFrame, flow: str, metric: str) -> tuple[Estimate, Estima
     """(http, messaging, messaging − http) over the replications of one point's rows."""
     sel = rows[(rows["flow"] == flow) & (rows["metric"] == metric)]
     if sel.empty:
-        raise ValueError(f"no metric {flow}:{metric} in the results")
+        raise InputError(f"no metric {flow}:{metric} in the results")
     wide = sel.pivot_table(index="replication", columns="architecture", values="value")
     if "http" not in wide or "messaging" not in wide:
-        raise ValueError(f"{flow}:{metric} is not measured on both architectures")
+        raise InputError(f"{flow}:{metric} is not measured on both architectures")
     a = wide["http"].to_numpy(dtype=float)
     b = wide["messaging"].to_numpy(dtype=float)
     pr = paired_comparison(a, b)

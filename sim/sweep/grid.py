@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from sim.scenario.base import InputError
 from sim.scenario.loader import parse_set
 from sim.scenario.units import parse_duration, parse_size
 
@@ -39,8 +40,10 @@ _RANGE = re.compile(
 MAX_POINTS = 100_000  # a typo such as 1..1000000:1000000 should fail fast, not fill a disk
 
 
-class GridError(ValueError):
+class GridError(InputError):
     """A ``--param`` expression that cannot become a grid; str() is one line."""
+
+    prefix = ""
 
 
 @dataclass(frozen=True)

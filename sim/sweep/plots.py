@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.results.summary import interval_across, paired_difference
+from sim.scenario.base import InputError
 from sim.sweep.crossover import Crossing, resolve_metric
 
 ARCH_COLORS = {"http": "#3b6ea8", "messaging": "#d1782c"}
@@ -57,11 +58,11 @@ def plot_metric(frame: pd.DataFrame, param: str, metric: str = "p99") -> Figure:
     flow, name = resolve_metric(metric)
     sel = frame[(frame["flow"] == flow) & (frame["metric"] == name)]
     if sel.empty:
-        raise ValueError(f"no metric {flow}:{name} in the sweep")
+        raise InputError(f"no metric {flow}:{name} in the sweep")
     others = [c for c in frame.columns if c != param and c not in RUN_COLUMNS]
     varying = [c for c in others if sel[c].nunique() > 1]
     if varying:
-        raise ValueError(
+        raise InputError(
             f"other swept parameters vary ({', '.join(varying)}): filter the frame first"
         )
     summ = summarize_sweep(sel, [param]).sort_values(param)

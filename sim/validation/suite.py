@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.engine import ARCHITECTURES
+from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from sim.io import atomic_text
 from sim.scenario.model import Scenario
 from sim.stats import Estimate, replication_interval
@@ -38,7 +39,6 @@ from sim.validation.queueing import QUANTILES, expected
 CASES = Path(__file__).resolve().parents[2] / "scenarios" / "validation"
 LEVEL = 0.95
 WAIT_EPS = 1e-12  # a wait shorter than this is float rounding of "no wait"
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 @dataclass(frozen=True)

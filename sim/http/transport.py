@@ -38,7 +38,7 @@ from sim.app.transport import ERROR, OK, Plan
 from sim.core.component import Component
 from sim.core.io import Io
 from sim.core.network import Place
-from sim.core.schedule import Deadlines
+from sim.core.schedule import Deadlines, call_soon
 from sim.core.trace import Trace
 from sim.http.controlplane import ControlPlane, XdsClient
 from sim.http.discovery import Catalog, DnsServer, KubeProxy, LogRow, View
@@ -47,18 +47,54 @@ from sim.http.gateway import GatewayTier
 from sim.http.orchestrator import Orchestrator
 from sim.http.proxy import Proxy
 from sim.http.routing import Router
-from sim.http.sidecar import dependencies
+from sim.http.scope import dependencies
 from sim.http.wire import Call, Wire
 from sim.scenario.http import HttpSettings
-from sim.scenario.model import Tls
+from sim.scenario.model import Scenario, Tls
 
 PLAIN = Tls(version="none", mutual=False)
+DETECT = ("removed", "unhealthy")  # log rows that say a failure was noticed
+
+
+def converged(rows: list[LogRow], t: float, service: str) -> float:
+    """When the last picker's view of `service` changed after t, before its next change."""
+    nxt = next(
+        (
+            r[0]
+            for r in rows
+            if r[0] > t + 1e-9 and r[1] in ("ready", "removed") and r[3] == service
+        ),
+        float("inf"),
+    )
+    views = [r[0] for r in rows if r[1] == "view" and r[3] == service and t <= r[0] < nxt]
+    return max(views, default=t)
 
 
 class HttpTransport:
     """The service-mesh architecture behind the Transport seam."""
 
     name = "http"
+
+    @staticmethod
+    def describe(sc: Scenario) -> str:
+        """One line for a report: what this architecture deploys for the scenario."""
+        h = sc.http
+        gw = f"{h.gateway.replicas} gateway replica(s)" if h.gateway.enabled else "no gateway"
+        side = {
+            "sidecar": "a sidecar per instance",
+            "ambient": "a ztunnel per node (ambient mode)",
+            "none": "no proxies beside the services",
+        }[h.mesh]
+        uses_cp = h.propagation() == "xds" or h.mesh != "none"
+        cp = "a control plane" if uses_cp and h.control_plane.enabled else "no control plane"
+        tls = f"TLS {h.tls.version}{' mutual' if h.tls.mutual else ''}"
+        events = {"webhook": "events as webhooks", "longpoll": "events by long polling"}[
+            h.events.delivery
+        ]
+        return (
+            f"{gw}, {side}, {cp}, {h.protocol}, internal calls via {h.internal_route}, "
+            f"{tls}, {events}, endpoints propagated by {h.propagation()}"
+        )
 
     def __init__(self, app: Application, cfg: HttpSettings):
         self.app = app
@@ -125,9 +161,9 @@ class HttpTransport:
         clients = self.app.clients
         view = self._view(clients, edge=True)
         self.own[clients] = Router(self, clients, view, self.cfg.client)
-        self.env.process(self._settle())
+        call_soon(self.env, lambda _e: self._settle())  # where env.process would start it
 
-    def _settle(self) -> Generator[Any, Any, None]:
+    def _settle(self) -> None:
         """At time 0, after the initial instances attached: book config memory, poll."""
         self.running = True
         for p in self._proxies():
@@ -136,8 +172,6 @@ class HttpTransport:
         for insts in self.app.instances.values():
             for inst in insts:
                 self.events.start_polls(inst)
-        return
-        yield  # a generator: runs as the first process of the run
 
     def _proxies(self) -> list[Proxy]:
         return [*self.gateways.replicas, *self.sidecars.values(), *self.ztunnels.values()]
@@ -223,8 +257,9 @@ class HttpTransport:
             self.orchestrator.crashed(inst)
 
     def crash(self, inst: ServiceInstance, mode: str = "closed") -> None:
-        """An instance fails: ``closed`` (process exits) or ``hang`` (never answers)."""
-        if mode == "hang":
+        """An instance fails: ``closed`` (process exits) or ``hang`` (never answers; the
+        timeline's ``silent``)."""
+        if mode in ("hang", "silent"):
             self.wire.hung.add(inst)
             if inst in self.sidecars:
                 self.wire.hung.add(self.sidecars[inst])
@@ -249,11 +284,109 @@ class HttpTransport:
             sc.alive = False
             sc.memory.remove(sc.memory.gauge.value)
 
+    # ------------------------------------------------------------------ the fault verbs
+    # (sim.faults speaks to every architecture through these; sim.app.transport)
+    dns_failover = True  # callers reach a service by name: a DNS record can move them
+
+    def stop(self, inst: ServiceInstance) -> None:
+        """SIGTERM without a preStop drain: the process exits now and the endpoint is
+        removed at once."""
+        self.kill(inst)
+        self.orchestrator.stopping(inst)
+
+    def lose(self, insts: list[ServiceInstance], grace: float) -> None:
+        """Their node is gone: the pods and the node's proxies stop answering at once; the
+        node controller marks the pods not ready after ``grace`` (their kubelet is gone)."""
+        for inst in insts:
+            self.wire.hung.add(inst)
+            for proxy in (self.sidecars.get(inst), self.ztunnels.get(inst.place.host)):
+                if proxy is not None:
+                    self.wire.hung.add(proxy)
+
+        def not_ready() -> None:
+            for inst in insts:
+                self.orchestrator.stopping(inst)
+
+        self.env.timeout(grace).callbacks.append(lambda _e: not_ready())
+
+    def answers(self, inst: ServiceInstance) -> bool:
+        """Would a probe of this instance get an answer (running, not hung)?"""
+        return inst.alive and inst not in self.wire.hung
+
+    def infrastructure(self, kind: str) -> list[Any]:
+        """The processes of ``kind`` a fault can stop: the gateway replicas."""
+        return list(self.gateways.replicas) if kind == "gateway" else []
+
+    def stop_infrastructure(self, proc: Any, mode: str) -> None:
+        """A gateway replica stops: refuses (closed) or never answers (silent). The L4
+        balancer keeps sending to it until its health checks fail (``http.gateway.
+        health_check``: unhealthy_threshold probes in a row, :mod:`sim.http.gateway`)."""
+        if mode == "closed":
+            proc.alive = False
+            self.wire.kill(proc)
+        else:
+            self.wire.hung.add(proc)
+
+    def start_infrastructure(self, proc: Any) -> None:
+        """The replica runs again; the L4 balancer sends to it again once it has passed
+        healthy_threshold probes in a row (at once if it never left the rotation)."""
+        proc.alive = True
+        self.wire.hung.discard(proc)
+
+    def detection(self, t0: float, names: set[str]) -> dict[str, Any] | None:
+        """When one of ``names`` was first noticed at or after ``t0`` (``log``): ``removed``
+        — the orchestrator declared the instance not ready — or ``unhealthy`` — the L4
+        balancer's health checks took a gateway replica out. ``converged``: when the last
+        picker's view of that service changed, before its next change (for a replica, the
+        balancer is its only picker: that same instant)."""
+        rows = self.log
+        hit = next((r for r in rows if r[0] >= t0 and r[1] in DETECT and r[2] in names), None)
+        if hit is None:
+            return None
+        lb = hit[1] == "unhealthy"  # the balancer acts on its own verdict at once
+        return {
+            "t": hit[0],
+            "label": f"detected: {hit[2]} {hit[1]}",
+            "converged": hit[0] if lb else converged(rows, hit[0], hit[3]),
+        }
+
     def _ready(self, inst: ServiceInstance) -> None:
         self.events.start_polls(inst)
 
     def components(self) -> list[Component]:
         return self.infra
+
+    # ------------------------------------------------------------------ books
+    def routers(self) -> list[Router]:
+        """Every picker's router: gateway replicas, sidecars, ztunnels, proxyless callers."""
+        out = [p.router for p in self._proxies() if p.router is not None]
+        return out + list(self.own.values())
+
+    def counters(self) -> dict[str, float]:
+        """Cumulative logical requests, attempts and retries at every picker: attempts are
+        its sends, logical requests its sends minus its retries."""
+        routers = self.routers()
+        sends = float(sum(r.sends for r in routers))
+        retries = float(sum(r.retries for r in routers))
+        return {"requests": sends - retries, "attempts": sends, "retries": retries}
+
+    def observations(self) -> dict[str, Any]:
+        """The architecture's own books (scope, name, metric, value): failure counters of the
+        wire (connect failures and timeouts, pending overflows, resets) and, per kind of
+        picker, sends, sends to stale endpoints, retries, refused retries and timeouts."""
+        w = self.wire
+        rows: list[tuple[str, str, str, float]] = [
+            ("wire", "all", name, float(getattr(w, name)))
+            for name in ("connect_failures", "connect_timeouts", "overflows", "resets")
+        ]
+        by_kind: dict[str, list[Router]] = {}
+        for r in self.routers():
+            by_kind.setdefault(r.owner.kind, []).append(r)
+        for kind in sorted(by_kind):
+            for name in ("sends", "stale_sends", "retries", "retries_refused", "timeouts"):
+                total = sum(getattr(r, name) for r in by_kind[kind])
+                rows.append(("picker", kind, name, float(total)))
+        return {"rows": rows}
 
     # ------------------------------------------------------------------ requests
     def request(
