@@ -125,7 +125,7 @@ def scenario(
             "warmup": "0.5s",
             "seed": case.seed,
             "replications": 1,
-        },  # fmt: skip
+        },
         "placement": {"network": net, "instances_per_host": 64},
         "services": services,
         "workload": {

@@ -83,8 +83,16 @@ class NatsConn:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE  # a self-signed certificate on loopback
             self.sock = ctx.wrap_socket(sock)
-        opts = {"verbose": False, "pedantic": False, "name": name, "lang": "python-raw",
-                "version": "0", "protocol": 1, "headers": True, "no_responders": True}  # fmt: skip
+        opts = {
+            "verbose": False,
+            "pedantic": False,
+            "name": name,
+            "lang": "python-raw",
+            "version": "0",
+            "protocol": 1,
+            "headers": True,
+            "no_responders": True,
+        }
         self.sock.sendall(f"CONNECT {json.dumps(opts)}\r\nPING\r\n".encode())
         while True:  # wait for the PONG: the server has processed CONNECT
             line = self._line_blocking()
@@ -142,9 +150,17 @@ def pub(subject: bytes, payload: bytes, reply: bytes | None = None) -> bytes:
 
 
 def responder(
-    port: int, subject: str, queue: str, reply_bytes: int, event: str | None,
-    event_bytes: int, tls: bool, ready: Any, stop: Any, out: Any,
-) -> None:  # fmt: skip
+    port: int,
+    subject: str,
+    queue: str,
+    reply_bytes: int,
+    event: str | None,
+    event_bytes: int,
+    tls: bool,
+    ready: Any,
+    stop: Any,
+    out: Any,
+) -> None:
     """A queue-group member: reply to each request (after publishing ``event``, if given)."""
     conn = NatsConn(port, f"responder-{queue}", tls)
     conn.sock.sendall(f"SUB {subject} {queue} 1\r\n".encode())
@@ -195,9 +211,18 @@ def sink(port: int, subject: str, tls: bool, ready: Any, stop: Any, out: Any) ->
 
 
 def nats_requester(
-    port: int, subject: str, rate: float, duration: float, seed: int, request_bytes: int,
-    tls: bool, ident: int, ready: Any, go: Any, out: Any,
-) -> None:  # fmt: skip
+    port: int,
+    subject: str,
+    rate: float,
+    duration: float,
+    seed: int,
+    request_bytes: int,
+    tls: bool,
+    ident: int,
+    ready: Any,
+    go: Any,
+    out: Any,
+) -> None:
     """Open-loop Poisson requests on one connection; put a :class:`Result` on ``out``."""
     conn = NatsConn(port, f"requester-{ident}", tls)
     inbox = f"_INBOX.r{ident}".encode()
@@ -321,9 +346,17 @@ def http_backend(port_out: Any, response_bytes: int, ready: Any, stop: Any, out:
 
 
 def http_requester(
-    port: int, rate: float, duration: float, seed: int, request_bytes: int, connections: int,
-    ident: int, ready: Any, go: Any, out: Any,
-) -> None:  # fmt: skip
+    port: int,
+    rate: float,
+    duration: float,
+    seed: int,
+    request_bytes: int,
+    connections: int,
+    ident: int,
+    ready: Any,
+    go: Any,
+    out: Any,
+) -> None:
     """Open-loop Poisson HTTP/1.1 requests over ``connections`` keep-alive connections."""
     socks = []
     for _ in range(connections):

@@ -15,6 +15,7 @@ Every process is stopped on the way out, whatever happens (:mod:`sim.real.server
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import time
 from collections.abc import Callable
@@ -89,10 +90,8 @@ def _wait_ready(events: list[Any], procs: list[Any]) -> None:
 def _cpu_of(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += procstat.cpu_seconds(pid)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
     return total
 
 
@@ -158,9 +157,12 @@ def _run_load(
         while not out.empty():
             results.append(out.get())
         window = procstat.window(m0, m1, t1 - t0)
-        gathered = {"requester": [r for k, r in results if k == "requester"],
-                    "sink": sum(r for k, r in results if k == "sink"),
-                    "load_cpu": (l1 - l0) - (c1 - c0), "service_cpu": s1 - s0}  # fmt: skip
+        gathered = {
+            "requester": [r for k, r in results if k == "requester"],
+            "sink": sum(r for k, r in results if k == "sink"),
+            "load_cpu": (l1 - l0) - (c1 - c0),
+            "service_cpu": s1 - s0,
+        }
         return gathered, c1 - c0, window, rss, rss_idle, conns
     finally:
         stop.set()
@@ -173,9 +175,14 @@ def _run_load(
 
 
 def _finish(
-    case: Case, gathered: dict[str, Any], cpu: float, window: procstat.Window,
-    rss: int, rss_idle: int, conns: int,
-) -> Measurement:  # fmt: skip
+    case: Case,
+    gathered: dict[str, Any],
+    cpu: float,
+    window: procstat.Window,
+    rss: int,
+    rss_idle: int,
+    conns: int,
+) -> Measurement:
     results: list[Result] = gathered["requester"]
     lat = np.array([x for r in results for x in r.latencies])
     return Measurement(
@@ -202,8 +209,18 @@ def _measure_nats(case: Case, duration: float, server: NatsServer) -> Measuremen
     event = "fan.event" if case.subscribers else None
     for _ in range(case.responders):
         ev = ctx.Event()
-        args = (server.port, "svc.req", "workers", case.response_bytes, event,
-                case.event_bytes, case.tls, ev, stop, out)  # fmt: skip
+        args = (
+            server.port,
+            "svc.req",
+            "workers",
+            case.response_bytes,
+            event,
+            case.event_bytes,
+            case.tls,
+            ev,
+            stop,
+            out,
+        )
         peers.append(ctx.Process(target=responder, args=args, daemon=True))
         ready.append(ev)
     for _ in range(case.subscribers):
@@ -232,7 +249,7 @@ def _measure_nats(case: Case, duration: float, server: NatsServer) -> Measuremen
                 load_ready[k],
                 go,
                 out,
-            ),  # fmt: skip
+            ),
             daemon=True,
         )
         for k in range(case.clients)
@@ -289,7 +306,7 @@ def _measure_proxy(
                     load_ready[k],
                     go,
                     out,
-                ),  # fmt: skip
+                ),
                 daemon=True,
             )
             for k in range(case.clients)

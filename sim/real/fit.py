@@ -1,0 +1,80 @@
+"""Fit the cost model's parameters to measured CPU: non-negative least squares.
+
+The simulator charges a component (:mod:`sim.core` cost model, issue 13)
+
+    CPU = wakeup·wakeups + cold_wakeup·cold_wakeups + per_message·messages
+          + per_byte·bytes + tls_per_record·tls_records + tls_per_byte·tls_bytes,
+
+linear in the parameters once the counts are known. The counts come from simulating each
+measured case (they depend only weakly on the parameters, through batching), so
+:func:`fit` solves ``min ‖A·x − y‖₂, x ≥ 0`` (Lawson–Hanson, :func:`scipy.optimize.nnls`)
+with one row per case: ``A`` the simulated counts per request, ``y`` the measured CPU per
+request. Rows are weighted by 1/y so that a 60 µs case counts as much as a 200 µs one
+(relative, not absolute, error is what the ±30 % target judges). Terms no case exercises
+(e.g. TLS terms without a TLS case) are fixed at 0 and reported as not identified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import nnls
+
+TERMS = ("wakeup", "cold_wakeup", "per_message", "per_byte", "tls_per_record", "tls_per_byte")
+COUNTERS = {
+    "wakeup": "io_wakeups",
+    "cold_wakeup": "io_cold_wakeups",
+    "per_message": "io_messages",
+    "per_byte": "io_bytes",
+    "tls_per_record": "io_tls_records",
+    "tls_per_byte": "io_tls_bytes",
+}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Fitted parameters (seconds per unit), the fit's R² and its relative residuals."""
+
+    values: dict[str, float]
+    identified: dict[str, bool]
+    r2: float
+    residuals: list[float]  # (predicted - measured) / measured, per row
+
+    @property
+    def worst(self) -> float:
+        """The largest relative residual."""
+        return max((abs(r) for r in self.residuals), default=0.0)
+
+
+def fit(counts: Sequence[Mapping[str, float]], cpu: Sequence[float]) -> Fit:
+    """Fit :data:`TERMS` to measured ``cpu`` from per-row ``counts`` (keys: :data:`COUNTERS`)."""
+    if len(counts) != len(cpu) or not counts:
+        raise ValueError("need one measured CPU figure per row of counts, and at least one row")
+    a = np.array([[float(c.get(COUNTERS[t], 0.0)) for t in TERMS] for c in counts])
+    y = np.asarray(cpu, dtype=float)
+    if np.any(y <= 0):
+        raise ValueError("measured CPU must be > 0 in every row")
+    used = np.any(a > 0, axis=0)
+    w = 1.0 / y
+    scale = np.where(used, np.abs(a).max(axis=0), 1.0)  # columns of similar size for nnls
+    aw = (a[:, used] / scale[used]) * w[:, None]
+    x_scaled, _ = nnls(aw, y * w)
+    x = np.zeros(len(TERMS))
+    x[used] = x_scaled / scale[used]
+    pred = a @ x
+    ss_res = float(np.sum((pred - y) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
+    return Fit(
+        values={t: float(v) for t, v in zip(TERMS, x, strict=True)},
+        identified={t: bool(u) for t, u in zip(TERMS, used, strict=True)},
+        r2=r2,
+        residuals=[float(r) for r in (pred - y) / y],
+    )
+
+
+def predict(counts: Mapping[str, float], values: Mapping[str, float]) -> float:
+    """CPU the model charges for ``counts`` with parameter ``values``."""
+    return sum(values.get(t, 0.0) * float(counts.get(COUNTERS[t], 0.0)) for t in TERMS)
