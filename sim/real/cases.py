@@ -79,7 +79,7 @@ def grid(rates: tuple[float, ...] = RATES, tls: bool = True) -> list[Case]:
         if tls:
             cases.append(Case("reqreply", r, tls=True))
         cases.append(Case("fanout", r, responders=1, subscribers=3))
-        cases.append(Case("proxy", r))
+        cases.append(Case("proxy", r, responders=1))
     return cases
 
 
@@ -115,7 +115,7 @@ def scenario(
             "operations": {"take": {"demand": {"dist": "constant", "value": "0s"}}},
             "subscriptions": [{"subject": "fan.event", "operation": "take", "delivery": "each"}],
         }
-    tls = {"version": "tls1.3"} if case.tls else {"version": "none"}
+    tls = {"version": "1.3"} if case.tls else {"version": "none"}
     clients = case.clients * (case.connections_per_client if case.kind == "proxy" else 1)
     sc: dict[str, Any] = {
         "name": f"real-{case.name}",
@@ -148,3 +148,29 @@ def scenario(
 def architecture(case: Case) -> str:
     """The simulator architecture that matches the case."""
     return "http" if case.kind == "proxy" else "messaging"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the simulator predicts for a case: per request, and for the measured server."""
+
+    requests: int  # completed requests in the measured window
+    p50: float  # seconds
+    server: dict[str, float]  # the server component's row (summed over its replicas)
+
+
+def predict(sc: dict[str, Any], case: Case) -> Prediction:
+    """Simulate scenario dict ``sc`` (built by :func:`scenario`) and read the case's figures."""
+    from sim.api import scenario_from_dict, simulate
+
+    res = simulate(scenario_from_dict(sc, name=f"<{sc['name']}>"), architecture(case))
+    req = res.requests
+    ok = req[(req["kind"] == "request") & (req["status"] == "ok")]
+    comp = res.components
+    rows = comp[comp["kind"] == case.component]
+    numeric = rows.select_dtypes("number").sum()
+    return Prediction(
+        requests=len(ok),
+        p50=float(ok["latency"].median()) if len(ok) else float("nan"),
+        server={str(k): float(v) for k, v in numeric.items()},
+    )
