@@ -24,6 +24,7 @@ here: the load generator is a raw-protocol Python client, not a service's client
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import platform
@@ -329,6 +330,7 @@ def add_parser(subparsers: Any) -> Any:
     p = subparsers.add_parser(
         "calibrate",
         help="measure a real nats-server (and L7 proxy) here and write a calibration profile",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  sim calibrate --quick --out /tmp/profile.yaml\n"
         "  sim calibrate --rates 100 400 1600 --out my-machine.yaml",
     )
