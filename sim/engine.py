@@ -110,6 +110,8 @@ def run(
         for c in comps_now():
             for g in c.gauges():
                 g.mark()
+            if c.io is not None:
+                c.io.mark()
         end = warmup + sc.run.duration
         env.run(until=end)
     finally:
@@ -178,7 +180,8 @@ def _auto_warmup(env: Any, recorder: Recorder, duration: float, extra: dict[str,
 
 
 class _Sampler:
-    """Every interval: busy cores, open connections and memory, summed by component kind."""
+    """Every interval: busy cores, open connections, memory and the cores spent moving messages
+    (sim.core.io), summed by component kind."""
 
     def __init__(
         self,
@@ -189,6 +192,7 @@ class _Sampler:
     ):
         self.env, self.comps_now, self.interval, self.out = env, comps_now, interval, out
         self.last: dict[int, float] = {}
+        self.last_io: dict[int, float] = {}
         self.t = 0.0  # when the last sample was taken
 
     def run(self) -> Generator[Any, Any, None]:
@@ -205,12 +209,17 @@ class _Sampler:
         busy: dict[str, float] = defaultdict(float)
         conns: dict[str, float] = defaultdict(float)
         mem: dict[str, float] = defaultdict(float)
-        last, interval = self.last, self.interval
+        proto: dict[str, float] = defaultdict(float)
+        last, last_io, interval = self.last, self.last_io, self.interval
         for c in self.comps_now():
             if c.cpu is not None:
                 a = c.cpu.busy.area()
                 busy[c.kind] += (a - last.get(id(c), 0.0)) / interval
                 last[id(c)] = a
+            if c.io is not None:  # CPU moving messages (charged when each wake-up starts)
+                s = c.io.seconds
+                proto[c.kind] += (s - last_io.get(id(c), 0.0)) / interval
+                last_io[id(c)] = s
             conns[c.kind] += c.conns_open.value
             mem[c.kind] += c.memory.gauge.value
         t = self.t = self.env.now
@@ -218,3 +227,4 @@ class _Sampler:
             self.out.append((t, "cpu_cores", kind, busy.get(kind, 0.0)))
             self.out.append((t, "connections", kind, conns[kind]))
             self.out.append((t, "memory_bytes", kind, mem[kind]))
+            self.out.append((t, "protocol_cores", kind, proto.get(kind, 0.0)))

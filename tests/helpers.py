@@ -35,16 +35,19 @@ def scenario(text: str, file: str = "<test>") -> Scenario:
 
 # Every overhead switched off, so that the model reduces to one FIFO multi-server queue:
 # no gateway, no sidecars (hence no control plane), no TLS on either architecture, all RTTs
-# zero and zero-byte messages (no propagation or transmission delay), broker CPU zero.
+# zero and zero-byte messages (no propagation or transmission delay), broker CPU zero,
+# and moving messages free (io: null on the broker, the client library and the HTTP stack).
 ZERO_OVERHEAD = """
 placement:
   network: {same_host_rtt: 0, same_zone_rtt: 0, cross_zone_rtt: 0, default_region_rtt: 0}
 http:
   gateway: {enabled: false}
   sidecar: {enabled: false}
+  stack: {io: null}
   tls: {version: none}
 messaging:
-  broker: {cpu_per_message: 0, cpu_per_delivery: 0}
+  broker: {io: null}
+  client: {io: null}
   tls: {version: none}
 """
 

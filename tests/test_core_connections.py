@@ -337,7 +337,7 @@ http:
   tls: {{version: "{tls}", mutual: false, server_cpu: 0, client_cpu: 0}}
 messaging:
   tls: {{version: "{tls}", mutual: false, server_cpu: 0, client_cpu: 0}}
-  broker: {{cpu_per_message: 0, cpu_per_delivery: 0}}
+  broker: {{io: null}}
 """
     )
 

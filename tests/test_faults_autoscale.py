@@ -37,12 +37,12 @@ workload:
   clients: 1
   flows: [{{name: f, service: back, operation: op}}]
 http:
-  gateway: {{replicas: 1, cpu_per_request: 0, config_cpu: 0}}
-  sidecar: {{cpu_per_request: 0, config_cpu: 0}}
+  gateway: {{replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}}
+  sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
   tls: {{version: none}}
   orchestrator: {{readiness: {{period: 1}}}}
 messaging:
-  broker: {{cpu_per_message: 0, cpu_per_delivery: 0}}
+  broker: {{io: null}}
   tls: {{version: none}}
 """
 

@@ -56,15 +56,15 @@ workload:
   clients: 1
   flows: [{{name: f, service: front, operation: op}}]
 http:
-  gateway: {{replicas: 1, cpu_per_request: 0, config_cpu: 0}}
-  sidecar: {{cpu_per_request: 0, config_cpu: 0}}
+  gateway: {{replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}}
+  sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
   tls: {{version: none}}
   control_plane: {{cpu_per_push: 0}}
   discovery: {{cpu_per_watch_event: 0}}
   orchestrator: {{readiness: {{period: 1, failure_threshold: 3, timeout: 1}}, exit_detection: 1}}
   routes: {{back: {{balancing: round_robin, timeout: 0.5{routes}}}}}
 messaging:
-  broker: {{cpu_per_message: 0, cpu_per_delivery: 0, ping_interval: 1, max_pings_out: 2}}
+  broker: {{io: null, ping_interval: 1, max_pings_out: 2}}
   client: {{ping_interval: 1000}}
   tls: {{version: none}}
   request_timeout: 0.5

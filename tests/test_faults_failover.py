@@ -52,15 +52,15 @@ workload:
   clients: 1
   flows: [{name: f, service: create, operation: op}]
 http:
-  gateway: {replicas: 1, cpu_per_request: 0, config_cpu: 0}
-  sidecar: {cpu_per_request: 0, config_cpu: 0}
+  gateway: {replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}
+  sidecar: {cpu_per_request: 0, io: null, config_cpu: 0}
   tls: {version: none}
   control_plane: {cpu_per_push: 0}
   discovery: {cpu_per_watch_event: 0}
   routes: {dispatch-eu: {retries: {attempts: 0}}, dispatch-us: {retries: {attempts: 0}}}
 messaging:
   clusters: [{name: eu, region: eu, servers: 1}, {name: us, region: us, servers: 1}]
-  broker: {cpu_per_message: 0, cpu_per_delivery: 0}
+  broker: {io: null}
   client: {ping_interval: 1000}
   tls: {version: none}
   request_timeout: 500ms

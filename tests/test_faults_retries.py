@@ -49,14 +49,14 @@ workload:
   flows: [{{name: f, service: slow, operation: op}}]
 http:
   protocol: http2
-  gateway: {{replicas: 1, cpu_per_request: 0, config_cpu: 0}}
-  sidecar: {{cpu_per_request: 0, config_cpu: 0}}
+  gateway: {{replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}}
+  sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
   tls: {{version: none}}
   routes:
     slow: {{retries: {{attempts: 3, retry_on: [per-try-timeout], per_try_timeout: {TRY},
                        backoff_base: 0{b}}}}}
 messaging:
-  broker: {{cpu_per_message: 0, cpu_per_delivery: 0}}
+  broker: {{io: null}}
   tls: {{version: none}}
   request_timeout: {TRY}
   retries: {{attempts: 3, backoff_base: 0{b}}}

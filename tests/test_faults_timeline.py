@@ -35,14 +35,14 @@ workload:
   clients: 1
   flows: [{{name: f, service: front, operation: op}}]
 http:
-  gateway: {{replicas: 2, cpu_per_request: 0, config_cpu: 0}}
-  sidecar: {{cpu_per_request: 0, config_cpu: 0}}
+  gateway: {{replicas: 2, cpu_per_request: 0, io: null, config_cpu: 0}}
+  sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
   tls: {{version: none}}
   control_plane: {{cpu_per_push: 0}}
   discovery: {{cpu_per_watch_event: 0}}
   orchestrator: {{readiness: {{period: 1}}}}
 messaging:
-  broker: {{servers: 2, cpu_per_message: 0, cpu_per_delivery: 0, ping_interval: 1}}
+  broker: {{servers: 2, io: null, ping_interval: 1}}
   client: {{ping_interval: 1000, spread: ordered}}
   tls: {{version: none}}
 timeline:

@@ -31,13 +31,13 @@ from sim.scenario.model import Network as NetworkConfig
 
 QUIET = """
   http:
-    gateway: {replicas: 1, cpu_per_request: 0, config_cpu: 0}
-    sidecar: {cpu_per_request: 0, config_cpu: 0}
+    gateway: {replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}
+    sidecar: {cpu_per_request: 0, io: null, config_cpu: 0}
     tls: {version: none}
     control_plane: {cpu_per_push: 0}
     discovery: {cpu_per_watch_event: 0}
   messaging:
-    broker: {cpu_per_message: 0, cpu_per_delivery: 0}
+    broker: {io: null}
     client: {ping_interval: 1000}
     tls: {version: none}
 """

@@ -42,7 +42,7 @@ http:
     cpu_per_request: 0
     config_cpu: 0
     health_check: {{{hc}}}
-  sidecar: {{cpu_per_request: 0, config_cpu: 0}}
+  sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
   tls: {{version: none}}
   control_plane: {{cpu_per_push: 0}}
   discovery: {{cpu_per_watch_event: 0}}

@@ -30,7 +30,7 @@ ORDER = ["gateway-0", "api-0.sidecar", "backend-0.sidecar", "backend-1.sidecar"]
 
 def _world(http: str = "", readiness: str = "{period: 0.75}", mesh: bool = True) -> World:
     proxies = (
-        "gateway: {replicas: 1, cpu_per_request: 0}\n  sidecar: {cpu_per_request: 0}"
+        "gateway: {replicas: 1, cpu_per_request: 0, io: null}\n  sidecar: {cpu_per_request: 0, io: null}"
         if mesh
         else "gateway: {enabled: false}\n  sidecar: {enabled: false}"
     )

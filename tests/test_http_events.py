@@ -112,7 +112,7 @@ workload:
   flows: [{{name: f, service: pub, operation: make}}]
 http:
   gateway: {{enabled: false}}
-  sidecar: {{cpu_per_request: 0}}
+  sidecar: {{cpu_per_request: 0, io: null}}
   tls: {QUIET_TLS}
   events: {{delivery: longpoll{extra}}}
 """

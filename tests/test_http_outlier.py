@@ -49,8 +49,8 @@ workload:
   clients: 1
   flows: [{{name: f, service: front, operation: op}}]
 http:
-  gateway: {{replicas: 1, cpu_per_request: 0, config_cpu: 0}}
-  sidecar: {{cpu_per_request: 0, config_cpu: 0}}
+  gateway: {{replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}}
+  sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
   tls: {{version: none}}
   control_plane: {{cpu_per_push: 0}}
   discovery: {{cpu_per_watch_event: 0}}

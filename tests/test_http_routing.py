@@ -34,7 +34,7 @@ workload:
   arrivals: {{kind: constant, rate: 1}}
   flows: [{{name: f, service: api, operation: call}}]
 http:
-  gateway: {{replicas: 1, cpu_per_request: 0}}
+  gateway: {{replicas: 1, cpu_per_request: 0, io: null}}
   sidecar: {QUIET_PROXY}
   tls: {QUIET_TLS}
   orchestrator: {{readiness: {{period: 1000}}, exit_detection: 1000}}

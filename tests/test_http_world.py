@@ -30,7 +30,7 @@ from sim.scenario import Scenario
 from tests.helpers import scenario
 
 QUIET_NET = "network: {same_host_rtt: 0, same_zone_rtt: 0, cross_zone_rtt: 0, bandwidth: 1e30}"
-QUIET_PROXY = "{cpu_per_request: 0, config_cpu: 0}"
+QUIET_PROXY = "{cpu_per_request: 0, io: null, config_cpu: 0}"
 QUIET_TLS = "{server_cpu: 0, client_cpu: 0, mutual_cpu: 0}"
 
 

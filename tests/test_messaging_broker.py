@@ -21,7 +21,7 @@ NET: dict[str, Any] = {
 
 def box(broker: dict[str, Any] | None = None, **messaging: Any) -> Sandbox:
     cfg: dict[str, Any] = {
-        "broker": {"cpu_per_message": 0, "cpu_per_delivery": 0, **(broker or {})},
+        "broker": {"io": None, **(broker or {})},
         "tls": {"version": "none"},
         **messaging,
     }
@@ -41,7 +41,7 @@ def test_connect_timing_and_interest_without_tls() -> None:
 
 def test_tls_handshake_once_at_connect() -> None:
     """TLS 1.3: one more RTT and the handshake CPU on both ends, once per connection."""
-    b = Sandbox({"broker": {"cpu_per_message": 0, "cpu_per_delivery": 0}}, NET)
+    b = Sandbox({"broker": {"io": None}}, NET)
     c = b.client("c")
     b.run(1.0)
     tls = b.scenario.messaging.tls

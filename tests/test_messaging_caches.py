@@ -141,7 +141,7 @@ def test_plan_cache_follows_interest_changes_mid_run() -> None:
                 {"name": "eu", "region": "eu", "servers": 2},
                 {"name": "us", "region": "us", "servers": 1},
             ],
-            "broker": {"cpu_per_message": 0, "cpu_per_delivery": 0},
+            "broker": {"io": None},
             "tls": {"version": "none"},
         },
         NET,
@@ -181,7 +181,7 @@ def test_plan_cache_sees_queue_weight_changes_without_a_new_match() -> None:
     """A second queue member on a server that already has one changes only the mirror's
     weight on its peers (no new subscription there): the pick must use the new weight."""
     box = Sandbox(
-        {"broker": {"servers": 2, "cpu_per_message": 0, "cpu_per_delivery": 0}},
+        {"broker": {"servers": 2, "io": None}},
         {"network": NET["network"]},
     )
     a, b = box.servers

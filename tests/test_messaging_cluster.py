@@ -29,7 +29,7 @@ TWO_REGIONS: dict[str, Any] = {
     "regions": [{"name": "eu", "zones": ["a"]}, {"name": "us", "zones": ["a"]}],
     "network": {**NET["network"], "region_rtt": {"eu": {"us": REGION_RTT}}},
 }
-ZERO = {"cpu_per_message": 0, "cpu_per_delivery": 0}
+ZERO = {"io": None}
 
 
 def cluster(n: int = 3, **extra: Any) -> Sandbox:

@@ -32,7 +32,7 @@ NET: dict[str, Any] = {
 
 def box(servers: int = 1, **broker: Any) -> Sandbox:
     cfg = {
-        "broker": {"servers": servers, "cpu_per_message": 0, "cpu_per_delivery": 0, **broker},
+        "broker": {"servers": servers, "io": None, **broker},
         "tls": {"version": "none"},
         "client": {"ping_interval": 1000},  # the client's own pings stay out of the way
     }

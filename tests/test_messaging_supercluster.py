@@ -47,7 +47,7 @@ workload:
   flows: [{{name: d, service: dispatch-eu, operation: dispatch}}]
 messaging:
   clusters: [{{name: eu, region: eu, servers: 1}}, {{name: us, region: us, servers: 1}}]
-  broker: {{cpu_per_message: 0, cpu_per_delivery: 0, ping_interval: {ping}}}
+  broker: {{io: null, ping_interval: {ping}}}
   client: {{ping_interval: 1000}}
   tls: {{version: none}}
   request_timeout: 500ms

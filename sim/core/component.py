@@ -1,7 +1,7 @@
 """Components: anything that has a place, maybe cores, a memory ledger and connections.
 
 Gateways, sidecars, services, brokers, control planes are all :class:`Component` with a
-``kind``. The parent that wires them (an architecture's transport) owns the list; a
+``kind``. Those that move messages have an :class:`~sim.core.io.Io` (their transport's choice). The parent that wires them (an architecture's transport) owns the list; a
 component reads no global state. Counters are plain attributes for speed; gauges are
 time-weighted.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.core.cpu import Cpu
+from sim.core.io import Io
 from sim.core.metrics import Gauge
 from sim.core.network import Place
 
@@ -60,6 +61,7 @@ class Component:
         self.handshakes_mtls = 0
         self.bytes_out = 0.0
         self.handled = 0
+        self.io: Io | None = None  # what moving messages costs it (sim.core.io), if anything
 
     def gauges(self) -> list[Gauge]:
         out = [self.memory.gauge, self.conns_open]

@@ -88,7 +88,19 @@ def handshake(
 class Connection:
     """One transport connection between two components."""
 
-    __slots__ = ("a", "b", "idle_since", "pool", "ready", "streams", "timer")
+    __slots__ = (
+        "a",
+        "a_rx",
+        "a_tx",
+        "b",
+        "b_rx",
+        "b_tx",
+        "idle_since",
+        "pool",
+        "ready",
+        "streams",
+        "timer",
+    )
 
     def __init__(self, pool: Pool | None, a: Component, b: Component):
         self.pool = pool
@@ -98,6 +110,12 @@ class Connection:
         self.idle_since = 0.0
         self.timer = False
         self.ready: Event | None = None
+        # each end's reads and writes on its own cores (sim.core.io); None where they are free
+        secure = pool is not None and tls_active(pool.tls)
+        self.a_rx = a.io.channel(secure) if a.io is not None else None
+        self.a_tx = a.io.channel(secure) if a.io is not None else None
+        self.b_rx = b.io.channel(secure) if b.io is not None else None
+        self.b_tx = b.io.channel(secure) if b.io is not None else None
 
 
 class Pool:

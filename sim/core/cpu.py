@@ -18,6 +18,7 @@ tail. No SimPy process, no intermediate events.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from simpy import Event
@@ -29,13 +30,24 @@ from sim.core.metrics import Gauge
 class Cpu:
     """c identical cores with one FIFO queue."""
 
-    __slots__ = ("_queue", "_release_cb", "busy", "cores", "env", "free", "jobs", "slowdown")
+    __slots__ = (
+        "_queue",
+        "_release_cb",
+        "busy",
+        "cores",
+        "env",
+        "free",
+        "idle_since",
+        "jobs",
+        "slowdown",
+    )
 
     def __init__(self, env: Any, cores: int):
         self.env = env
         self.cores = cores
         self.free = cores
-        self._queue: deque[tuple[Event | None, float, float]] = deque()
+        self._queue: deque[tuple[Event | None, Any, float]] = deque()
+        self.idle_since = 0.0  # when every core last became free (sim.core.io: cold wake-ups)
         self.busy = Gauge(env)
         self.jobs = 0
         self.slowdown = 1.0
@@ -50,6 +62,16 @@ class Cpu:
             self._queue.append((ev, work, tail))
         return ev
 
+    def execute_batch(self, seal: Callable[[], float]) -> Event:
+        """Like :meth:`execute`, but the work is ``seal()``, asked for when the job gets a
+        core: a batch of messages (:mod:`sim.core.io`) takes in whatever arrived until then."""
+        ev = Event(self.env)
+        if self.free > 0:
+            self._start(ev, seal, -1.0)
+        else:
+            self._queue.append((ev, seal, -1.0))
+        return ev
+
     def background(self, work: float) -> None:
         """Occupy a core for `work` seconds with nobody waiting (off-path work)."""
         if work > 0:
@@ -58,7 +80,9 @@ class Cpu:
             else:
                 self._queue.append((None, 0.0, work))
 
-    def _start(self, ev: Event | None, work: float, tail: float) -> None:
+    def _start(self, ev: Event | None, work: Any, tail: float) -> None:
+        if tail < 0:  # a batch: its work is known now (before this core counts as busy)
+            work, tail = work(), 0.0
         free = self.free - 1
         self.free = free
         self.jobs += 1
@@ -81,8 +105,11 @@ class Cpu:
             self.free += 1
             self._start(ev, work, tail)
         else:
-            self.free += 1
-            self.busy.set(self.cores - self.free)
+            free = self.free + 1
+            self.free = free
+            self.busy.set(self.cores - free)
+            if free == self.cores:
+                self.idle_since = self.env.now
 
     @property
     def queue_length(self) -> int:

@@ -36,6 +36,7 @@ from sim.app.application import Application, request_subject
 from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, OK, Plan
 from sim.core.component import Component
+from sim.core.io import Io
 from sim.core.network import Place
 from sim.core.schedule import Deadlines
 from sim.core.trace import Trace
@@ -180,6 +181,7 @@ class HttpTransport:
         return s
 
     def attach(self, inst: ServiceInstance) -> None:
+        inst.io = Io.of(inst.cpu, self.cfg.stack.io)  # its HTTP client and server stack
         sidecar: Proxy | None = None
         if self.mesh == "sidecar":
             cfg = self.cfg.sidecar

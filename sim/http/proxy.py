@@ -1,10 +1,13 @@
 """Envoy-like proxies: API gateway replicas, per-instance sidecars and per-node ztunnels.
 
-A request through a proxy costs ``cpu_per_request`` seconds of the proxy's cores (Istio
-1.24: 0.20 vCPU per 1000 rps; ztunnel 0.06). A fraction ``on_path_fraction`` of it is on
-the request path, half when the request passes and half when the response passes; the
-rest (stats, access logs, telemetry) keeps a core busy after the response has left, so it
-loads the proxy without delaying that request.
+A request through a proxy costs its cores twice over. Moving its bytes — reading the request,
+writing it upstream, reading the response, writing it back — is the I/O every component that
+moves messages pays (:mod:`sim.core.io`, ``io``: per wake-up, per message, per byte, TLS),
+charged where the connections are (:mod:`sim.http.wire`). On top, ``cpu_per_request`` is the
+L7 work (filters, routing, stats; Istio 1.24's 0.20 vCPU per 1000 rps less the I/O at that
+rate). A fraction ``on_path_fraction`` of it is on the request path, half when the request
+passes and half when the response passes; the rest (stats, access logs, telemetry) keeps a
+core busy after the response has left, so it loads the proxy without delaying that request.
 
 Memory is a baseline plus the configuration pushed to it: ``memory_per_cluster`` for every
 upstream service it knows (≈15 KB, envoyproxy/envoy#5201) and ``memory_per_endpoint`` for
@@ -19,6 +22,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
+from sim.core.io import Io
 from sim.core.network import Place
 from sim.core.trace import Trace
 from sim.http.discovery import View
@@ -44,6 +48,7 @@ class Proxy(Component):
             env, kind, name, place, cores=cfg.cores, memory=cfg.memory, service=service
         )
         self.cfg = cfg
+        self.io = Io.of(self.cpu, cfg.io)  # reading and writing requests and responses
         self.alive = True
         on_path = cfg.cpu_per_request * cfg.on_path_fraction
         self.pass_work = on_path / 2

@@ -37,6 +37,7 @@ from simpy import Event
 
 from sim.core.component import Component
 from sim.core.connections import Pool
+from sim.core.io import wait
 from sim.core.network import Network
 from sim.core.trace import Trace
 from sim.scenario.common import Tls
@@ -138,6 +139,9 @@ class Wire:
                 if conn is not None:
                     pool.release(conn)
                 return (yield from self._refused(tr, frm, to))
+        # each end reads and writes on its own cores (sim.core.io) where that costs anything
+        if conn.a_tx is not None:
+            yield wait(env, conn.a_tx, call.req, tr)
         one_way = self.net.one_way
         d = one_way(frm.place, to.place, call.req)
         frm.bytes_out += call.req
@@ -149,11 +153,15 @@ class Wire:
             tr.network += d
         if self.hung and to in self.hung:
             yield Event(env)  # never answers: only the caller's timeout ends this
+        if conn.b_rx is not None:
+            yield wait(env, conn.b_rx, call.req, tr)
         status = yield from at_dest
         if not alive(to):
             self.resets += 1
             pool.release(conn)
             return RESET
+        if conn.b_tx is not None:
+            yield wait(env, conn.b_tx, call.resp, tr)
         d = one_way(to.place, frm.place, call.resp)
         to.bytes_out += call.resp
         if hops is not None:
@@ -161,6 +169,8 @@ class Wire:
         if d > 0:
             yield env.timeout(d)
             tr.network += d
+        if conn.a_rx is not None:
+            yield wait(env, conn.a_rx, call.resp, tr)
         pool.release(conn)
         return status
 

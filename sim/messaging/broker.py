@@ -16,25 +16,27 @@ anywhere and a reply subject, the requester gets a 503 "no responders" status at
 (headers on). A client without permission to publish a subject gets an error and the
 message is dropped (:mod:`sim.messaging.permissions`).
 
-Costs: parsing and matching one message costs ``cpu_per_message``, each copy written (to a
-client, a route or a gateway) ``cpu_per_delivery`` (derived from ``nats bench``, CALIBRATION.md);
-the copies leave after that work. Memory: baseline + per connection + per subscription
-(mirrors included) + pending bytes. Every cost is also booked per account: parsing to the
-account the message travels in, each write to the receiving account.
+Costs (:mod:`sim.core.io`, ``messaging.broker.io``): a message is read from its connection
+(a client's, a route's or a gateway's) in a wake-up with whatever else arrived on it
+meanwhile, then parsed, matched and routed; each copy is written to its connection in a
+wake-up with whatever else is queued for it, and leaves when that write is done.
+Memory: baseline + per connection + per subscription (mirrors included) + pending bytes.
+The CPU of each message read or written is also booked per account (the account the message
+travels in when read, the receiving account when written): its own per-message, per-byte
+and TLS work; wake-ups are the server's, shared by the accounts in the batch, and not split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
-from sim.core.connections import close_accounting
+from sim.core.connections import close_accounting, tls_active
 from sim.core.distributions import Uniforms
+from sim.core.io import Channel, Io, pass_through
 from sim.core.metrics import Gauge
 from sim.core.network import Place
-from sim.core.trace import Trace
 from sim.messaging.accounts import AccountSpace, Delivery
 from sim.messaging.failure import CLOSED
 from sim.messaging.message import (
@@ -84,6 +86,12 @@ class BrokerServer(Component):
         self.subscriptions = Gauge(fabric.env)
         self.closures: list[tuple[float, str, str]] = []  # (time, client, reason)
         tls = fabric.cfg.tls
+        self.io = Io.of(self.cpu, b.io)
+        self.tls = tls_active(tls)
+        # one read and one write channel per connection it holds (a client's ClientConn, or
+        # the (peer, "route"|"gateway") link), made on first use
+        self.rx: dict[Any, Channel] = {}
+        self.tx: dict[Any, Channel] = {}
         self.handshake_cpu = (
             tls.server_cpu + (tls.mutual_cpu if tls.mutual else 0.0) if tls.version != "none" else 0
         )
@@ -110,6 +118,8 @@ class BrokerServer(Component):
         if conn not in self.clients or not self.alive:
             return
         del self.clients[conn]
+        self.rx.pop(conn, None)
+        self.tx.pop(conn, None)
         for interest, h in list(conn.handles.items()):
             self.remove_local(interest, h)
         conn.release_pending(self)
@@ -221,13 +231,14 @@ class BrokerServer(Component):
         return t
 
     def protocol(self, account: str, parse: bool = True, write: bool = True) -> None:
-        """Protocol work off the message path (PING/PONG, RS+/RS-): a parse and/or a write."""
-        if not self.alive or self.cpu is None:
+        """Protocol work off the message path (PING/PONG, RS+/RS-): a read and/or a write,
+        each its own wake-up."""
+        io = self.io
+        if not self.alive or io is None:
             return
-        work = (self.cfg.cpu_per_message if parse else 0.0) + (
-            self.cfg.cpu_per_delivery if write else 0.0
+        work = (io.background(1, 0.0, self.tls) if parse else 0.0) + (
+            io.background(1, 0.0, self.tls) if write else 0.0
         )
-        self.cpu.background(work)
         self.book.count("account", account, "cpu_seconds", work)
         self.book.count("server", self.name, "protocol_messages")
 
@@ -252,27 +263,22 @@ class BrokerServer(Component):
         self.fabric.server_died(self, mode)
 
     # ------------------------------------------------------------------ routing
-    def _then(self, tr: Trace, work: float, fn: Callable[[], None]) -> None:
-        """``work`` seconds of this server's CPU for a message, then ``fn`` (at once when
-        there is nothing to do). A callback on the CPU's event, where a process would wait
-        for it: the same place in the event order, without a process per message."""
-        if work <= 0 or self.cpu is None:
-            fn()
+    def receive(self, msg: Msg, frm: str, via: Any = None) -> None:
+        """A message arrived from a ``client`` (on ``msg.sender``'s connection), a ``route``
+        or a ``gateway`` (on the ``via`` link): read it, then route it."""
+        if not self.alive:
             return
-        env = self.env
-        t0 = env.now
+        if self.io is None:
+            self._route(msg, frm)
+            return
+        key = msg.sender if frm == "client" else via
+        chan = self.rx.get(key)
+        if chan is None:
+            chan = self.rx[key] = self.io.channel(self.tls)
+        chan.send(msg.nbytes, msg.tr, partial(self._route, msg, frm))
 
-        def done(_e: Any) -> None:
-            tr.infra += work
-            tr.queueing += env.now - t0 - work
-            fn()
-
-        ev = self.cpu.execute(work)
-        assert ev.callbacks is not None
-        ev.callbacks.append(done)
-
-    def receive(self, msg: Msg, frm: str) -> None:
-        """Route one message that arrived from a ``client``, a ``route`` or a ``gateway``."""
+    def _route(self, msg: Msg, frm: str) -> None:
+        """Route one message that was read: who gets a copy, then the copies are written."""
         if not self.alive:
             return
         b = self.cfg
@@ -281,56 +287,68 @@ class BrokerServer(Component):
         (self._bytes_in or self._tally("_bytes_in", "bytes_in")).value += msg.nbytes
         lg = self.ledgers.get(msg.account) or self.ledger(msg.account)
         (lg.messages_in or lg.tally("messages_in")).value += 1.0
+        self._charge(msg.account, msg.nbytes)
         if msg.subject.startswith(GATEWAY_REPLY_PREFIX):
             _, cluster, server, rest = msg.subject.split(".", 3)
             if cluster != self.cluster or server != self.name:
-                self._charge(msg.account, b.cpu_per_message)
                 self._count_out(msg.account, msg.nbytes)
-                work = b.cpu_per_message + b.cpu_per_delivery
-                self._then(msg.tr, work, partial(self._pass_reply, msg, cluster, server))
+                self._pass_reply(msg, cluster, server)
                 return
             msg.subject, frm = rest, "route"  # back at the origin server: deliver here
         if msg.subject.startswith(SERVICE_REPLY_PREFIX):
             home = self.fabric.reply_home.get((msg.account, msg.subject))
             if home is not None and home is not self:
-                self._charge(msg.account, b.cpu_per_message)
                 self._count_out(msg.account, msg.nbytes)
-                work = b.cpu_per_message + b.cpu_per_delivery
-                self._then(msg.tr, work, partial(self._pass_home, msg, home))
+                self._pass_home(msg, home)
                 return
             resolved = self.fabric.resolve_reply(msg.account, msg.subject)
             if resolved is not None:
                 msg.account, msg.subject = resolved
                 frm = "client"
         if frm == "client" and not self._may_publish(msg):
-            self._charge(msg.account, b.cpu_per_message)
-            # -ERR 'Permissions Violation for Publish', dropped
-            self._then(msg.tr, b.cpu_per_message, partial(self._refused, msg))
+            self._violation(msg.account)  # -ERR 'Permissions Violation for Publish', dropped
             return
         local, routes, gws = plan(self, msg, frm)
         nobody = frm == "client" and not (local or routes or gws)
         answer = nobody and msg.reply is not None and b.headers and msg.sender is not None
-        writes = len(local) + len(routes) + len(gws) + (1 if answer else 0)
-        self._charge(msg.account, b.cpu_per_message)
-        work = b.cpu_per_message + b.cpu_per_delivery * writes
-        if work <= 0 or self.cpu is None:
-            self._deliver(msg, local, routes, gws, answer)
-        else:
-            self._then(msg.tr, work, partial(self._deliver, msg, local, routes, gws, answer))
+        self._deliver(msg, local, routes, gws, answer)
 
     def _pass_reply(self, msg: Msg, cluster: str, server: str) -> None:
         """A ``_GR_.`` reply for another server: on towards it."""
         if cluster != self.cluster:
-            self.fabric.gateway_send(self, cluster, msg.branch(True))
+            self._to_gateway(cluster, msg.branch(True))
         else:
-            self.fabric.route_send(self, self.fabric.servers[server], msg.branch(True))
+            self._to_route(self.fabric.servers[server], msg.branch(True))
 
     def _pass_home(self, msg: Msg, home: BrokerServer) -> None:
         """An ``_R_.`` answer for the server that mapped the request: on towards it."""
-        self.fabric.route_send(self, home, msg.branch(True))
+        self._to_route(home, msg.branch(True))
 
-    def _refused(self, msg: Msg) -> None:
-        self._violation(msg.account)
+    def _out(self, key: Any) -> Channel | None:
+        """The write channel of a connection (None: writing is free)."""
+        io = self.io
+        if io is None:
+            return None
+        chan = self.tx.get(key)
+        if chan is None:
+            chan = self.tx[key] = io.channel(self.tls)
+        return chan
+
+    def _to_route(self, dst: BrokerServer, msg: Msg) -> None:
+        pass_through(
+            self._out((dst, "route")),
+            msg.nbytes,
+            msg.tr,
+            partial(self.fabric.route_send, self, dst, msg),
+        )
+
+    def _to_gateway(self, cluster: str, msg: Msg) -> None:
+        pass_through(
+            self._out((cluster, "gateway")),
+            msg.nbytes,
+            msg.tr,
+            partial(self.fabric.gateway_send, self, cluster, msg),
+        )
 
     def _deliver(
         self,
@@ -360,7 +378,14 @@ class BrokerServer(Component):
         self.book.count("server", self.name, "permission_violations")
         self.book.count("account", account, "permission_violations")
 
-    def _charge(self, account: str, work: float) -> None:
+    def _charge(self, account: str, nbytes: float) -> None:
+        """Book one message read or written to the account (its own work, not wake-ups)."""
+        io = self.io
+        if io is None:
+            return
+        work = io.per_message + nbytes * io.per_byte
+        if self.tls:
+            work += io.tls_record + nbytes * io.tls_byte
         lg = self.ledgers.get(account) or self.ledger(account)
         (lg.cpu_seconds or lg.tally("cpu_seconds")).value += work
 
@@ -388,7 +413,7 @@ class BrokerServer(Component):
                 r = mapped = mapped or self._map_reply(msg)
             copy = msg.copy(True, acc, subj, r, tuple(queues), svc)
             self._count_out(acc, msg.nbytes)
-            self.fabric.route_send(self, dst, copy)
+            self._to_route(dst, copy)
         for (cluster, (acc, subj, svc)), queues in gws.items():
             r = reply
             if svc and not plain:
@@ -397,7 +422,7 @@ class BrokerServer(Component):
                 r = f"{GATEWAY_REPLY_PREFIX}{self.cluster}.{self.name}.{r}"
             copy = msg.copy(True, acc, subj, r, tuple(queues), svc)
             self._count_out(acc, msg.nbytes)
-            self.fabric.gateway_send(self, cluster, copy)
+            self._to_gateway(cluster, copy)
 
     def _map_reply(self, msg: Msg) -> str:
         """The ``_R_.`` reply a service import's copies carry (made once per message)."""
@@ -410,9 +435,9 @@ class BrokerServer(Component):
         lg = self.ledgers.get(account) or self.ledger(account)
         (lg.messages_out or lg.tally("messages_out")).value += 1.0
         (lg.bytes_out or lg.tally("bytes_out")).value += nbytes
-        (lg.cpu_seconds or lg.tally("cpu_seconds")).value += self.cfg.cpu_per_delivery
+        self._charge(account, nbytes)
         self.bytes_out += nbytes
 
     def _write(self, conn: ClientConn, msg: Msg, interest: Interest) -> None:
         self._count_out(conn.account, msg.nbytes)
-        conn.take(self, msg, interest)
+        pass_through(self._out(conn), msg.nbytes, msg.tr, partial(conn.take, self, msg, interest))

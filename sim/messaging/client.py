@@ -44,6 +44,7 @@ from simpy import Event
 
 from sim.core.component import Component
 from sim.core.connections import close_accounting, handshake, open_accounting, tls_active
+from sim.core.io import Channel
 from sim.core.schedule import at, call_at, call_soon
 from sim.messaging.drain import draining
 from sim.messaging.failure import CLOSED, SILENT, Heartbeat, client_pings, server_pings
@@ -116,6 +117,11 @@ class ClientConn:
         self.draining = False
         self.idle: Event | None = None  # fires when busy drops to 0 (a drain waits on it)
         self._tokens = count()
+        # the client library's reads and writes on the owner's cores (sim.core.io; None: free)
+        io = owner.io
+        secure = tls_active(fabric.cfg.tls)
+        self.rx: Channel | None = io.channel(secure) if io is not None else None
+        self.tx: Channel | None = io.channel(secure) if io is not None else None
         self.inbox_interest = self.subscribe(f"{self.inbox}*", None, "inbox")
 
     def __repr__(self) -> str:
@@ -341,8 +347,12 @@ class ClientConn:
         self.owner.bytes_out += n
         msg.tr.hop(self.env.now, self.owner.name, server.name, "msg")
         msg.tr.network += d
-        # on the wire for d: started where a process would start, so events keep their order
-        call_soon(self.env, partial(self._send, server, msg, d))
+        tx = self.tx
+        if tx is None:
+            # on the wire for d: started where a process would start, so events keep their order
+            call_soon(self.env, partial(self._send, server, msg, d))
+        else:  # written by the client library first (one wake-up with what is queued with it)
+            tx.send(n, msg.tr, partial(self._send, server, msg, d, None))
         return True
 
     def _send(self, server: BrokerServer, msg: Msg, d: float, _e: Any) -> None:
@@ -420,14 +430,23 @@ class ClientConn:
             self._pend(server, -n)
 
     def _read(self, msg: Msg, interest: Interest, _e: Any) -> None:
-        self._arrive(msg, interest)
+        self._in(msg, interest)
 
     def _written_read(
         self, server: BrokerServer, n: float, epoch: int, msg: Msg, interest: Interest, _e: Any
     ) -> None:
         if self.epoch == epoch:
             self._pend(server, -n)
-        self._arrive(msg, interest)
+        self._in(msg, interest)
+
+    def _in(self, msg: Msg, interest: Interest) -> None:
+        """The message reached the client: its library reads it (with whatever else arrived
+        meanwhile), then hands it on."""
+        rx = self.rx
+        if rx is None:
+            self._arrive(msg, interest)
+        else:
+            rx.send(msg.nbytes, msg.tr, partial(self._arrive, msg, interest))
 
     def _pend(self, server: BrokerServer, n: float) -> None:
         self.pending += n

@@ -244,16 +244,18 @@ class Fabric:
         msg.tr.hop(self.env.now, src.name, dst.name, kind)
         msg.tr.network += d
         # on the wire for d: started where a process would start, so events keep their order
-        call_soon(self.env, partial(self._send, dst, msg, d, kind))
+        call_soon(self.env, partial(self._send, src, dst, msg, d, kind))
 
-    def _send(self, dst: BrokerServer, msg: Msg, d: float, kind: str, _e: Any) -> None:
-        call_at(self.env, d, partial(self._arrive, dst, msg, kind))
+    def _send(
+        self, src: BrokerServer, dst: BrokerServer, msg: Msg, d: float, kind: str, _e: Any
+    ) -> None:
+        call_at(self.env, d, partial(self._arrive, src, dst, msg, kind))
 
-    def _arrive(self, dst: BrokerServer, msg: Msg, kind: str, _e: Any) -> None:
+    def _arrive(self, src: BrokerServer, dst: BrokerServer, msg: Msg, kind: str, _e: Any) -> None:
         if not dst.alive:
             self.lost += 1
             return
-        dst.receive(msg, kind)
+        dst.receive(msg, kind, (src, kind))  # read on the link from src
 
     def gateway_up(self, src: BrokerServer, cluster: str) -> bool:
         link = self.gateways.get((src, cluster))

@@ -43,6 +43,7 @@ from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, NO_RESPONDERS, OK, TIMEOUT, Plan
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
+from sim.core.io import Io
 from sim.core.schedule import Task, first_of
 from sim.core.trace import Trace
 from sim.messaging.broker import BrokerServer
@@ -108,6 +109,7 @@ class MessagingTransport:
         self.env.process(sample(self.env, servers, app.sc.run.timeseries_interval, self.samples))
 
     def attach(self, inst: ServiceInstance) -> None:
+        inst.io = Io.of(inst.cpu, self.cfg.client.io)  # its NATS client library
         account = account_for(self.users, inst.service)
         conn = self.fabric.connect(inst, inst.name, account, next(self._cid))
         conn.restrict(self.perms.get(inst.service))

@@ -19,6 +19,8 @@ HEADLINE = [
     ("system", "connections_peak", "open connections (peak)"),
     ("system", "tls_handshakes", "TLS handshakes"),
     ("system", "cpu_cores_infra", "CPU cores, infrastructure"),
+    ("system", "cpu_cores_protocol", "CPU cores, protocol in services"),
+    ("system", "cpu_cores_transport", "CPU cores, infrastructure + protocol"),
     ("system", "cpu_cores_total", "CPU cores, total"),
     ("system", "memory_infra", "memory, infrastructure"),
     ("system", "memory_app", "memory, services"),

@@ -117,6 +117,14 @@ def _gauges(
     cpu = s[s["metric"] == "cpu_cores"].pivot_table(index="t", columns="kind", values="value")
     mem = s[s["metric"] == "memory_bytes"].pivot_table(index="t", columns="kind", values="value")
     con = s[s["metric"] == "connections"].pivot_table(index="t", columns="kind", values="value")
+    pro = s[s["metric"] == "protocol_cores"].pivot_table(index="t", columns="kind", values="value")
+    if not pro.empty:
+        inside = float(pro["service"].mean()) if "service" in pro else 0.0
+        out.append(("cpu_cores_protocol", inside))
+        if not cpu.empty:
+            infra = [c for c in cpu.columns if c not in INFRA_EXCLUDE]
+            both = float(cpu[infra].sum(axis=1).mean()) if infra else 0.0
+            out.append(("cpu_cores_transport", both + inside))
     if not cpu.empty:
         infra = [c for c in cpu.columns if c not in INFRA_EXCLUDE]
         out.append(("cpu_cores_infra", float(cpu[infra].sum(axis=1).mean()) if infra else 0.0))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.core.io import COUNTERS as IO_COUNTERS
 from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
 from sim.engine import RawRun
@@ -130,6 +131,7 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
                 "mtls_handshakes": c.handshakes_mtls,
                 "bytes_out": c.bytes_out,
                 "handled": c.handled,
+                **_io_columns(c),
             }
         )
     comps = pd.DataFrame(comp_rows)
@@ -190,6 +192,14 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     res = RunResult(raw.architecture, req, comps, ts, md, dict(rec.traces), links, broker)
     res.aggregate = rec.tally
     return res
+
+
+def _io_columns(c: Any) -> dict[str, float]:
+    """The component's I/O counters over the measured window (sim.core.io), zero without:
+    ``protocol_cpu_seconds`` is the CPU its message moving took (for a service, the part of
+    its CPU spent in its NATS client library or HTTP stack)."""
+    w = c.io.window() if c.io is not None else dict.fromkeys(IO_COUNTERS, 0.0)
+    return {("protocol_cpu_seconds" if k == "seconds" else f"io_{k}"): w[k] for k in IO_COUNTERS}
 
 
 def _request_series(req: pd.DataFrame, interval: float, end: float) -> pd.DataFrame:

@@ -41,12 +41,18 @@ def run_metrics(r: RunResult, w: Window | None = None) -> list[tuple[str, str, s
     infra = c[~c["kind"].isin(INFRA_EXCLUDE)]
     app = c[c["kind"] == "service"]
     conns = r.timeseries[r.timeseries["metric"] == "connections"].groupby("t")["value"].sum()
+    inside = app["protocol_cpu_seconds"].sum() if "protocol_cpu_seconds" in app else 0.0
+    protocol = float(inside / duration)
     sysrows = [
         ("connections_mean", "count", float(c["connections_mean"].sum() / 2)),
         ("connections_peak", "count", float(conns.max() / 2) if len(conns) else math.nan),
         ("tls_handshakes", "count", float(c["tls_handshakes"].sum() / 2)),
         ("cpu_cores_infra", "cores", float(infra["cpu_seconds"].sum() / duration)),
         ("cpu_cores_app", "cores", float(app["cpu_seconds"].sum() / duration)),
+        # the part of the services' CPU spent in their NATS client library or HTTP stack, and
+        # with the infrastructure's: what the transport costs, comparable across architectures
+        ("cpu_cores_protocol", "cores", protocol),
+        ("cpu_cores_transport", "cores", float(infra["cpu_seconds"].sum() / duration) + protocol),
         ("cpu_cores_total", "cores", float(c["cpu_seconds"].sum() / duration)),
         ("memory_infra", "MB", float(infra["memory_mean"].sum() / MB)),
         ("memory_app", "MB", float(app["memory_mean"].sum() / MB)),

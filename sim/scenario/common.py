@@ -23,3 +23,87 @@ class Tls(Strict):
     memory_per_connection: Size = cited(
         10 * 1024, "imperialviolet.org 'Overclocking SSL': <10 KB per TLS connection", ge=0
     )
+
+
+# Figures of the I/O cost model (sim.core.io), measured on one 2-core x86-64 VM (AMD EPYC,
+# Linux, loopback) with a real nats-server 2.15.1 and haproxy 2.6, CPU read from
+# /proc/PID/stat, and OpenSSL 3.0 `speed`; `sim calibrate` measures them on the user's machine
+# and writes a calibration profile (sim/calibration/). Every default's source is listed in
+# scenarios/SOURCES.md (generated from these models).
+_GO_SOURCE = (
+    "measured: nats-server 2.15.1, request/reply to a 2-member queue group, 130–220 µs CPU per "
+    "request at 800–100 req/s (4 messages through the server); flagship pattern 290 µs per "
+    "order at 200 orders/s, 198 µs at 1,000: fitted as {what}"
+)
+
+
+class IoCost(Strict):
+    """What moving messages costs a component's cores (sim.core.io): per wake-up (one read or
+    write system call batch with its scheduling), extra for a wake-up after the whole process
+    slept, per message, per byte, and on TLS links per record and per byte."""
+
+    wakeup: Duration = cited(
+        3e-6,
+        _GO_SOURCE.format(what="≈3 µs per read or write batch"),
+        description="CPU seconds per wake-up: one read or write system call batch",
+        ge=0,
+    )
+    cold_wakeup: Duration = cited(
+        200e-6,
+        _GO_SOURCE.format(
+            what="≈200 µs extra when the process had slept ≥ warm_window (cost per request "
+            "falls from 220 to 130 µs between 100 and 800 req/s as fewer wake-ups find it asleep)"
+        ),
+        description="extra CPU seconds for a wake-up after every core of the process was idle "
+        "for warm_window (threads woken from epoll/futex sleep, cold caches)",
+        ge=0,
+    )
+    warm_window: Duration = cited(
+        1e-3,
+        _GO_SOURCE.format(what="a process idle ≥ 1 ms pays the cold wake-up"),
+        description="idle time after which the next wake-up is cold",
+        ge=0,
+    )
+    per_message: Duration = cited(
+        7e-6,
+        "measured: nats-server 2.15.1 with saturated raw-protocol clients, 14–18 µs per "
+        "message through the server (read + write, wake-ups amortised) ⇒ ≈7 µs per message "
+        "read or written",
+        description="CPU seconds per message read (parse, match, route) or written (frame)",
+        ge=0,
+    )
+    per_byte: Duration = cited(
+        0.1e-9,
+        "assumption: copying through kernel socket buffers ≈10 GB/s (one memcpy each way)",
+        description="CPU seconds per byte read or written",
+        ge=0,
+    )
+    tls_per_record: Duration = cited(
+        7e-6,
+        "measured: nats-server 2.15.1 flagship pattern 290 → 370–390 µs per order with TLS at "
+        "200 orders/s, ≈12 messages read or written per order ⇒ ≈7 µs per TLS record",
+        description="extra CPU seconds per message on a TLS link (record framing, AEAD setup)",
+        ge=0,
+    )
+    tls_per_byte: Duration = cited(
+        0.85e-9,
+        "measured: OpenSSL 3.0.19 `speed -evp aes-128-gcm`, 1 KiB records, 1.17 GB/s on one core",
+        description="extra CPU seconds per byte on a TLS link (AES-128-GCM)",
+        ge=0,
+    )
+
+
+_HAPROXY_SOURCE = (
+    "measured: haproxy 2.6, HTTP/1.1 keep-alive, 106 / 84 / 62 µs CPU per proxied request at "
+    "100 / 400 / 800 req/s (4 reads or writes per request): fitted as {what}"
+)
+
+# An event-driven C/C++ proxy's I/O (haproxy measured; Envoy and ztunnel assumed alike)
+PROXY_IO = IoCost(
+    wakeup=2e-6, cold_wakeup=98e-6, warm_window=1e-3, per_message=2.5e-6, per_byte=0.1e-9
+)
+PROXY_IO_SOURCE = _HAPROXY_SOURCE.format(
+    what="≈4.5 µs per read or write (2 µs wake-up + 2.5 µs per message) and ≈98 µs extra for a "
+    "wake-up after ≥ 1 ms asleep (the fit gives 84 µs at 400 req/s, as measured); Envoy and "
+    "ztunnel are assumed to pay the same for I/O, their L7 work is cpu_per_request"
+)

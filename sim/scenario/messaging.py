@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sim.scenario.base import Strict, cited
-from sim.scenario.common import Tls
+from sim.scenario.common import IoCost, Tls
 from sim.scenario.units import Duration, Size
 
 
@@ -32,15 +32,19 @@ class Broker(Strict):
         1, ge=1, le=64, description="servers of the one cluster when `clusters` is not given"
     )
     cores: int = cited(2, "assumption: a 2-vCPU broker node, like the sidecar's 2 workers", ge=1)
-    cpu_per_message: Duration = cited(
-        0.1e-6, "derived: nats bench 4.9 M msg/s 1→1 ⇒ ≈0.2 µs per message, half parse", ge=0
+    io: IoCost | None = cited(
+        IoCost(),
+        "measured: nats-server 2.15.1 on a 2-core VM (see IoCost's fields); null: free",
+        description="what reading, routing and writing messages costs each server's cores "
+        "(sim.core.io); null moves them for free",
     )
-    cpu_per_delivery: Duration = cited(
-        0.1e-6, "derived: nats bench 4.9 M msg/s 1→1 ⇒ ≈0.2 µs per message, half write", ge=0
+    memory: Size = cited(
+        int(14.5 * 2**20), "measured: nats-server 2.15.1 idle RSS 14.2–14.6 MiB (loopback)", ge=0
     )
-    memory: Size = cited(11 * 2**20, "measured: nats-server 2.9 baseline RSS ≈11 MB", ge=0)
     memory_per_connection: Size = cited(
-        20 * 1024, "measured: ≈20 KB RSS per idle client connection", ge=0
+        50 * 1000,
+        "measured: nats-server 2.15.1, 43–57 KB RSS per idle client connection (500 idle)",
+        ge=0,
     )
     memory_per_subscription: Size = cited(
         1024, "nats docs: >1M subscriptions need >1 GB ⇒ ≈1 KB", ge=0
@@ -100,6 +104,15 @@ class Cluster(Strict):
 
 class Client(Strict):
     """A NATS client connection as nats.go opens and keeps it."""
+
+    io: IoCost | None = cited(
+        IoCost(),
+        "assumption: the nats.go client library in a Go service pays what nats-server's Go I/O "
+        "path was measured to pay (same runtime, same system calls); the HTTP side's in-service "
+        "stack (http.stack.io) is given the same figures",
+        description="what the NATS client library costs the service's own cores per message "
+        "read or written (sim.core.io); null: free",
+    )
 
     spread: Literal["random", "ordered", "round-robin"] = cited(
         "random",

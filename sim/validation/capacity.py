@@ -12,14 +12,18 @@ the operation's demand. Requests are assumed evenly balanced over a service's in
 that instance. The infrastructure follows the transports' code paths:
 
 * HTTP: each gateway or sidecar traversal costs that proxy's ``cpu_per_request`` (on and
-  off the path together); an edge request passes a gateway (if enabled) and the target's
+  off the path together) plus four reads or writes of its ``io`` (each a wake-up of its
+  own: no batching, no cold wake-ups — the cost near saturation); an edge request passes a gateway (if enabled) and the target's
   inbound sidecar, an internal call also the caller's outbound sidecar (``mesh``), a
   gateway (``gateway`` route), or neither (``direct``); a webhook passes the publisher's
   outbound sidecar and the observer's inbound one; a mirrored request copy only the
   observer's inbound sidecar.
-* NATS: ``cpu_per_message`` per message routed (request, reply, event) plus
-  ``cpu_per_delivery`` per copy written, with recipients counted by the same subject index
-  the broker uses (one per plain subscription, one per queue group).
+* NATS: one read of the broker's ``io`` per message routed (request, reply, event) plus
+  one write per copy, with recipients counted by the same subject index the broker uses
+  (one per plain subscription, one per queue group).
+
+The protocol work inside services (``messaging.client.io``, ``http.stack.io``) is not
+estimated: it is a few reads and writes per visit, small beside an operation's demand.
 
 Handshake CPU (start-up), the control plane and discovery are left out: they do not scale
 with the request rate. Events are estimated as webhooks and audit copies as mirrors (the
@@ -42,10 +46,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sim.app.application import Observer, request_subject
 from sim.messaging.subjects import SubjectIndex, pattern_matches
 from sim.scenario import model as m
+from sim.scenario.common import IoCost
 from sim.validation.theory import second_moment
 
 Moments = dict[str, tuple[float, float]]  # service -> (mean, variance) of work per request
@@ -103,6 +109,23 @@ def flow_rates(sc: m.Scenario) -> dict[str, float]:
     return {f.name: rate * f.weight / total for f in sc.workload.flows}
 
 
+def io_op(cost: IoCost | None, nbytes: float, tls: bool) -> float:
+    """One read or write that is its own warm wake-up (sim.core.io)."""
+    if cost is None:
+        return 0.0
+    work = cost.wakeup + cost.per_message + nbytes * cost.per_byte
+    if tls:
+        work += cost.tls_per_record + nbytes * cost.tls_per_byte
+    return work
+
+
+def _proxy_work(p: Any, tls: m.Tls) -> float:
+    """A request through a proxy: its L7 work and four reads or writes of 1 KB, two on TLS
+    (the mesh side) and two plain (the app side)."""
+    secure = tls.version != "none"
+    return p.cpu_per_request + 2 * io_op(p.io, 1024, secure) + 2 * io_op(p.io, 1024, False)
+
+
 class _Tally:
     """Busy seconds per second, accumulated per component while walking the call graph."""
 
@@ -130,12 +153,14 @@ class _Tally:
         if h.sidecar.enabled and where != EDGE:
             for i, share in self._spread(where):
                 name = f"{where[0]}-{i}.sidecar"
-                self.busy[("http", name)] += rate * share * h.sidecar.cpu_per_request
+                self.busy[("http", name)] += rate * share * _proxy_work(h.sidecar, h.tls)
 
     def _gateway(self, rate: float) -> None:
         g = self.sc.http.gateway
         for i in range(g.replicas):
-            self.busy[("http", f"gateway-{i}")] += rate / g.replicas * g.cpu_per_request
+            self.busy[("http", f"gateway-{i}")] += (
+                rate / g.replicas * _proxy_work(g, self.sc.http.tls)
+            )
 
     def request(self, caller: Where, target: Where, operation: str, rate: float) -> None:
         """One request type at ``rate``: its work, infrastructure, calls, mirrors, events."""
@@ -249,7 +274,7 @@ def expected_loads(sc: m.Scenario) -> list[Load]:
                 c = f"{name}-{i}.sidecar"
                 out.append(Load("http", c, "sidecar", h.sidecar.cores, t.busy[("http", c)]))
     b = sc.messaging.broker
-    busy = t.messages * b.cpu_per_message + t.deliveries * b.cpu_per_delivery
+    busy = (t.messages + t.deliveries) * io_op(b.io, 0.0, sc.messaging.tls.version != "none")
     out.append(Load("messaging", "nats-0", "broker", b.cores, busy))
     return out
 

@@ -71,8 +71,13 @@ def overheads(sc: m.Scenario) -> list[str]:
         out.append("http.tls.version")
     if g.tls.version != "none":
         out.append("messaging.tls.version")
-    if g.broker.cpu_per_message > 0 or g.broker.cpu_per_delivery > 0:
-        out.append("messaging.broker cpu_per_message/cpu_per_delivery")
+    for path, cost in (
+        ("messaging.broker.io", g.broker.io),
+        ("messaging.client.io", g.client.io),
+        ("http.stack.io", h.stack.io),
+    ):
+        if cost is not None and any(cost.model_dump().values()):
+            out.append(path)
     n = sc.placement.network
     rtts = [n.same_host_rtt, n.same_zone_rtt, n.cross_zone_rtt, n.default_region_rtt]
     rtts += [v for row in n.region_rtt.values() for v in row.values()]

@@ -1,0 +1,154 @@
+"""The I/O cost mechanism (sim.core.io): exact traces of wake-ups, batching and cold starts.
+
+Costs are round numbers in microseconds so every instant is known by hand: a wake-up 10 µs,
+a message 1 µs, a byte 0.01 µs, a cold wake-up 100 µs extra after 1 ms asleep.
+"""
+
+from __future__ import annotations
+
+import pytest
+import simpy
+
+from sim.core.cpu import Cpu
+from sim.core.io import Io, pass_through
+from sim.core.trace import Trace
+from sim.scenario.common import IoCost
+
+US = 1e-6
+COST = IoCost(
+    wakeup=10 * US,
+    cold_wakeup=100 * US,
+    warm_window=1e-3,
+    per_message=1 * US,
+    per_byte=0.01 * US,
+    tls_per_record=5 * US,
+    tls_per_byte=0.1 * US,
+)
+
+
+def world(cores: int = 1, cost: IoCost = COST) -> tuple[simpy.Environment, Cpu, Io]:
+    env = simpy.Environment()
+    cpu = Cpu(env, cores)
+    io = Io.of(cpu, cost)
+    assert io is not None
+    return env, cpu, io
+
+
+def at(env: simpy.Environment, t: float, fn: object) -> None:
+    def go() -> simpy.events.Event:
+        yield env.timeout(t)
+        fn()  # type: ignore[operator]
+
+    env.process(go())
+
+
+def test_spaced_messages_cost_one_wakeup_each() -> None:
+    env, _cpu, io = world()
+    done: list[tuple[str, float]] = []
+    chan = io.channel(tls=False)
+    # the first at 2 ms finds the process asleep for 2 ms: cold; the second 0.5 ms after the
+    # first finished is warm
+    at(env, 2e-3, lambda: chan.send(0, None, lambda: done.append(("a", env.now))))
+    at(env, 2.6e-3, lambda: chan.send(0, None, lambda: done.append(("b", env.now))))
+    env.run()
+    assert done == [("a", pytest.approx(2e-3 + 111 * US)), ("b", pytest.approx(2.6e-3 + 11 * US))]
+    assert (io.wakeups, io.cold_wakeups, io.messages) == (2, 1, 2)
+    assert io.seconds == pytest.approx(122 * US)
+
+
+def test_three_messages_arriving_while_busy_share_one_wakeup() -> None:
+    env, _cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    done: list[tuple[str, float]] = []
+    chan = io.channel(tls=False)
+    # "a" is on the core from 0 to 11 µs; b, c, d arrive meanwhile and are read together
+    # (one wake-up, three messages: 10 + 3 = 13 µs) from 11 to 24 µs
+    at(env, 0.0, lambda: chan.send(0, None, lambda: done.append(("a", env.now))))
+    for name, t in (("b", 2 * US), ("c", 5 * US), ("d", 9 * US)):
+        at(env, t, lambda n=name: chan.send(0, None, lambda: done.append((n, env.now))))
+    env.run()
+    assert [n for n, _ in done] == ["a", "b", "c", "d"]
+    assert [t for _, t in done] == pytest.approx([11 * US, 24 * US, 24 * US, 24 * US])
+    assert (io.wakeups, io.messages) == (2, 4)
+    assert io.seconds == pytest.approx(24 * US)
+
+
+def test_messages_queued_for_a_core_join_the_batch_before_it_starts() -> None:
+    env, cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    done: list[tuple[str, float]] = []
+    chan = io.channel(tls=False)
+    cpu.execute(50 * US)  # someone else holds the only core until 50 µs
+    at(env, 10 * US, lambda: chan.send(100, None, lambda: done.append(("a", env.now))))
+    at(env, 20 * US, lambda: chan.send(100, None, lambda: done.append(("b", env.now))))
+    env.run()
+    # one wake-up at 50 µs: 10 + 2 × 1 + 200 B × 0.01 = 14 µs
+    assert done == [("a", pytest.approx(64 * US)), ("b", pytest.approx(64 * US))]
+    assert io.wakeups == 1
+
+
+def test_two_connections_are_two_wakeups() -> None:
+    env, _cpu, io = world(cores=2, cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    done: list[float] = []
+    one, two = io.channel(tls=False), io.channel(tls=False)
+    at(env, 0.0, lambda: one.send(0, None, lambda: done.append(env.now)))
+    at(env, 0.0, lambda: two.send(0, None, lambda: done.append(env.now)))
+    env.run()
+    assert done == pytest.approx([11 * US, 11 * US])  # two cores, one wake-up each
+    assert io.wakeups == 2
+
+
+def test_tls_adds_per_record_and_per_byte_work() -> None:
+    env, _cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    done: list[float] = []
+    chan = io.channel(tls=True)
+    chan.send(1000, None, lambda: done.append(env.now))
+    env.run()
+    # 10 + 1 + 1000 × 0.01 + TLS (5 + 1000 × 0.1) = 126 µs
+    assert done == [pytest.approx(126 * US)]
+    assert (io.tls_records, io.tls_bytes) == (1, 1000)
+
+
+def test_trace_books_the_work_as_infra_and_the_wait_as_queueing() -> None:
+    env, cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    tr = Trace(0, "f", 0.0)
+    chan = io.channel(tls=False)
+    cpu.execute(30 * US)
+    chan.send(0, tr, lambda: None)
+    env.run()
+    assert tr.infra == pytest.approx(11 * US)
+    assert tr.queueing == pytest.approx(30 * US)
+
+
+def test_cold_wakeup_needs_every_core_idle_for_the_window() -> None:
+    env, cpu, io = world(cores=2)
+    chan = io.channel(tls=False)
+    cpu.execute(5e-3)  # one core busy until 5 ms: the process is awake
+    at(env, 2e-3, lambda: chan.send(0, None, lambda: None))
+    env.run()
+    assert io.cold_wakeups == 0
+    at(env, 6.5e-3 - env.now, lambda: chan.send(0, None, lambda: None))  # idle 1.5 ms
+    env.run()
+    assert io.cold_wakeups == 1
+
+
+def test_free_io_is_no_io() -> None:
+    env = simpy.Environment()
+    cpu = Cpu(env, 1)
+    zero = IoCost(**dict.fromkeys(IoCost.model_fields, 0.0))
+    assert Io.of(cpu, zero) is None
+    assert Io.of(cpu, None) is None
+    assert Io.of(None, COST) is None
+    hit: list[float] = []
+    pass_through(None, 100, None, lambda: hit.append(env.now))
+    assert hit == [0.0]  # at once, no event
+
+
+def test_window_counts_from_the_mark() -> None:
+    env, _cpu, io = world()
+    chan = io.channel(tls=False)
+    chan.send(10, None, lambda: None)
+    env.run()
+    io.mark()
+    chan.send(10, None, lambda: None)
+    env.run()
+    w = io.window()
+    assert (w["wakeups"], w["messages"], w["bytes"]) == (1, 1, 10)
