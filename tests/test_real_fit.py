@@ -84,3 +84,19 @@ def test_counter_names_match_the_components_frame() -> None:
         "io_wakeups", "io_cold_wakeups", "io_messages", "io_bytes", "io_tls_records",
         "io_tls_bytes",
     }  # fmt: skip
+
+
+def test_proportional_columns_keep_the_given_default() -> None:
+    """No batching: wake-ups = messages in every row, so per_message is not identifiable."""
+    counts = [
+        {"io_wakeups": m, "io_messages": m, "io_bytes": m * size}
+        for m, size in [(4, 128), (5, 128), (8, 1024), (4, 4096), (5, 16384)]
+    ]
+    truth = {"wakeup": 10e-6, "per_message": 7e-6, "per_byte": 1e-9}
+    cpu = [predict(c, truth) for c in counts]
+    result = fit(counts, cpu, fixed={"per_message": 7e-6})
+    assert result.identified["wakeup"] and result.identified["per_byte"]
+    assert not result.identified["per_message"]
+    assert result.values["per_message"] == 7e-6
+    assert result.values["wakeup"] == pytest.approx(10e-6, rel=1e-6)
+    assert result.values["per_byte"] == pytest.approx(1e-9, rel=1e-6)

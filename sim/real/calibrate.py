@@ -183,27 +183,41 @@ def simulated_counts(
     return {c: pred.server[c] / pred.requests for c in COUNTERS.values()}
 
 
+def defaults(component: str) -> dict[str, float]:
+    """The scenario model's cited defaults of a component's cost-model section."""
+    from sim.api import scenario_from_dict
+
+    case = Case("proxy" if component == "gateway" else "reqreply", 100.0)
+    sc: Any = scenario_from_dict(scenario(case, 0.0, LOOPBACK_RTT, 1.0))
+    for key in SECTIONS[component].split("."):
+        sc = getattr(sc, key)
+    return {t: float(getattr(sc, t)) for t in (*TERMS, "warm_window")}
+
+
 def fit_component(ms: Sequence[Measurement], component: str, say: Say) -> tuple[Fit, float]:
     """Grid-search ``warm_window``, NNLS the linear terms, then refit from the best."""
     rows = [m for m in ms if m.case.component == component and m.requests > 0]
     if not rows:
         raise ServerError(f"no measured case for the {component}")
     y = [m.cpu_per_request for m in rows]
-    best: tuple[Fit, float] | None = None
-    start = {t: 0.0 for t in TERMS}
+    base = defaults(component)
+    best: tuple[float, Fit, float] | None = None
     for w in WARM_WINDOWS:
-        counts = [simulated_counts(m, start | {"warm_window": w}) for m in rows]
-        f = fit(counts, y)
-        if best is None or f.worst < best[0].worst:
-            best = (f, w)
+        counts = [simulated_counts(m, base | {"warm_window": w}) for m in rows]
+        f = fit(counts, y, fixed=base)
+        score = sum(r * r for r in f.residuals)
+        if best is None or score < best[0]:
+            best = (score, f, w)
     assert best is not None
-    f, w = best
+    _, f, w = best
     counts = [simulated_counts(m, f.values | {"warm_window": w}) for m in rows]
-    f = fit(counts, y)
+    f = fit(counts, y, fixed=base)
+    kept = [t for t in TERMS if not f.identified[t]]
     say(
         f"fit {component}: "
         + ", ".join(f"{t} {f.values[t] * 1e6:.3g} µs" for t in TERMS if f.identified[t])
         + f", warm_window {w * 1e6:.0f} µs; R² {f.r2:.3f}, worst residual {f.worst:.0%}"
+        + (f"; kept at defaults (not identifiable here): {', '.join(kept)}" if kept else "")
     )
     return f, w
 
@@ -220,7 +234,7 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
     else:
         say("no L7 proxy on PATH (envoy, haproxy, nginx): the gateway is not calibrated")
     chosen = tuple(rates) if rates else (QUICK_RATES if quick else RATES)
-    cases = [c for c in grid(chosen, tls=True) if found is not None or c.kind != "proxy"]
+    cases = [c for c in grid(chosen, big=True) if found is not None or c.kind != "proxy"]
     say(f"versions: {versions}; {len(cases)} cases at {', '.join(f'{r:g}' for r in chosen)} rps")
     with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
         memory = idle_memory(Path(d), say)
@@ -252,9 +266,12 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
             f"measured: sim calibrate, {server} {cal.versions[server]}, {', '.join(kinds)}, "
             f"{span}, fit R^2 {f.r2:.2f}"
         )
+        kept = [t for t in TERMS if not f.identified[t]]
+        if kept:
+            src += f"; {', '.join(kept)} kept at the scenario defaults (not identifiable here)"
         for term in TERMS:
-            note = src if f.identified[term] else f"{src} (not exercised: fixed at 0)"
-            values[f"{section}.{term}"] = {"value": f.values[term], "source": note}
+            if f.identified[term]:  # the others stay at their cited defaults
+                values[f"{section}.{term}"] = {"value": f.values[term], "source": src}
         values[f"{section}.warm_window"] = {
             "value": cal.warm_window[component],
             "source": f"{src}; grid search over {', '.join(f'{w:g}' for w in WARM_WINDOWS)} s",

@@ -26,6 +26,7 @@ Kind = Literal["reqreply", "fanout", "proxy"]
 RATES = (100, 200, 400, 800, 1200, 2000)
 QUICK_RATES = (200, 800)
 PAYLOAD = 128  # bytes per request and reply body (small RPCs, as in nats bench -s 128)
+BIG = 16384  # bytes: a large body, to separate per-byte from per-message costs
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class Case:
     def name(self) -> str:
         """A short label, e.g. ``reqreply-tls@800``."""
         shape = f"fanout{self.subscribers}" if self.kind == "fanout" else self.kind
-        return f"{shape}{'-tls' if self.tls else ''}@{self.rate:g}"
+        size = f"-{self.request_bytes // 1024}k" if self.request_bytes >= 1024 else ""
+        return f"{shape}{size}{'-tls' if self.tls else ''}@{self.rate:g}"
 
     @property
     def component(self) -> str:
@@ -71,15 +73,24 @@ class Case:
         return self.clients + self.responders + self.subscribers
 
 
-def grid(rates: tuple[float, ...] = RATES, tls: bool = True) -> list[Case]:
-    """Every shape at every rate (TLS request/reply too, for the TLS cost terms)."""
+def grid(rates: tuple[float, ...] = RATES, tls: bool = True, big: bool = False) -> list[Case]:
+    """Every shape at every rate (TLS request/reply too, for the TLS cost terms).
+
+    ``big`` adds request/reply with :data:`BIG` payloads at every other rate, so that the
+    per-byte terms can be told apart from the per-message ones (fixed-size payloads make
+    their columns proportional)."""
     cases: list[Case] = []
-    for r in rates:
+    for i, r in enumerate(rates):
         cases.append(Case("reqreply", r))
         if tls:
             cases.append(Case("reqreply", r, tls=True))
         cases.append(Case("fanout", r, responders=1, subscribers=3))
         cases.append(Case("proxy", r, responders=1))
+        if big and i % 2 == 0:
+            cases.append(Case("reqreply", r, request_bytes=BIG, response_bytes=BIG))
+            if tls:
+                cases.append(Case("reqreply", r, tls=True, request_bytes=BIG, response_bytes=BIG))
+            cases.append(Case("proxy", r, responders=1, request_bytes=BIG, response_bytes=BIG))
     return cases
 
 
@@ -93,9 +104,11 @@ def scenario(
     demand: float,
     rtt: float,
     duration: float,
-    calibration: str | None = None,
+    profile: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s)."""
+    """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s).
+
+    ``profile``: a calibration profile's ``values``, applied under the scenario's own."""
     net = {k: f"{rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
     op: dict[str, Any] = {
         "subject": "svc.req",
@@ -140,8 +153,17 @@ def scenario(
         },
         "messaging": {"broker": {"servers": 1}, "tls": tls},
     }
-    if calibration is not None:
-        sc["calibration"] = calibration
+    return apply_profile(sc, profile) if profile else sc
+
+
+def apply_profile(sc: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Put a profile's ``values`` (dotted path → {value, source}) under the scenario's own."""
+    for path, entry in values.items():
+        *parents, leaf = path.split(".")
+        node = sc
+        for key in parents:
+            node = node.setdefault(key, {})
+        node.setdefault(leaf, entry["value"] if isinstance(entry, dict) else entry)
     return sc
 
 

@@ -125,7 +125,8 @@ def rows_for(
 ) -> list[Row]:
     """Simulate ``m``'s case and compare its four metrics."""
     case = m.case
-    sc = scenario(case, m.service_demand, rtt, duration, str(profile) if profile else None)
+    values = load_profile(profile)["values"] if profile else None
+    sc = scenario(case, m.service_demand, rtt, duration, values)
     p = predict(sc, case)
     other = m.other_cores
     judged = other <= BUSY_FRACTION * cores
@@ -137,6 +138,16 @@ def rows_for(
         ("connections", float(m.connections), srv["connections_peak"]),
     ]
     return [Row(case.name, case.component, k, a, b, other, judged) for k, a, b in pairs]
+
+
+def load_profile(path: Path) -> dict[str, Any]:
+    """A calibration profile's contents (format version 1)."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or data.get("profile") != 1 or "values" not in data:
+        raise ValueError(f"{path}: not a calibration profile (profile: 1 with values)")
+    return data
 
 
 def cases_for(rates: Sequence[float] | None, quick: bool) -> list[Case]:

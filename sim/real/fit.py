@@ -10,8 +10,15 @@ measured case (they depend only weakly on the parameters, through batching), so
 :func:`fit` solves ``min ‖A·x − y‖₂, x ≥ 0`` (Lawson–Hanson, :func:`scipy.optimize.nnls`)
 with one row per case: ``A`` the simulated counts per request, ``y`` the measured CPU per
 request. Rows are weighted by 1/y so that a 60 µs case counts as much as a 200 µs one
-(relative, not absolute, error is what the ±30 % target judges). Terms no case exercises
-(e.g. TLS terms without a TLS case) are fixed at 0 and reported as not identified.
+(relative, not absolute, error is what the ±30 % target judges).
+
+Not every term can be told apart by every grid: without TLS cases the TLS terms are never
+exercised, and when no case batches (every message its own wake-up) the wake-up and
+per-message columns are proportional. Columns are taken greedily in :data:`TERMS` order and
+a column that is (nearly) a combination of those already taken — smallest singular value of
+the unit-normalised columns below :data:`COLLINEAR` — is not fitted: it keeps its value from
+``fixed`` (the scenario's cited default), its share is subtracted from the measured CPU, and
+it is reported as not identified.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 TERMS = ("wakeup", "cold_wakeup", "per_message", "per_byte", "tls_per_record", "tls_per_byte")
+COLLINEAR = 0.05
 COUNTERS = {
     "wakeup": "io_wakeups",
     "cold_wakeup": "io_cold_wakeups",
@@ -48,21 +56,46 @@ class Fit:
         return max((abs(r) for r in self.residuals), default=0.0)
 
 
-def fit(counts: Sequence[Mapping[str, float]], cpu: Sequence[float]) -> Fit:
-    """Fit :data:`TERMS` to measured ``cpu`` from per-row ``counts`` (keys: :data:`COUNTERS`)."""
+def identifiable(a: np.ndarray) -> np.ndarray:
+    """Which columns of ``a`` to fit: used, and not (nearly) spanned by earlier columns."""
+    keep = np.zeros(a.shape[1], dtype=bool)
+    norms = np.linalg.norm(a, axis=0)
+    for j in range(a.shape[1]):
+        if norms[j] == 0:
+            continue
+        trial = keep.copy()
+        trial[j] = True
+        cols = a[:, trial] / norms[trial]
+        if np.linalg.svd(cols, compute_uv=False).min() >= COLLINEAR:
+            keep = trial
+    return keep
+
+
+def fit(
+    counts: Sequence[Mapping[str, float]],
+    cpu: Sequence[float],
+    fixed: Mapping[str, float] | None = None,
+) -> Fit:
+    """Fit :data:`TERMS` to measured ``cpu`` from per-row ``counts`` (keys: :data:`COUNTERS`).
+
+    Terms that cannot be identified from these rows keep their value from ``fixed`` (0 when
+    absent)."""
     if len(counts) != len(cpu) or not counts:
         raise ValueError("need one measured CPU figure per row of counts, and at least one row")
     a = np.array([[float(c.get(COUNTERS[t], 0.0)) for t in TERMS] for c in counts])
     y = np.asarray(cpu, dtype=float)
     if np.any(y <= 0):
         raise ValueError("measured CPU must be > 0 in every row")
-    used = np.any(a > 0, axis=0)
     w = 1.0 / y
-    scale = np.where(used, np.abs(a).max(axis=0), 1.0)  # columns of similar size for nnls
-    aw = (a[:, used] / scale[used]) * w[:, None]
-    x_scaled, _ = nnls(aw, y * w)
-    x = np.zeros(len(TERMS))
-    x[used] = x_scaled / scale[used]
+    used = identifiable(a * w[:, None])
+    x = np.array(
+        [0.0 if used[i] else float((fixed or {}).get(t, 0.0)) for i, t in enumerate(TERMS)]
+    )
+    rest = y - a @ x  # what the fitted terms must explain
+    scale = np.abs(a[:, used]).max(axis=0) if used.any() else np.ones(0)
+    if used.any():
+        x_scaled, _ = nnls((a[:, used] / scale) * w[:, None], rest * w)
+        x[used] = x_scaled / scale
     pred = a @ x
     ss_res = float(np.sum((pred - y) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))

@@ -88,7 +88,7 @@ def proxy_version(kind: str, binary: Path) -> str:
     out = subprocess.run([str(binary), flag], capture_output=True, text=True, timeout=10)
     for token in (out.stdout + out.stderr).replace("/", " ").split():
         if token[:1].isdigit() and "." in token:
-            return token.rstrip(",")
+            return token.rstrip(",").split("-", 1)[0]  # 2.6.12-1+deb12u3 → 2.6.12
     return "unknown"
 
 
