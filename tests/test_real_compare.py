@@ -128,3 +128,18 @@ def test_profile_yaml_is_plain_data(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     write_profile(path, {"profile": 1, "name": "x", "values": {}})
     assert yaml.safe_load(path.read_text())["profile"] == 1
+
+
+def test_shipped_default_profile_states_its_origin_and_applies() -> None:
+    from sim.api import scenario_from_dict
+    from sim.real.compare import DEFAULT_PROFILE
+
+    data = load_profile(DEFAULT_PROFILE)
+    assert {"cpu", "cores", "kernel", "virtualised"} <= set(data["machine"])
+    assert data["versions"]["nats-server"]
+    for path, entry in data["values"].items():
+        assert entry["source"].startswith("measured: sim calibrate"), path
+        assert entry["value"] >= 0, path
+    for case in (Case("reqreply", 100, tls=True), Case("proxy", 100, responders=1)):
+        sc = scenario_from_dict(scenario(case, 10e-6, 30e-6, 1.0, data["values"]))
+        assert sc.messaging.broker.memory == data["values"]["messaging.broker.memory"]["value"]
