@@ -156,6 +156,9 @@ def _run_load(
             p.join(timeout=5)
         while not out.empty():
             results.append(out.get())
+        done = sum(1 for k, _ in results if k == "requester")
+        if done < len(loaders):
+            raise ServerError(f"{len(loaders) - done} load process(es) failed (see stderr)")
         window = procstat.window(m0, m1, t1 - t0)
         gathered = {
             "requester": [r for k, r in results if k == "requester"],
