@@ -81,6 +81,7 @@ def test_fit_rejects_mismatched_or_empty_input() -> None:
 
 def test_counter_names_match_the_components_frame() -> None:
     assert set(COUNTERS.values()) == {
+        "requests",
         "io_wakeups", "io_cold_wakeups", "io_messages", "io_bytes", "io_tls_records",
         "io_tls_bytes",
     }  # fmt: skip
@@ -100,3 +101,18 @@ def test_proportional_columns_keep_the_given_default() -> None:
     assert result.values["per_message"] == 7e-6
     assert result.values["wakeup"] == pytest.approx(10e-6, rel=1e-6)
     assert result.values["per_byte"] == pytest.approx(1e-9, rel=1e-6)
+
+
+def test_a_leading_per_request_term_wins_over_collinear_io_terms() -> None:
+    """A proxy: 4 messages and 4 wake-ups per request, so per_request is fitted first."""
+    counts = [
+        {"requests": 1, "io_wakeups": 4, "io_messages": 4, "io_cold_wakeups": c, "io_bytes": b}
+        for c, b in [(1.0, 512), (0.6, 512), (0.3, 65536), (0.1, 512), (0.8, 65536)]
+    ]
+    defaults = {"wakeup": 2e-6, "per_message": 2.5e-6}
+    truth = {"per_request": 30e-6, "cold_wakeup": 90e-6, "per_byte": 0.3e-9} | defaults
+    cpu = [predict(c, truth) for c in counts]
+    result = fit(counts, cpu, fixed=defaults, terms=("per_request", *TERMS))
+    assert result.identified["per_request"] and not result.identified["wakeup"]
+    assert result.values["per_request"] == pytest.approx(30e-6, rel=1e-6)
+    assert result.values["cold_wakeup"] == pytest.approx(90e-6, rel=1e-6)

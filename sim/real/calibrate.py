@@ -42,8 +42,8 @@ import yaml
 from sim.io import atomic_text
 from sim.real import procstat
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
-from sim.real.fit import COUNTERS, TERMS, Fit, fit
-from sim.real.measure import Measurement, measure
+from sim.real.fit import COUNTERS, PER_REQUEST, TERMS, Fit, fit
+from sim.real.measure import Measurement, loopback_rtt, measure
 from sim.real.servers import (
     NatsServer,
     Proxy,
@@ -59,8 +59,20 @@ IDLE_CONNECTIONS = 200
 WARM_WINDOWS = (50e-6, 200e-6, 1e-3, 5e-3)
 DURATION, QUICK_DURATION = 6.0, 2.5  # seconds of arrivals per case
 SIM_DURATION = 3.0  # simulated seconds per case when counting (counts are per request)
-LOOPBACK_RTT = 30e-6  # placeholder RTT for counting; CPU counts do not depend on it
+LOOPBACK_RTT = 30e-6  # only to read the model's defaults; fitting uses the measured RTT
 SECTIONS = {"broker": "messaging.broker.io", "gateway": "http.gateway.io"}
+# A proxy's measured CPU includes its L7 work (http.gateway.cpu_per_request, one per request);
+# it is fitted first, so the wake-up and per-message terms, proportional to it when nothing
+# batches, keep their defaults. The broker has no such term: all its CPU is I/O.
+FITTED = {"broker": TERMS, "gateway": (PER_REQUEST, *TERMS)}
+
+
+def path_of(component: str, term: str) -> str:
+    """The scenario path of one fitted term."""
+    if term == PER_REQUEST:
+        return SECTIONS[component].rsplit(".", 1)[0] + ".cpu_per_request"
+    return f"{SECTIONS[component]}.{term}"
+
 
 Say = Callable[[str], None]
 
@@ -75,6 +87,7 @@ class Calibration:
     memory: dict[str, int] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     busiest_other: float = 0.0  # most cores other work used during any case
+    rtt: float = LOOPBACK_RTT  # measured loopback round trip (s)
 
     def io_values(self, component: str) -> dict[str, float]:
         """Fitted cost-model values of one component, with its warm window."""
@@ -159,28 +172,30 @@ def measure_grid(cases: Sequence[Case], duration: float, say: Say) -> list[Measu
 
 
 def with_io(sc: dict[str, Any], component: str, values: dict[str, float]) -> dict[str, Any]:
-    """Put cost-model values into a scenario dict at the component's ``io`` section."""
-    section, field_name = SECTIONS[component].rsplit(".", 1)
-    node = sc
-    for key in section.split("."):
-        node = node.setdefault(key, {})
-    node[field_name] = dict(values)  # every term is in seconds
+    """Put fitted values (seconds) into a scenario dict at the component's paths."""
+    for term, value in values.items():
+        *parents, leaf = path_of(component, term).split(".")
+        node = sc
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
     return sc
 
 
 def simulated_counts(
-    m: Measurement, values: dict[str, float], duration: float = SIM_DURATION
+    m: Measurement, values: dict[str, float], rtt: float, duration: float = SIM_DURATION
 ) -> dict[str, float]:
     """Cost-model counts per request of the measured component, simulating ``m``'s case."""
     case = m.case
-    sc = with_io(scenario(case, m.service_demand, LOOPBACK_RTT, duration), case.component, values)
+    sc = with_io(scenario(case, m.service_demand, rtt, duration), case.component, values)
     pred = predict(sc, case)
-    missing = [c for c in COUNTERS.values() if c not in pred.server]
+    missing = [c for c in COUNTERS.values() if c != "requests" and c not in pred.server]
     if missing:
         raise RuntimeError(f"this simulator's components frame has no {', '.join(missing)}")
     if pred.requests == 0:
         raise RuntimeError(f"simulating {case.name} completed no requests")
-    return {c: pred.server[c] / pred.requests for c in COUNTERS.values()}
+    io = {c: pred.server[c] / pred.requests for c in COUNTERS.values() if c != "requests"}
+    return io | {"requests": 1.0}
 
 
 def defaults(component: str) -> dict[str, float]:
@@ -188,34 +203,41 @@ def defaults(component: str) -> dict[str, float]:
     from sim.api import scenario_from_dict
 
     case = Case("proxy" if component == "gateway" else "reqreply", 100.0)
-    sc: Any = scenario_from_dict(scenario(case, 0.0, LOOPBACK_RTT, 1.0))
-    for key in SECTIONS[component].split("."):
-        sc = getattr(sc, key)
-    return {t: float(getattr(sc, t)) for t in (*TERMS, "warm_window")}
+    model = scenario_from_dict(scenario(case, 0.0, LOOPBACK_RTT, 1.0))
+    out = {}
+    for term in (*FITTED[component], "warm_window"):
+        node: Any = model
+        for key in path_of(component, term).split("."):
+            node = getattr(node, key)
+        out[term] = float(node)
+    return out
 
 
-def fit_component(ms: Sequence[Measurement], component: str, say: Say) -> tuple[Fit, float]:
+def fit_component(
+    ms: Sequence[Measurement], component: str, rtt: float, say: Say
+) -> tuple[Fit, float]:
     """Grid-search ``warm_window``, NNLS the linear terms, then refit from the best."""
     rows = [m for m in ms if m.case.component == component and m.requests > 0]
     if not rows:
         raise ServerError(f"no measured case for the {component}")
     y = [m.cpu_per_request for m in rows]
     base = defaults(component)
+    terms = FITTED[component]
     best: tuple[float, Fit, float] | None = None
     for w in WARM_WINDOWS:
-        counts = [simulated_counts(m, base | {"warm_window": w}) for m in rows]
-        f = fit(counts, y, fixed=base)
+        counts = [simulated_counts(m, base | {"warm_window": w}, rtt) for m in rows]
+        f = fit(counts, y, fixed=base, terms=terms)
         score = sum(r * r for r in f.residuals)
         if best is None or score < best[0]:
             best = (score, f, w)
     assert best is not None
     _, f, w = best
-    counts = [simulated_counts(m, f.values | {"warm_window": w}) for m in rows]
-    f = fit(counts, y, fixed=base)
-    kept = [t for t in TERMS if not f.identified[t]]
+    counts = [simulated_counts(m, f.values | {"warm_window": w}, rtt) for m in rows]
+    f = fit(counts, y, fixed=base, terms=terms)
+    kept = [t for t in terms if not f.identified[t]]
     say(
         f"fit {component}: "
-        + ", ".join(f"{t} {f.values[t] * 1e6:.3g} µs" for t in TERMS if f.identified[t])
+        + ", ".join(f"{t} {f.values[t] * 1e6:.3g} µs" for t in terms if f.identified[t])
         + f", warm_window {w * 1e6:.0f} µs; R² {f.r2:.3f}, worst residual {f.worst:.0%}"
         + (f"; kept at defaults (not identifiable here): {', '.join(kept)}" if kept else "")
     )
@@ -238,11 +260,13 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
     say(f"versions: {versions}; {len(cases)} cases at {', '.join(f'{r:g}' for r in chosen)} rps")
     with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
         memory = idle_memory(Path(d), say)
+    rtt = loopback_rtt()
+    say(f"loopback round trip {rtt * 1e6:.0f} µs (every RTT of the simulated cases)")
     ms = measure_grid(cases, QUICK_DURATION if quick else DURATION, say)
-    cal = Calibration(ms, memory=memory, versions=versions)
+    cal = Calibration(ms, memory=memory, versions=versions, rtt=rtt)
     cal.busiest_other = max(m.other_cores for m in ms)
     for component in dict.fromkeys(m.case.component for m in ms):
-        cal.fits[component], cal.warm_window[component] = fit_component(ms, component, say)
+        cal.fits[component], cal.warm_window[component] = fit_component(ms, component, rtt, say)
     return cal
 
 
@@ -266,12 +290,12 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
             f"measured: sim calibrate, {server} {cal.versions[server]}, {', '.join(kinds)}, "
             f"{span}, fit R^2 {f.r2:.2f}"
         )
-        kept = [t for t in TERMS if not f.identified[t]]
+        kept = [t for t in f.values if not f.identified[t]]
         if kept:
             src += f"; {', '.join(kept)} kept at the scenario defaults (not identifiable here)"
-        for term in TERMS:
+        for term in f.values:
             if f.identified[term]:  # the others stay at their cited defaults
-                values[f"{section}.{term}"] = {"value": f.values[term], "source": src}
+                values[path_of(component, term)] = {"value": f.values[term], "source": src}
         values[f"{section}.warm_window"] = {
             "value": cal.warm_window[component],
             "source": f"{src}; grid search over {', '.join(f'{w:g}' for w in WARM_WINDOWS)} s",
@@ -296,7 +320,11 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         "name": name,
         "measured": dt.date.today().isoformat(),
         "machine": machine_description()
-        | {"other_load_cores": round(cal.busiest_other, 2), "python": sys.version.split()[0]},
+        | {
+            "other_load_cores": round(cal.busiest_other, 2),
+            "loopback_rtt": round(cal.rtt, 7),
+            "python": sys.version.split()[0],
+        },
         "versions": cal.versions,
         "values": values,
     }

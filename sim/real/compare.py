@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +40,7 @@ import numpy as np
 
 from sim.io import atomic_text, save_figure
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
-from sim.real.measure import Measurement, measure
+from sim.real.measure import Measurement, loopback_rtt, measure
 from sim.real.servers import ServerError, find_proxy, nats_server_binary
 
 BUSY_FRACTION = 0.25  # other work above this share of the cores: not judged
@@ -83,41 +81,6 @@ class Row:
         if not self.judged:
             return f"not judged: other load {self.other_cores:.2f} cores"
         return "pass" if self.passed else "FAIL"
-
-
-def _echo(sock: socket.socket) -> None:
-    with sock:
-        while data := sock.recv(1):
-            sock.sendall(data)
-
-
-def loopback_rtt(samples: int = 400) -> float:
-    """Median round trip of one byte to an echo in another process over loopback (s)."""
-    import multiprocessing as mp
-
-    with socket.socket() as lsock:
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(1)
-        with socket.create_connection(lsock.getsockname()) as a:
-            b, _ = lsock.accept()
-            b.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            child = mp.get_context("fork").Process(target=_echo, args=(b,), daemon=True)
-            child.start()
-            b.close()
-            try:
-                times = []
-                for _ in range(samples):
-                    t = time.perf_counter()
-                    a.sendall(b"x")
-                    a.recv(1)
-                    times.append(time.perf_counter() - t)
-            finally:
-                a.shutdown(socket.SHUT_WR)
-                child.join(timeout=5)
-                if child.is_alive():
-                    child.kill()
-    return float(np.median(times))
 
 
 def rows_for(

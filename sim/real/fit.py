@@ -31,7 +31,9 @@ from scipy.optimize import nnls
 
 TERMS = ("wakeup", "cold_wakeup", "per_message", "per_byte", "tls_per_record", "tls_per_byte")
 COLLINEAR = 0.05
+PER_REQUEST = "per_request"  # a proxy's L7 work per request (http.*.cpu_per_request)
 COUNTERS = {
+    PER_REQUEST: "requests",
     "wakeup": "io_wakeups",
     "cold_wakeup": "io_cold_wakeups",
     "per_message": "io_messages",
@@ -75,21 +77,22 @@ def fit(
     counts: Sequence[Mapping[str, float]],
     cpu: Sequence[float],
     fixed: Mapping[str, float] | None = None,
+    terms: Sequence[str] = TERMS,
 ) -> Fit:
-    """Fit :data:`TERMS` to measured ``cpu`` from per-row ``counts`` (keys: :data:`COUNTERS`).
+    """Fit ``terms`` to measured ``cpu`` from per-row ``counts`` (keys: :data:`COUNTERS`).
 
     Terms that cannot be identified from these rows keep their value from ``fixed`` (0 when
-    absent)."""
+    absent). Earlier terms win over later ones they are collinear with."""
     if len(counts) != len(cpu) or not counts:
         raise ValueError("need one measured CPU figure per row of counts, and at least one row")
-    a = np.array([[float(c.get(COUNTERS[t], 0.0)) for t in TERMS] for c in counts])
+    a = np.array([[float(c.get(COUNTERS[t], 0.0)) for t in terms] for c in counts])
     y = np.asarray(cpu, dtype=float)
     if np.any(y <= 0):
         raise ValueError("measured CPU must be > 0 in every row")
     w = 1.0 / y
     used = identifiable(a * w[:, None])
     x = np.array(
-        [0.0 if used[i] else float((fixed or {}).get(t, 0.0)) for i, t in enumerate(TERMS)]
+        [0.0 if used[i] else float((fixed or {}).get(t, 0.0)) for i, t in enumerate(terms)]
     )
     rest = y - a @ x  # what the fitted terms must explain
     scale = np.abs(a[:, used]).max(axis=0) if used.any() else np.ones(0)
@@ -101,8 +104,8 @@ def fit(
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
     return Fit(
-        values={t: float(v) for t, v in zip(TERMS, x, strict=True)},
-        identified={t: bool(u) for t, u in zip(TERMS, used, strict=True)},
+        values={t: float(v) for t, v in zip(terms, x, strict=True)},
+        identified={t: bool(u) for t, u in zip(terms, used, strict=True)},
         r2=r2,
         residuals=[float(r) for r in (pred - y) / y],
     )
@@ -110,4 +113,4 @@ def fit(
 
 def predict(counts: Mapping[str, float], values: Mapping[str, float]) -> float:
     """CPU the model charges for ``counts`` with parameter ``values``."""
-    return sum(values.get(t, 0.0) * float(counts.get(COUNTERS[t], 0.0)) for t in TERMS)
+    return sum(v * float(counts.get(COUNTERS[t], 0.0)) for t, v in values.items())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -318,3 +319,38 @@ def _measure_proxy(
             ctx, peers, stop, out, proxy.pids, loaders, load_ready, go, duration, 1
         )
     return _finish(case, gathered, cpu, window, rss, rss_idle, conns)
+
+
+def _echo(sock: socket.socket) -> None:
+    with sock:
+        while data := sock.recv(1):
+            sock.sendall(data)
+
+
+def loopback_rtt(samples: int = 400) -> float:
+    """Median round trip of one byte to an echo in another process over loopback (s)."""
+    import multiprocessing as mp
+
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        with socket.create_connection(lsock.getsockname()) as a:
+            b, _ = lsock.accept()
+            b.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            child = mp.get_context("fork").Process(target=_echo, args=(b,), daemon=True)
+            child.start()
+            b.close()
+            try:
+                times = []
+                for _ in range(samples):
+                    t = time.perf_counter()
+                    a.sendall(b"x")
+                    a.recv(1)
+                    times.append(time.perf_counter() - t)
+            finally:
+                a.shutdown(socket.SHUT_WR)
+                child.join(timeout=5)
+                if child.is_alive():
+                    child.kill()
+    return float(np.median(times))
