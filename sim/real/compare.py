@@ -201,6 +201,7 @@ def plot(rows: Sequence[Row]) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
     for ax, metric in zip(axes, TARGETS, strict=True):
@@ -223,6 +224,9 @@ def plot(rows: Sequence[Row]) -> Any:
             ax.set_ylim(lo, hi)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers; no crowded minor labels
+            axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
         unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
         ax.set_title(metric)
         ax.set_xlabel(f"measured{unit}")
