@@ -27,22 +27,31 @@ from sim.results import Comparison, RunResult, compare_summaries, frames_from_ra
 from sim.scenario import Scenario, ScenarioError, scenario_hash
 from sim.scenario.loader import Source, apply_sets, validate
 from sim.scenario.loader import load as _load
+from sim.scenario.profile import resolve as resolve_profile
 
 
-def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
-    """Read, override (``path=value`` strings) and validate a scenario file."""
-    sc = _load(path, sets)
+def load_scenario(
+    path: str | Path, sets: Sequence[str] = (), calibration: str | None = None
+) -> Scenario:
+    """Read, override (``path=value`` strings), calibrate (a profile file written by
+    ``sim calibrate``, :mod:`sim.scenario.profile`) and validate a scenario file."""
+    sc = _load(path, sets, calibration)
     check_subjects(sc, str(path))
     return sc
 
 
 def scenario_from_dict(
-    data: dict[str, Any], sets: Sequence[str] = (), name: str = "<dict>"
+    data: dict[str, Any],
+    sets: Sequence[str] = (),
+    name: str = "<dict>",
+    calibration: str | None = None,
 ) -> Scenario:
-    """Validate a scenario given as plain data (e.g. built in a notebook)."""
+    """Validate a scenario given as plain data (e.g. built in a notebook); ``calibration``
+    names a profile file applied under its values."""
     src = Source(name)
     if sets:
         data = apply_sets(data, sets)
+    data = resolve_profile(data, src, Path.cwd() / name, calibration)
     sc = validate(data, src)
     check_subjects(sc, name, src)
     return sc
@@ -51,7 +60,7 @@ def scenario_from_dict(
 def override(sc: Scenario, sets: Sequence[str]) -> Scenario:
     """A copy of a scenario with ``path=value`` overrides applied (as ``--set`` does)."""
     return scenario_from_dict(
-        sc.model_dump(mode="json", by_alias=True, exclude_none=True), sets, sc.name
+        sc.model_dump(mode="json", by_alias=True, exclude_unset=True), sets, sc.name
     )
 
 

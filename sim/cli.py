@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH=VALUE",
         help="override a scenario value, e.g. workload.arrivals.rate=500 (repeatable)",
     )
+    r.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="a calibration profile (from `sim calibrate`) whose values are the defaults "
+        "under the scenario's own (wins over the scenario's `calibration:`)",
+    )
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
     from sim.validation.precision import add_precision_option
 
@@ -90,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("file", nargs="?", help="scenario YAML (not needed with --theory)")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+    v.add_argument("--calibration", metavar="FILE", help="apply a calibration profile")
     from sim.validation.suite import add_arguments as add_theory_arguments
 
     add_theory_arguments(v)
@@ -159,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(args: argparse.Namespace) -> Scenario:
     from sim.api import load_scenario
 
-    return load_scenario(args.file, args.sets)
+    return load_scenario(args.file, args.sets, getattr(args, "calibration", None))
 
 
 def _validate(args: argparse.Namespace) -> int:

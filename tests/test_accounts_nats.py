@@ -316,7 +316,7 @@ def test_self_import_is_routed_by_the_server(nats_server: Callable[..., NatsServ
         }
     }
     with pytest.raises(AccountConfigError):
-        AccountSpace.from_config(config)  # our default: refuse, as CALIBRATION.md asks
+        AccountSpace.from_config(config)  # our default: refuse, as nats-server does
     space = AccountSpace.from_config(config, allow_self_import=True)
     srv = nats_server(render(config))
     c = connect(srv, "A")

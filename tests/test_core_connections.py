@@ -333,11 +333,13 @@ http:
   protocol: {protocol}
   gateway: {{enabled: false}}
   sidecar: {{enabled: false}}
+  stack: {{io: null}}
   client_idle_timeout: {idle}
   tls: {{version: "{tls}", mutual: false, server_cpu: 0, client_cpu: 0}}
 messaging:
   tls: {{version: "{tls}", mutual: false, server_cpu: 0, client_cpu: 0}}
   broker: {{io: null}}
+  client: {{io: null}}
 """
     )
 

@@ -43,17 +43,20 @@ def at(env: simpy.Environment, t: float, fn: object) -> None:
 
 
 def test_spaced_messages_cost_one_wakeup_each() -> None:
-    env, _cpu, io = world()
+    env, cpu, io = world()
     done: list[tuple[str, float]] = []
     chan = io.channel(tls=False)
-    # the first at 2 ms finds the process asleep for 2 ms: cold; the second 0.5 ms after the
-    # first finished is warm
+    # the first at 2 ms finds the process asleep for 2 ms: cold — it goes on after its warm
+    # 11 µs, and the core stays busy 100 µs more; the second, 0.489 ms after the core went
+    # idle, is warm
     at(env, 2e-3, lambda: chan.send(0, None, lambda: done.append(("a", env.now))))
     at(env, 2.6e-3, lambda: chan.send(0, None, lambda: done.append(("b", env.now))))
     env.run()
-    assert done == [("a", pytest.approx(2e-3 + 111 * US)), ("b", pytest.approx(2.6e-3 + 11 * US))]
+    assert done == [("a", pytest.approx(2e-3 + 11 * US)), ("b", pytest.approx(2.6e-3 + 11 * US))]
     assert (io.wakeups, io.cold_wakeups, io.messages) == (2, 1, 2)
     assert io.seconds == pytest.approx(122 * US)
+    assert cpu.busy.area() == pytest.approx(122 * US)  # the cold extra kept the core busy
+    assert cpu.idle_since == pytest.approx(2.6e-3 + 11 * US)
 
 
 def test_three_messages_arriving_while_busy_share_one_wakeup() -> None:
@@ -128,6 +131,17 @@ def test_cold_wakeup_needs_every_core_idle_for_the_window() -> None:
     at(env, 6.5e-3 - env.now, lambda: chan.send(0, None, lambda: None))  # idle 1.5 ms
     env.run()
     assert io.cold_wakeups == 1
+
+
+def test_a_cold_extra_delays_the_next_job_not_the_message() -> None:
+    env, cpu, io = world()
+    chan = io.channel(tls=False)
+    done: list[float] = []
+    at(env, 2e-3, lambda: chan.send(0, None, lambda: done.append(env.now)))
+    at(env, 2.05e-3, lambda: cpu.execute(0.0).callbacks.append(lambda _e: done.append(env.now)))
+    env.run()
+    # the message is handed on after 11 µs; the next job waits for the cold 100 µs too
+    assert done == pytest.approx([2.011e-3, 2.111e-3])
 
 
 def test_free_io_is_no_io() -> None:

@@ -39,10 +39,12 @@ workload:
 http:
   gateway: {{replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}}
   sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
+  stack: {{io: null}}
   tls: {{version: none}}
   orchestrator: {{readiness: {{period: 1}}}}
 messaging:
   broker: {{io: null}}
+  client: {{io: null}}
   tls: {{version: none}}
 """
 

@@ -58,6 +58,7 @@ workload:
 http:
   gateway: {{replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}}
   sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
+  stack: {{io: null}}
   tls: {{version: none}}
   control_plane: {{cpu_per_push: 0}}
   discovery: {{cpu_per_watch_event: 0}}
@@ -65,7 +66,7 @@ http:
   routes: {{back: {{balancing: round_robin, timeout: 0.5{routes}}}}}
 messaging:
   broker: {{io: null, ping_interval: 1, max_pings_out: 2}}
-  client: {{ping_interval: 1000}}
+  client: {{io: null, ping_interval: 1000}}
   tls: {{version: none}}
   request_timeout: 0.5
 timeline:

@@ -54,6 +54,7 @@ workload:
 http:
   gateway: {replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}
   sidecar: {cpu_per_request: 0, io: null, config_cpu: 0}
+  stack: {io: null}
   tls: {version: none}
   control_plane: {cpu_per_push: 0}
   discovery: {cpu_per_watch_event: 0}
@@ -61,7 +62,7 @@ http:
 messaging:
   clusters: [{name: eu, region: eu, servers: 1}, {name: us, region: us, servers: 1}]
   broker: {io: null}
-  client: {ping_interval: 1000}
+  client: {io: null, ping_interval: 1000}
   tls: {version: none}
   request_timeout: 500ms
 failover:
@@ -126,7 +127,7 @@ def test_a_region_outage_and_its_return_leave_both_architectures_able_to_fail_ov
         "  - {at: 3.0005, action: crash, service: dispatch-eu, instance: all, mode: closed}",
         "  - {at: 1.0005, action: region_outage, region: us, duration: 3, grace: 1}\n"
         "  - {at: 10.0005, action: crash, service: dispatch-eu, instance: all, mode: closed}",
-    ).replace("cpu_per_delivery: 0}", "cpu_per_delivery: 0, ping_interval: 1}")
+    ).replace("broker: {io: null}", "broker: {io: null, ping_interval: 1}")
     sc = scenario(text)
     for arch in ("messaging", "http"):
         w = world(sc, arch).run(20)

@@ -51,12 +51,14 @@ http:
   protocol: http2
   gateway: {{replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}}
   sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
+  stack: {{io: null}}
   tls: {{version: none}}
   routes:
     slow: {{retries: {{attempts: 3, retry_on: [per-try-timeout], per_try_timeout: {TRY},
                        backoff_base: 0{b}}}}}
 messaging:
   broker: {{io: null}}
+  client: {{io: null}}
   tls: {{version: none}}
   request_timeout: {TRY}
   retries: {{attempts: 3, backoff_base: 0{b}}}

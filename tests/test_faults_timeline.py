@@ -37,13 +37,14 @@ workload:
 http:
   gateway: {{replicas: 2, cpu_per_request: 0, io: null, config_cpu: 0}}
   sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
+  stack: {{io: null}}
   tls: {{version: none}}
   control_plane: {{cpu_per_push: 0}}
   discovery: {{cpu_per_watch_event: 0}}
   orchestrator: {{readiness: {{period: 1}}}}
 messaging:
   broker: {{servers: 2, io: null, ping_interval: 1}}
-  client: {{ping_interval: 1000, spread: ordered}}
+  client: {{io: null, ping_interval: 1000, spread: ordered}}
   tls: {{version: none}}
 timeline:
 {timeline}
@@ -187,12 +188,12 @@ def test_books_balance_at_every_event() -> None:
 @pytest.mark.parametrize(
     ("entry", "line", "message"),
     [
-        ("{at: 1, action: crash, service: nope}", 32, "unknown service 'nope'"),
-        ("{at: 1, action: crash, service: back, instance: 7}", 32, "never has an instance 7"),
-        ("{at: 1, action: stop, component: gateway, index: 2}", 32, "no 2"),
-        ("{at: 1, action: region_outage, region: mars}", 32, "unknown region 'mars'"),
-        ("{at: 1, action: link, between: [r/a, r/z]}", 32, "unknown region or zone 'r/z'"),
-        ("{at: 1, action: crash, service: back, mode: hang}", 32, "closed"),
+        ("{at: 1, action: crash, service: nope}", 33, "unknown service 'nope'"),
+        ("{at: 1, action: crash, service: back, instance: 7}", 33, "never has an instance 7"),
+        ("{at: 1, action: stop, component: gateway, index: 2}", 33, "no 2"),
+        ("{at: 1, action: region_outage, region: mars}", 33, "unknown region 'mars'"),
+        ("{at: 1, action: link, between: [r/a, r/z]}", 33, "unknown region or zone 'r/z'"),
+        ("{at: 1, action: crash, service: back, mode: hang}", 33, "closed"),
     ],
 )
 def test_timeline_errors_name_the_line(entry: str, line: int, message: str) -> None:

@@ -33,12 +33,13 @@ QUIET = """
   http:
     gateway: {replicas: 1, cpu_per_request: 0, io: null, config_cpu: 0}
     sidecar: {cpu_per_request: 0, io: null, config_cpu: 0}
+    stack: {io: null}
     tls: {version: none}
     control_plane: {cpu_per_push: 0}
     discovery: {cpu_per_watch_event: 0}
   messaging:
     broker: {io: null}
-    client: {ping_interval: 1000}
+    client: {io: null, ping_interval: 1000}
     tls: {version: none}
 """
 

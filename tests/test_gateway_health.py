@@ -43,6 +43,7 @@ http:
     config_cpu: 0
     health_check: {{{hc}}}
   sidecar: {{cpu_per_request: 0, io: null, config_cpu: 0}}
+  stack: {{io: null}}
   tls: {{version: none}}
   control_plane: {{cpu_per_push: 0}}
   discovery: {{cpu_per_watch_event: 0}}

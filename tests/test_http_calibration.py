@@ -1,4 +1,4 @@
-"""The sidecar mesh against its published figures (CALIBRATION.md), with calibrated defaults.
+"""The sidecar mesh against its published figures (scenarios/SOURCES.md), with calibrated defaults.
 
 Istio's benchmark: a client pod sends 1 KB requests at 1000 rps to a server pod that
 answers at once; "added latency" is the percentile with two sidecars (client side and

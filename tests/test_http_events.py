@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from sim.scenario.http import Sidecar
 from tests.test_http_world import QUIET_NET, QUIET_TLS, World, quiet
 
-CPU = 0.2e-3  # sidecar cpu_per_request (calibrated default)
+CPU = Sidecar().cpu_per_request  # the L7 work per pass (calibrated default); its I/O is off
 
 
 def _fanout(n: int) -> World:
@@ -33,6 +34,7 @@ workload:
   flows: [{{name: f, service: pub, operation: make}}]
 http:
   gateway: {{replicas: 1}}
+  sidecar: {{io: null}}
   tls: {QUIET_TLS}
 """
         )
@@ -113,6 +115,7 @@ workload:
 http:
   gateway: {{enabled: false}}
   sidecar: {{cpu_per_request: 0, io: null}}
+  stack: {{io: null}}
   tls: {QUIET_TLS}
   events: {{delivery: longpoll{extra}}}
 """

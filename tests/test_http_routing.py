@@ -200,7 +200,7 @@ workload:
 http:
   gateway: {{enabled: false}}
   sidecar: {{enabled: false}}
-  ambient: {{enabled: true}}
+  ambient: {{enabled: true, io: null, cpu_per_request: 0.06ms}}
   tls: {QUIET_TLS}
 """
         )

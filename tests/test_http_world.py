@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import simpy
 
-from sim.api import observers
+from sim.api import observers, override
 from sim.app.application import Application
 from sim.app.service import ServiceInstance
 from sim.core.component import Component
@@ -116,8 +116,10 @@ class World:
 
 
 def quiet(body: str, name: str = "quiet") -> Scenario:
-    """A scenario from YAML with no network delay (append ``http:`` settings in body)."""
-    return scenario(f"name: {name}\nrun: {{duration: 1, warmup: 0}}\n{body}")
+    """A scenario from YAML with no network delay (append ``http:`` settings in body), whose
+    services' HTTP stacks move messages for free (sim.core.io), so latencies are exact sums."""
+    sc = scenario(f"name: {name}\nrun: {{duration: 1, warmup: 0}}\n{body}")
+    return override(sc, ["http.stack.io=null", "messaging.client.io=null"])
 
 
 # --------------------------------------------------------------------------- checks

@@ -569,7 +569,9 @@ def test_every_cited_default_is_in_the_schema(schema: dict[str, Any]) -> None:
             prop = props[f.alias or name]
             assert prop["source"] == extra["source"], (model.__name__, name)
             assert prop["default"] == to_jsonable_python(f.default), (model.__name__, name)
-    assert cited >= 30  # the calibrated defaults (CALIBRATION.md); a walk that finds none fails
+    assert (
+        cited >= 30
+    )  # the calibrated defaults (scenarios/SOURCES.md); a walk that finds none fails
 
 
 # --------------------------------------------------------------------------- hash

@@ -58,8 +58,9 @@ def test_tls_handshake_once_at_connect() -> None:
 
 
 def test_request_reply_exact_latency_and_buckets() -> None:
-    """Request and reply each cross the server: 4 one-way legs plus parse + one write twice."""
-    b = box({"cpu_per_message": 1e-4, "cpu_per_delivery": 2e-4})
+    """Request and reply each cross the server: 4 one-way legs, and each is read and written
+    by the server, a wake-up (0.1 ms) plus the message (0.2 ms) each time (sim.core.io)."""
+    b = box({"io": {"wakeup": 1e-4, "per_message": 2e-4, "cold_wakeup": 0, "per_byte": 0}})
     r, s = b.client("r"), b.client("s")
     b.respond(s, "svc.x", "q")
     b.run(1.0)
@@ -68,22 +69,24 @@ def test_request_reply_exact_latency_and_buckets() -> None:
     status, answer = p.value
     assert status == "ok"
     assert answer.tr.network == pytest.approx(4 * OW)
-    assert answer.tr.infra == pytest.approx(2 * (1e-4 + 2e-4))
+    assert answer.tr.infra == pytest.approx(4 * (1e-4 + 2e-4))
     assert answer.tr.queueing == pytest.approx(0.0)
-    assert b.log[0][0] == pytest.approx(1.0 + 2 * OW + 3e-4)  # the responder got it
+    assert b.log[0][0] == pytest.approx(1.0 + 2 * OW + 6e-4)  # the responder got it
+    io = b.servers[0].io
+    assert io is not None and (io.wakeups, io.messages) >= (4, 4)
     assert r.waiters == {}
 
 
 def test_no_responders_answered_at_once() -> None:
-    """Nobody subscribed: 503 after one round trip and the parse (no timeout)."""
-    b = box({"cpu_per_message": 1e-4, "cpu_per_delivery": 2e-4})
+    """Nobody subscribed: 503 after one round trip, the read and the 503's write (no timeout)."""
+    b = box({"io": {"wakeup": 1e-4, "per_message": 2e-4, "cold_wakeup": 0, "per_byte": 0}})
     r = b.client("r")
     b.run(1.0)
     p = b.request(r, "nobody", timeout=5.0)
     b.run(1.5)
     status, answer = p.value
     assert status == "no_responders"
-    assert answer.tr.network + answer.tr.infra == pytest.approx(2 * OW + 3e-4)
+    assert answer.tr.network + answer.tr.infra == pytest.approx(2 * OW + 6e-4)
     assert b.servers[0].book.tallies[("server", "nats-0", "no_responders")].value == 1
 
 

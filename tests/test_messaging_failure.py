@@ -141,8 +141,7 @@ def test_silent_server_found_by_client_and_route_pings() -> None:
         {
             "broker": {
                 "servers": 2,
-                "cpu_per_message": 0,
-                "cpu_per_delivery": 0,
+                "io": None,
                 "ping_interval": 5,
             },
             "tls": {"version": "none"},

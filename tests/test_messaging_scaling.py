@@ -3,9 +3,10 @@ as configured (10, 100 and 1,000 clients).
 
 Memory over the measured window: baseline + per connection (server + TLS) + per
 subscription (each client's inbox; the instance's inbox, responder and per-instance
-subjects) + pending bytes (≈ 0 at 10 Gbit/s). CPU: every request and every reply is parsed
-once and written once: ``2 × (cpu_per_message + cpu_per_delivery)`` per request; the TLS
-handshakes and the first pings fall in the warm-up. Every CPU second is booked to an account.
+subjects) + pending bytes (≈ 0 at 10 Gbit/s). CPU: every request and every reply is read
+once and written once, each its own wake-up at these rates (sim.core.io):
+``4 × (wakeup + per_message)`` per request; the TLS handshakes and the first pings fall in the
+warm-up. Every CPU second is booked to an account.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ workload:
   clients: {clients}
   flows: [{{name: f, service: svc, operation: op}}]
 messaging:
-  broker: {{cpu_per_message: 2us, cpu_per_delivery: 1us}}
+  broker:
+    io: {{wakeup: 2us, per_message: 1us, cold_wakeup: 0, per_byte: 0, tls_per_record: 0,
+          tls_per_byte: 0}}
 """
     return sim.simulate(scenario(text), "messaging")
 
@@ -61,7 +64,7 @@ def test_cpu_grows_with_message_rate_and_is_booked_per_account(clients: int) -> 
     rate = 2.0 * clients
     r = run(clients, rate)
     got = broker_row(r)
-    per_request = 2 * (2e-6 + 1e-6)
+    per_request = 4 * (2e-6 + 1e-6)
     expected = rate * DURATION * per_request
     assert got["cpu"] == pytest.approx(expected, rel=2e-3)  # requests across the window edges
     b = r.broker

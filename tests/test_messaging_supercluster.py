@@ -48,7 +48,7 @@ workload:
 messaging:
   clusters: [{{name: eu, region: eu, servers: 1}}, {{name: us, region: us, servers: 1}}]
   broker: {{io: null, ping_interval: {ping}}}
-  client: {{ping_interval: 1000}}
+  client: {{io: null, ping_interval: 1000}}
   tls: {{version: none}}
   request_timeout: 500ms
 """

@@ -4,8 +4,8 @@ The scenario (``tests.helpers.queue_scenario``) is ONE service, one instance wit
 and one FIFO queue, Poisson arrivals at rate λ, and the exact overrides:
 
 * ``http.gateway.enabled: false``, ``http.sidecar.enabled: false`` (so no control plane),
-  ``http.tls.version: none``;
-* ``messaging.broker.cpu_per_message: 0``, ``messaging.broker.cpu_per_delivery: 0``,
+  ``http.stack.io: null``, ``http.tls.version: none``;
+* ``messaging.broker.io: null``, ``messaging.client.io: null`` (moving messages is free),
   ``messaging.tls.version: none``;
 * ``placement.network``: ``same_host_rtt``, ``same_zone_rtt``, ``cross_zone_rtt`` and
   ``default_region_rtt`` all 0; ``request_bytes: 0`` and ``response_bytes: 0``;

@@ -10,7 +10,7 @@ import yaml
 
 from sim.cli import main
 from sim.real.calibrate import Calibration, profile, with_io, write_profile
-from sim.real.cases import Case, apply_profile, grid, scenario
+from sim.real.cases import Case, grid, scenario
 from sim.real.compare import Row, load_profile, table_csv, table_md, write
 from sim.real.fit import Fit
 from sim.real.measure import Measurement
@@ -82,9 +82,9 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     write_profile(path, data)
     loaded = load_profile(path)
-    assert loaded["versions"] == {"nats-server": "2.15.1"}
-    assert loaded["machine"]["cores"] >= 1
-    values = loaded["values"]
+    assert loaded.versions == {"nats-server": "2.15.1"}
+    assert loaded.machine["cores"] >= 1
+    values = yaml.safe_load(path.read_text())["values"]
     assert values["messaging.broker.io.wakeup"]["value"] == pytest.approx(20e-6)
     assert (
         "per_message kept at the scenario defaults"
@@ -94,12 +94,10 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     assert values["messaging.broker.memory"]["value"] == 15 << 20
     assert "reqreply, 100-800 rps, fit R^2 0.95" in values["messaging.broker.io.wakeup"]["source"]
     case = Case("reqreply", 100)
-    sc = scenario(case, 20e-6, 30e-6, 1.0, values)
+    sc = scenario(case, 20e-6, 30e-6, 1.0, loaded)
     assert sc["messaging"]["broker"]["io"]["wakeup"] == pytest.approx(20e-6)
     assert sc["messaging"]["broker"]["servers"] == 1
-    # the scenario's own values win over the profile's
-    own = apply_profile({"messaging": {"broker": {"memory": 1}}}, values)
-    assert own["messaging"]["broker"]["memory"] == 1
+    assert sc["messaging"]["client"]["io"] is None  # switched off in the case: no calibration
 
 
 def test_case_scenarios_load_and_io_lands_in_the_right_section() -> None:
@@ -124,22 +122,32 @@ def test_cli_bad_input_is_one_line_exit_2(
     assert len(capsys.readouterr().err.strip().splitlines()) == 2
 
 
+def test_malformed_profile_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: 2\nname: x\n")
+    assert main(["validate", "--real", "--calibration", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"sim validate: --calibration {bad}:")
+
+
 def test_profile_yaml_is_plain_data(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
     write_profile(path, {"profile": 1, "name": "x", "values": {}})
     assert yaml.safe_load(path.read_text())["profile"] == 1
 
 
-def test_shipped_default_profile_states_its_origin_and_applies() -> None:
+@pytest.mark.parametrize("name", ["default.yaml", "measured.yaml"])
+def test_shipped_profiles_state_their_origin_and_apply(name: str) -> None:
     from sim.api import scenario_from_dict
-    from sim.real.compare import DEFAULT_PROFILE
+    from sim.calibration import DEFAULT_PROFILE
 
-    data = load_profile(DEFAULT_PROFILE)
-    assert {"cpu", "cores", "kernel", "virtualised"} <= set(data["machine"])
-    assert data["versions"]["nats-server"]
-    for path, entry in data["values"].items():
-        assert entry["source"].startswith("measured: sim calibrate"), path
-        assert entry["value"] >= 0, path
+    data = load_profile(DEFAULT_PROFILE.with_name(name))
+    assert {"cpu", "cores", "kernel", "virtualised"} <= set(data.machine)
+    assert data.versions["nats-server"]
+    if name == "measured.yaml":  # written by sim calibrate: every value measured here
+        assert all(v.source.startswith("measured: sim calibrate") for v in data.values.values())
     for case in (Case("reqreply", 100, tls=True), Case("proxy", 100, responders=1)):
-        sc = scenario_from_dict(scenario(case, 10e-6, 30e-6, 1.0, data["values"]))
-        assert sc.messaging.broker.memory == data["values"]["messaging.broker.memory"]["value"]
+        sc = scenario_from_dict(scenario(case, 10e-6, 30e-6, 1.0, data))
+        assert sc.messaging.broker.memory == data.values["messaging.broker.memory"].value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import sim
+from sim.scenario.http import Proxy
 from sim.validation.capacity import (
     arrival_rate,
     capacity_report,
@@ -22,25 +23,49 @@ def _loads(sc: sim.Scenario) -> dict[str, float]:
     return {f"{ld.architecture}/{ld.component}": ld.utilisation for ld in expected_loads(sc)}
 
 
+def _io(p: Proxy, tls: bool) -> float:
+    """One read or write of 1 KB that is its own warm wake-up (sim.core.io)."""
+    io = p.io
+    assert io is not None
+    plain = io.wakeup + io.per_message + 1024 * io.per_byte
+    return plain + (io.tls_per_record + 1024 * io.tls_per_byte if tls else 0.0)
+
+
+def _proxy_pass(p: Proxy, tls_links: int) -> float:
+    """One request through a proxy, by hand: its L7 work and four reads or writes, two per
+    link, on (m)TLS links or plain (a sidecar's app side)."""
+    return p.cpu_per_request + 2 * tls_links * _io(p, True) + (4 - 2 * tls_links) * _io(p, False)
+
+
 def test_flagship_loads_by_hand() -> None:
     """200 orders/s; each order: create (lognormal 1.5 ms) → dispatch (1 ms), ORDERS.created
     to notify (shared, 0.5 ms) and audit (each), audit also mirrors both request subjects."""
-    u = _loads(flagship())
+    sc = flagship()
+    u = _loads(sc)
+    side = _proxy_pass(sc.http.sidecar, 1) / 2  # per pass, over 2 cores
+    # a gateway: the edge (TLS) and the mesh (mTLS), and the audit's mirror of each request
+    # (written and its answer read on mTLS)
+    gw = (_proxy_pass(sc.http.gateway, 2) + 2 * _io(sc.http.gateway, True)) / 2
+    b = sc.messaging.broker.io
+    assert b is not None
+    op = b.wakeup + b.per_message + b.tls_per_record  # one read or write (bytes not estimated)
     for i in range(3):
         assert u[f"both/order-create-{i}"] == pytest.approx(200 / 3 * 1.5 * MS)
         assert u[f"both/order-dispatch-{i}"] == pytest.approx(200 / 3 * 1 * MS)
         # inbound 200/3, outbound call 200/3, two webhooks per order: 4 × 200/3 passes
-        assert u[f"http/order-create-{i}.sidecar"] == pytest.approx(4 * 200 / 3 * 0.2 * MS / 2)
-        assert u[f"http/order-dispatch-{i}.sidecar"] == pytest.approx(200 / 3 * 0.2 * MS / 2)
+        # … and its route mirrors ORDERS.cmd.dispatch to the audit: a write and a read on mTLS
+        mirror = 200 / 3 * 2 * _io(sc.http.sidecar, True) / 2
+        assert u[f"http/order-create-{i}.sidecar"] == pytest.approx(4 * 200 / 3 * side + mirror)
+        assert u[f"http/order-dispatch-{i}.sidecar"] == pytest.approx(200 / 3 * side)
     for i in range(2):
         assert u[f"both/order-notify-{i}"] == pytest.approx(100 * 0.5 * MS)
-        assert u[f"http/gateway-{i}"] == pytest.approx(100 * 0.2 * MS / 2)
+        assert u[f"http/gateway-{i}"] == pytest.approx(100 * gw)
     # audit hears ORDERS.cmd.create, ORDERS.cmd.dispatch (mirrors) and ORDERS.created
     assert u["both/order-audit-0"] == pytest.approx(3 * 200 * 0.1 * MS)
-    assert u["http/order-audit-0.sidecar"] == pytest.approx(600 * 0.2 * MS / 2)
-    # NATS per order: 5 messages (2 requests, 2 replies, 1 event) and 8 copies written
+    assert u["http/order-audit-0.sidecar"] == pytest.approx(600 * side)
+    # NATS per order: 5 messages read (2 requests, 2 replies, 1 event) and 8 copies written
     # (create: responder + audit + reply; dispatch: the same; event: notify + audit)
-    assert u["messaging/nats-0"] == pytest.approx(200 * (5 + 8) * 0.1e-6 / 2)
+    assert u["messaging/nats-0"] == pytest.approx(200 * (5 + 8) * op / 2)
 
 
 def test_no_warning_for_the_flagship() -> None:
@@ -123,10 +148,16 @@ def test_probabilistic_calls_in_service_work() -> None:
 
 @pytest.mark.slow
 def test_expected_infrastructure_load_matches_a_run() -> None:
-    """Gateways, sidecars and the broker cost a fixed CPU per pass, so a 20 s run at 200/s
-    (≈ 4000 orders; Poisson count sd ≈ 1.6 %) must land within 5 % (≈ 3 sd) of the
-    expected busy cores, summed by kind."""
-    sc = flagship("run.duration=20", "run.warmup=2")
+    """With no cold wake-ups and no per-byte work, gateways, sidecars and the broker cost a
+    fixed CPU per read or write at 200/s (batches are rare), so a 20 s run (≈ 4000 orders;
+    Poisson count sd ≈ 1.6 %) must land within 5 % (≈ 3 sd) of the expected busy cores,
+    summed by kind."""
+    warm = [
+        f"{p}.io.{f}=0"
+        for p in ("http.gateway", "http.sidecar", "messaging.broker")
+        for f in ("cold_wakeup", "per_byte", "tls_per_byte")
+    ]
+    sc = flagship("run.duration=20", "run.warmup=2", *warm)
     loads = expected_loads(sc)
     cmp = sim.compare(sc, replications=1)
     comps = cmp.frame("components")

@@ -62,8 +62,8 @@ class Cpu:
             self._queue.append((ev, work, tail))
         return ev
 
-    def execute_batch(self, seal: Callable[[], float]) -> Event:
-        """Like :meth:`execute`, but the work is ``seal()``, asked for when the job gets a
+    def execute_batch(self, seal: Callable[[], tuple[float, float]]) -> Event:
+        """Like :meth:`execute`, but ``(work, tail) = seal()``, asked for when the job gets a
         core: a batch of messages (:mod:`sim.core.io`) takes in whatever arrived until then."""
         ev = Event(self.env)
         if self.free > 0:
@@ -82,7 +82,7 @@ class Cpu:
 
     def _start(self, ev: Event | None, work: Any, tail: float) -> None:
         if tail < 0:  # a batch: its work is known now (before this core counts as busy)
-            work, tail = work(), 0.0
+            work, tail = work()
         free = self.free - 1
         self.free = free
         self.jobs += 1

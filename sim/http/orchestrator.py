@@ -16,7 +16,7 @@ Afterwards the timings are Kubernetes' (defaults from ``k8s SetDefaults_Probe``)
   the catalog removes it after ``update_delay``.
 * **Hang** — the process accepts connections and never answers. The next probe fails after
   ``timeout``, and after ``failure_threshold`` failed probes in a row (one ``period``
-  apart) the endpoint is removed: ≈ period × threshold (CALIBRATION.md: "hung process
+  apart) the endpoint is removed: ≈ period × threshold (scenarios/SOURCES.md: "hung process
   ≈30 s").
 
 Every step is logged: ``(t, "ready" | "removed" | "exit", instance, service)``.

@@ -1,7 +1,7 @@
 """Events as webhooks: one HTTP request per observer per event, through the mesh.
 
 Each observer has a registration at the publisher; an event becomes one POST per
-registration (GitHub-style, CALIBRATION.md): to one instance of the observer service,
+registration (GitHub-style: the GitHub webhook docs): to one instance of the observer service,
 load-balanced (``shared`` delivery), or to each of its instances (``each``: the publisher
 resolves the instances through discovery, headless-service style, and addresses each one).
 The POST leaves the publishing instance through its outbound path (its sidecar, its node's

@@ -21,9 +21,9 @@ Costs (:mod:`sim.core.io`, ``messaging.broker.io``): a message is read from its 
 meanwhile, then parsed, matched and routed; each copy is written to its connection in a
 wake-up with whatever else is queued for it, and leaves when that write is done.
 Memory: baseline + per connection + per subscription (mirrors included) + pending bytes.
-The CPU of each message read or written is also booked per account (the account the message
-travels in when read, the receiving account when written): its own per-message, per-byte
-and TLS work; wake-ups are the server's, shared by the accounts in the batch, and not split.
+Every CPU second is also booked to an account: each message's equal share of the wake-up
+that read or wrote it goes to the account it travels in when read, to the receiving account
+when written (``Io.on_share``).
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ class BrokerServer(Component):
         self.closures: list[tuple[float, str, str]] = []  # (time, client, reason)
         tls = fabric.cfg.tls
         self.io = Io.of(self.cpu, b.io)
+        if self.io is not None:
+            self.io.on_share = self._charge
         self.tls = tls_active(tls)
         # one read and one write channel per connection it holds (a client's ClientConn, or
         # the (peer, "route"|"gateway") link), made on first use
@@ -275,7 +277,7 @@ class BrokerServer(Component):
         chan = self.rx.get(key)
         if chan is None:
             chan = self.rx[key] = self.io.channel(self.tls)
-        chan.send(msg.nbytes, msg.tr, partial(self._route, msg, frm))
+        chan.send(msg.nbytes, msg.tr, partial(self._route, msg, frm), msg.account)
 
     def _route(self, msg: Msg, frm: str) -> None:
         """Route one message that was read: who gets a copy, then the copies are written."""
@@ -287,7 +289,6 @@ class BrokerServer(Component):
         (self._bytes_in or self._tally("_bytes_in", "bytes_in")).value += msg.nbytes
         lg = self.ledgers.get(msg.account) or self.ledger(msg.account)
         (lg.messages_in or lg.tally("messages_in")).value += 1.0
-        self._charge(msg.account, msg.nbytes)
         if msg.subject.startswith(GATEWAY_REPLY_PREFIX):
             _, cluster, server, rest = msg.subject.split(".", 3)
             if cluster != self.cluster or server != self.name:
@@ -340,6 +341,7 @@ class BrokerServer(Component):
             msg.nbytes,
             msg.tr,
             partial(self.fabric.route_send, self, dst, msg),
+            msg.account,
         )
 
     def _to_gateway(self, cluster: str, msg: Msg) -> None:
@@ -348,6 +350,7 @@ class BrokerServer(Component):
             msg.nbytes,
             msg.tr,
             partial(self.fabric.gateway_send, self, cluster, msg),
+            msg.account,
         )
 
     def _deliver(
@@ -378,14 +381,8 @@ class BrokerServer(Component):
         self.book.count("server", self.name, "permission_violations")
         self.book.count("account", account, "permission_violations")
 
-    def _charge(self, account: str, nbytes: float) -> None:
-        """Book one message read or written to the account (its own work, not wake-ups)."""
-        io = self.io
-        if io is None:
-            return
-        work = io.per_message + nbytes * io.per_byte
-        if self.tls:
-            work += io.tls_record + nbytes * io.tls_byte
+    def _charge(self, account: str, work: float) -> None:
+        """Book CPU seconds to an account (a message's share of a wake-up)."""
         lg = self.ledgers.get(account) or self.ledger(account)
         (lg.cpu_seconds or lg.tally("cpu_seconds")).value += work
 
@@ -435,9 +432,9 @@ class BrokerServer(Component):
         lg = self.ledgers.get(account) or self.ledger(account)
         (lg.messages_out or lg.tally("messages_out")).value += 1.0
         (lg.bytes_out or lg.tally("bytes_out")).value += nbytes
-        self._charge(account, nbytes)
         self.bytes_out += nbytes
 
     def _write(self, conn: ClientConn, msg: Msg, interest: Interest) -> None:
         self._count_out(conn.account, msg.nbytes)
-        pass_through(self._out(conn), msg.nbytes, msg.tr, partial(conn.take, self, msg, interest))
+        out = self._out(conn)
+        pass_through(out, msg.nbytes, msg.tr, partial(conn.take, self, msg, interest), conn.account)

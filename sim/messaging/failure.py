@@ -17,8 +17,7 @@ bases run it:
 
 A PONG resets the count. So a peer that stops answering is declared dead on the
 ``max_pings_out + 1``-th tick after the first ping it cannot answer: an idle client at most
-``ping_interval × (max_pings_out + 1)`` after it fell silent (CALIBRATION.md: ≈6 min with the
-defaults); a client that was sending until it died delays the server's first ping by up to
+``ping_interval × (max_pings_out + 1)`` after it fell silent (≈6 min with the defaults); a client that was sending until it died delays the server's first ping by up to
 one more interval (``lastIn``). A closed socket is seen as soon as the FIN or RST arrives
 (one-way delay). Every PING and PONG also costs the broker a parse and a write.
 

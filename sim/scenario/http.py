@@ -1,7 +1,7 @@
 """HTTP-side settings: gateway, sidecars or ambient ztunnels, routes (timeouts, retries,
 balancing), pools, the control plane, service discovery and the orchestrator, and events.
 
-Every default names its source: the rows of ``shared/CALIBRATION.md`` (Istio, Envoy, Go
+Every default names its source: published figures and measurements (``scenarios/SOURCES.md``) (Istio, Envoy, Go
 net/http, Kubernetes, Consul, GitHub webhooks, RFC 6202) or a public source named in the
 text. Where a figure is an assumption the text says so. ``None`` means "off" (no timeout,
 no retry budget) or "derived from another setting", as each field explains.

@@ -24,15 +24,18 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from sim.scenario import profile
 from sim.scenario.checks import check_structure
 from sim.scenario.model import LocatedError, Scenario
+
+T = TypeVar("T", bound=BaseModel)
 
 Path_ = tuple[str | int, ...]
 MAX_NODES = 200_000  # refuses alias bombs ("billion laughs") before they exhaust memory
@@ -309,8 +312,18 @@ def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
     return src.error(path, msg)
 
 
-def load(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
-    """Load, override and validate a scenario file; every problem is a ScenarioError."""
+def validate_as(model: type[T], data: Any, src: Source) -> T:
+    """Any strict model from plain data (a calibration profile…), errors located in ``src``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise _located(e, src, data) from None
+
+
+def load(path: str | Path, sets: Sequence[str] = (), calibration: str | None = None) -> Scenario:
+    """Load, override, calibrate and validate a scenario file; every problem is a
+    ScenarioError. ``calibration``: a profile applied under the scenario's own values
+    (:mod:`sim.scenario.profile`; it wins over the file's ``calibration:``)."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -327,6 +340,7 @@ def load(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     data, src = read_yaml(text, str(path))
     if sets:
         data = apply_sets(data, sets, src)
+    data = profile.resolve(data, src, p, calibration)
     return validate(data, src)
 
 

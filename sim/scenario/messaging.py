@@ -6,7 +6,7 @@ Every default names its source: nats-server ``server/const.go`` (ping interval a
 pings out, max payload, max pending, write deadline, route pool size), ``server/route.go`` and
 ``server/gateway.go`` (ping caps), ``server/server.go`` (short first ping), nats.go ``nats.go``
 (client ping, reconnect wait and jitter, connect timeout, reconnect buffer), measurements and
-``nats bench`` figures from shared/CALIBRATION.md. Where a figure is an assumption the text
+measurements of nats-server 2.15.1 (``scenarios/SOURCES.md``). Where a figure is an assumption the text
 says so.
 
 ``accounts`` mirrors nats-server.conf's ``accounts`` block (exports, imports, ``prefix``/``to``,

@@ -2,9 +2,8 @@
 
 A scenario describes one application (services, operations, calls, events, subscriptions),
 the load that drives it, where things are placed, and how each architecture is configured.
-Every default below names its source (``cited``); the sources are the rows of
-``shared/CALIBRATION.md`` or a public measurement named in the text. The application part
-is architecture-neutral; ``http`` and ``messaging`` hold what only one side has.
+Every default below names its source (``cited``); ``scenarios/SOURCES.md`` lists them all,
+generated from these models. The application part is architecture-neutral; ``http`` and ``messaging`` hold what only one side has.
 
 Structural checks that need the whole scenario (references, call cycles, sizes) are model
 validators here and raise errors whose location is a path into the YAML, so the loader can
@@ -30,6 +29,7 @@ from sim.scenario.common import Tls  # noqa: F401
 from sim.scenario.distributions import Constant, Distribution
 from sim.scenario.http import Gateway, HttpSettings, Pool, Proxy  # noqa: F401
 from sim.scenario.messaging import Broker, MessagingSettings  # noqa: F401
+from sim.scenario.profile import AppliedProfile
 from sim.scenario.timeline import Autoscale, Failover, TimelineEntry
 from sim.scenario.units import Duration, Size, parse_duration
 
@@ -60,8 +60,8 @@ class Operation(Strict):
     """One operation of a service: CPU demand, then its calls in order, then its events."""
 
     demand: Distribution = Field(default_factory=lambda: Constant(dist="constant", value=0.0))
-    request_bytes: Size = cited(1024, "Istio benchmark payload (1 KB), CALIBRATION.md", ge=0)
-    response_bytes: Size = cited(1024, "Istio benchmark payload (1 KB), CALIBRATION.md", ge=0)
+    request_bytes: Size = cited(1024, "Istio performance page: benchmark payload 1 KB", ge=0)
+    response_bytes: Size = cited(1024, "Istio performance page: benchmark payload 1 KB", ge=0)
     calls: list[Call] = Field(default_factory=list)
     emits: list[Emit] = Field(default_factory=list)
     subject: str | None = Field(
@@ -293,4 +293,9 @@ class Scenario(Strict):
     )
     failover: list[Failover] = Field(
         default_factory=list, description="DNS failover records (HTTP global failover)"
+    )
+    calibration: AppliedProfile | None = Field(
+        None,
+        description="a calibration profile file (sim calibrate) whose measured values are "
+        "the defaults under this scenario's own; resolved on load to what it supplied",
     )

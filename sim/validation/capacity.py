@@ -119,11 +119,17 @@ def io_op(cost: IoCost | None, nbytes: float, tls: bool) -> float:
     return work
 
 
-def _proxy_work(p: Any, tls: m.Tls) -> float:
-    """A request through a proxy: its L7 work and four reads or writes of 1 KB, two on TLS
-    (the mesh side) and two plain (the app side)."""
+def _proxy_work(p: Any, tls: m.Tls, tls_links: int = 1) -> float:
+    """A request through a proxy: its L7 work and four reads or writes of 1 KB — on a
+    sidecar two on (m)TLS (the mesh side) and two plain (the app side); on a gateway all
+    four on TLS (``tls_links`` 2: the edge and the mesh)."""
     secure = tls.version != "none"
-    return p.cpu_per_request + 2 * io_op(p.io, 1024, secure) + 2 * io_op(p.io, 1024, False)
+    on_tls = 2 * tls_links
+    return (
+        p.cpu_per_request
+        + on_tls * io_op(p.io, 1024, secure)
+        + (4 - on_tls) * io_op(p.io, 1024, False)
+    )
 
 
 class _Tally:
@@ -136,6 +142,7 @@ class _Tally:
         self.deliveries = 0.0
         self.observers = _observers(sc)
         self.recipients = _Count(sc)
+        self._tls = sc.http.tls.version != "none"
 
     def _spread(self, where: Where) -> list[tuple[int, float]]:
         service, pin = where
@@ -159,7 +166,7 @@ class _Tally:
         g = self.sc.http.gateway
         for i in range(g.replicas):
             self.busy[("http", f"gateway-{i}")] += (
-                rate / g.replicas * _proxy_work(g, self.sc.http.tls)
+                rate / g.replicas * _proxy_work(g, self.sc.http.tls, tls_links=2)
             )
 
     def request(self, caller: Where, target: Where, operation: str, rate: float) -> None:
@@ -170,20 +177,24 @@ class _Tally:
         h = sc.http
         edge = caller == EDGE
         mirror_via_sidecar = False  # does a mirrored copy pass the caller's outbound sidecar
+        mirror_by: Where | str | None = None  # the proxy whose route mirrors the request
         if edge or not h.sidecar.enabled or h.internal_route == "direct":
             if h.gateway.enabled and (edge or h.internal_route == "gateway"):
                 self._gateway(rate)
+                mirror_by = "gateway"
             else:
                 mirror_via_sidecar = not edge
         else:
             self._sidecar(caller, rate)
+            mirror_by = caller
             if h.gateway.enabled and h.internal_route == "gateway":
                 self._gateway(rate)
+                mirror_by = "gateway"
         self._sidecar(target, rate)  # the target's inbound sidecar
         subject = request_subject(sc, target[0], operation)
         self.messages += 2 * rate  # request and reply
         self.deliveries += rate * (self.recipients(subject) + self.recipients("_INBOX.x.0") + 1)
-        self._deliver(subject, rate, caller if mirror_via_sidecar else EDGE)
+        self._deliver(subject, rate, caller if mirror_via_sidecar else EDGE, mirror_by)
         for call in op.calls:
             self.request(
                 target, (call.service, call.instance), call.operation, rate * call.probability
@@ -194,8 +205,27 @@ class _Tally:
             self.deliveries += r * self.recipients(emit.subject)
             self._deliver(emit.subject, r, target)
 
-    def _deliver(self, subject: str, rate: float, sender: Where) -> None:
-        """Copies of a message to its observers (webhooks / NATS deliveries)."""
+    def _mirror_io(self, by: Where | str, rate: float) -> None:
+        """Two reads or writes of 1 KB on (m)TLS at the proxy that mirrors a request."""
+        h = self.sc.http
+        if by == "gateway":
+            g = h.gateway
+            for i in range(g.replicas):
+                self.busy[("http", f"gateway-{i}")] += (
+                    rate / g.replicas * 2 * io_op(g.io, 1024, self._tls)
+                )
+            return
+        assert not isinstance(by, str)
+        for i, share in self._spread(by):
+            self.busy[("http", f"{by[0]}-{i}.sidecar")] += (
+                rate * share * 2 * io_op(h.sidecar.io, 1024, self._tls)
+            )
+
+    def _deliver(
+        self, subject: str, rate: float, sender: Where, mirror_by: Where | str | None = None
+    ) -> None:
+        """Copies of a message to its observers (webhooks / NATS deliveries); ``mirror_by``:
+        the proxy whose route mirrors a request (Envoy request mirroring)."""
         for obs in self.observers.get(subject, ()):
             svc = self.sc.services[obs.service]
             work = svc.operations[obs.operation].demand.mean
@@ -206,6 +236,8 @@ class _Tally:
                 else [(obs.service, None)]
             )
             self._sidecar(sender, rate * copies)  # the sender's outbound sidecar
+            if mirror_by is not None:  # the proxy whose route mirrors it writes the copy and
+                self._mirror_io(mirror_by, rate * copies)  # reads its answer
             for t in targets:
                 self._app(t, rate, work)
                 self._sidecar(t, rate)
