@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := sim tests $(wildcard benchmarks)
 
-.PHONY: demo test lint format bench clean venv browser example
+.PHONY: demo test lint format bench clean venv browser proxy example
 
 venv: $(STAMP)
 
@@ -32,7 +32,7 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-test: lint browser
+test: lint browser proxy
 	$(BIN)/pytest
 
 # The report's rendering test needs headless Chromium. Install it where we can (Debian-like,
@@ -43,6 +43,15 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
 	  echo "note: chromium not installed; the report rendering test will skip"
 
+# `sim calibrate` / `sim validate --real` and their test measure a real L7 proxy: Envoy if on
+# PATH, else haproxy (installed here where we can: Debian-like, root), else nginx; without
+# one, the proxy cases are left out and the test says why.
+proxy:
+	@command -v envoy >/dev/null 2>&1 || command -v haproxy >/dev/null 2>&1 || \
+	  [ -x /usr/sbin/haproxy ] || command -v nginx >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null) ; } || \
+	  echo "note: no L7 proxy installed; the real proxy cases will skip"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -29,7 +29,9 @@ EXAMPLES = {
     "validate": """examples:
   sim validate scenarios/order-service.yaml
   sim validate --theory
-  sim validate --theory --case mm1 --replications 20""",
+  sim validate --theory --case mm1 --replications 20
+  sim validate --real --quick
+  sim validate --real --out reports/validation-real""",
     "schema": """examples:
   sim schema > scenario.schema.json""",
 }
@@ -107,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sim.validation.suite import add_arguments as add_theory_arguments
 
     add_theory_arguments(v)
+    from sim.real.compare import add_arguments as add_real_arguments
+
+    add_real_arguments(v)
 
     sub.add_parser(
         "schema",
@@ -122,10 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules() -> list[Any]:
     """Modules that contribute subcommands: each has add_parser(sub) and COMMANDS."""
     from sim.interop import commands as interop_commands
+    from sim.real import calibrate as calibrate_commands
     from sim.report import commands as report_commands
     from sim.sweep import commands as sweep_commands
 
-    return [report_commands, sweep_commands, interop_commands]
+    return [report_commands, sweep_commands, calibrate_commands, interop_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,6 +172,10 @@ def _validate(args: argparse.Namespace) -> int:
         from sim.validation.suite import cmd_validate_theory
 
         return cmd_validate_theory(args)
+    if args.real:
+        from sim.real.compare import cmd_validate_real
+
+        return cmd_validate_real(args)
     if not args.file:
         print("sim validate: give a scenario FILE (or --theory)", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,0 +1,198 @@
+"""The grid of small real topologies, and the simulator scenario equivalent to each.
+
+Three shapes (issue 13), each at several rates (requests per second):
+
+* ``reqreply``: ``clients`` requester connections → nats-server → a queue group of 2
+  responders; 4 messages through the server per request (request in, request out, reply in,
+  reply out).
+* ``fanout``: as ``reqreply`` with one responder that also publishes an event per request to
+  ``subscribers`` plain subscribers (1:n fan-out): 4 + 1 + n messages per request.
+* ``proxy``: ``clients`` processes with keep-alive HTTP/1.1 connections → one L7 proxy →
+  one keep-alive HTTP backend.
+
+:func:`scenario` writes the same topology as a scenario dict for the normal loader
+(:func:`sim.api.scenario_from_dict`): one host, every RTT the loopback RTT, no gateway or
+sidecar unless the case has a proxy, the requesters as the workload's clients, and each
+service's demand set to what the real peer process (a Python responder or backend) was
+measured to spend per request, so the simulator and the real system run the same work (that
+CPU includes the peer's own socket I/O, so the in-service protocol costs, ``messaging.client.io``
+and ``http.stack.io``, are off: counted once, not twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from sim.scenario.profile import Profile
+
+Kind = Literal["reqreply", "fanout", "proxy"]
+RATES = (100, 200, 400, 800, 1200, 2000)
+QUICK_RATES = (200, 800)
+PAYLOAD = 128  # bytes per request and reply body (small RPCs, as in nats bench -s 128)
+BIG = 16384  # bytes: a large body, to separate per-byte from per-message costs
+
+
+@dataclass(frozen=True)
+class Case:
+    """One real topology at one rate."""
+
+    kind: Kind
+    rate: float
+    tls: bool = False
+    clients: int = 2  # load processes (one NATS connection each)
+    responders: int = 2
+    subscribers: int = 0
+    request_bytes: int = PAYLOAD
+    response_bytes: int = PAYLOAD
+    event_bytes: int = PAYLOAD
+    connections_per_client: int = 4  # HTTP keep-alive connections per load process
+    seed: int = 1
+
+    @property
+    def name(self) -> str:
+        """A short label, e.g. ``reqreply-tls@800``."""
+        shape = f"fanout{self.subscribers}" if self.kind == "fanout" else self.kind
+        size = f"-{self.request_bytes // 1024}k" if self.request_bytes >= 1024 else ""
+        return f"{shape}{size}{'-tls' if self.tls else ''}@{self.rate:g}"
+
+    @property
+    def component(self) -> str:
+        """Which server the case measures: ``broker`` or ``gateway``."""
+        return "gateway" if self.kind == "proxy" else "broker"
+
+    @property
+    def messages_per_request(self) -> int:
+        """Messages through the broker per request (in and out), or 4 proxied HTTP messages."""
+        if self.kind == "proxy":
+            return 4  # request in, request out, response in, response out
+        return 4 + (1 + self.subscribers if self.kind == "fanout" else 0)
+
+    @property
+    def expected_connections(self) -> int:
+        """Established connections the server holds during the run."""
+        if self.kind == "proxy":
+            # clients' keep-alive connections, plus at least one pooled to the backend
+            return self.clients * self.connections_per_client
+        return self.clients + self.responders + self.subscribers
+
+
+def grid(rates: tuple[float, ...] = RATES, tls: bool = True, big: bool = False) -> list[Case]:
+    """Every shape at every rate (TLS request/reply too, for the TLS cost terms).
+
+    ``big`` adds request/reply with :data:`BIG` payloads at every other rate, so that the
+    per-byte terms can be told apart from the per-message ones (fixed-size payloads make
+    their columns proportional)."""
+    cases: list[Case] = []
+    for i, r in enumerate(rates):
+        cases.append(Case("reqreply", r))
+        if tls:
+            cases.append(Case("reqreply", r, tls=True))
+        cases.append(Case("fanout", r, responders=1, subscribers=3))
+        cases.append(Case("proxy", r, responders=1))
+        if big and i % 2 == 0:
+            cases.append(Case("reqreply", r, request_bytes=BIG, response_bytes=BIG))
+            if tls:
+                cases.append(Case("reqreply", r, tls=True, request_bytes=BIG, response_bytes=BIG))
+            cases.append(Case("proxy", r, responders=1, request_bytes=BIG, response_bytes=BIG))
+    return cases
+
+
+def with_rate(case: Case, rate: float) -> Case:
+    """The same case at another rate."""
+    return replace(case, rate=rate)
+
+
+def scenario(
+    case: Case,
+    demand: float,
+    rtt: float,
+    duration: float,
+    profile: Profile | None = None,
+) -> dict[str, Any]:
+    """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s).
+
+    ``profile``: a calibration profile, applied under the scenario's own values (parts the
+    case switches off, such as the in-service ``io``, take none of it)."""
+    net = {k: f"{rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
+    op: dict[str, Any] = {
+        "subject": "svc.req",
+        "demand": {"dist": "constant", "value": f"{max(demand, 0.0)}s"},
+        "request_bytes": case.request_bytes,
+        "response_bytes": case.response_bytes,
+    }
+    services: dict[str, Any] = {
+        "svc": {"instances": case.responders, "cores": 1, "operations": {"req": op}}
+    }
+    if case.kind == "fanout":
+        op["emits"] = [{"subject": "fan.event", "bytes": case.event_bytes}]
+        services["sink"] = {
+            "instances": case.subscribers,
+            "cores": 1,
+            "listen_only": True,
+            "operations": {"take": {"demand": {"dist": "constant", "value": "0s"}}},
+            "subscriptions": [{"subject": "fan.event", "operation": "take", "delivery": "each"}],
+        }
+    tls = {"version": "1.3"} if case.tls else {"version": "none"}
+    clients = case.clients * (case.connections_per_client if case.kind == "proxy" else 1)
+    sc: dict[str, Any] = {
+        "name": f"real-{case.name}",
+        "description": f"sim validate --real: {case.name}",
+        "run": {
+            "duration": f"{duration}s",
+            "warmup": "0.5s",
+            "seed": case.seed,
+            "replications": 1,
+        },
+        "placement": {"network": net, "instances_per_host": 64},
+        "services": services,
+        "workload": {
+            "arrivals": {"kind": "poisson", "rate": case.rate},
+            "clients": clients,
+            "flows": [{"name": case.kind, "service": "svc", "operation": "req"}],
+        },
+        "http": {
+            "gateway": {"enabled": case.kind == "proxy", "replicas": 1},
+            "sidecar": {"enabled": False},
+            "tls": {"version": "none"},
+            "stack": {"io": None},  # the measured demand already includes the peer's I/O
+        },
+        "messaging": {"broker": {"servers": 1}, "tls": tls, "client": {"io": None}},
+    }
+    if profile is None:
+        return sc
+    from sim.scenario.profile import apply
+
+    return apply(sc, profile, profile.name)[0]
+
+
+def architecture(case: Case) -> str:
+    """The simulator architecture that matches the case."""
+    return "http" if case.kind == "proxy" else "messaging"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the simulator predicts for a case: per request, and for the measured server."""
+
+    requests: int  # completed requests in the measured window
+    p50: float  # seconds
+    server: dict[str, float]  # the server component's row (summed over its replicas)
+
+
+def predict(sc: dict[str, Any], case: Case) -> Prediction:
+    """Simulate scenario dict ``sc`` (built by :func:`scenario`) and read the case's figures."""
+    from sim.api import scenario_from_dict, simulate
+
+    res = simulate(scenario_from_dict(sc, name=f"<{sc['name']}>"), architecture(case))
+    req = res.requests
+    ok = req[(req["kind"] == "request") & (req["status"] == "ok")]
+    comp = res.components
+    rows = comp[comp["kind"] == case.component]
+    numeric = rows.select_dtypes("number").sum()
+    return Prediction(
+        requests=len(ok),
+        p50=float(ok["latency"].median()) if len(ok) else float("nan"),
+        server={str(k): float(v) for k, v in numeric.items()},
+    )

