@@ -166,3 +166,16 @@ def test_window_counts_from_the_mark() -> None:
     env.run()
     w = io.window()
     assert (w["wakeups"], w["messages"], w["bytes"]) == (1, 1, 10)
+
+
+def test_tagged_shares_add_up_to_every_second_charged() -> None:
+    env, _cpu, io = world()
+    booked: dict[str, float] = {}
+    io.on_share = lambda tag, s: booked.__setitem__(tag, booked.get(tag, 0.0) + s)
+    chan = io.channel(tls=False)
+    at(env, 2e-3, lambda: chan.send(10, None, lambda: None, "A"))  # cold
+    at(env, 2e-3, lambda: chan.send(10, None, lambda: None, "B"))  # the same wake-up
+    at(env, 2.5e-3, lambda: chan.send(10, None, lambda: None, "A"))  # warm
+    env.run()
+    assert sum(booked.values()) == pytest.approx(io.seconds)
+    assert booked["B"] == pytest.approx((10 + 2 + 0.2 + 100) * US / 2)

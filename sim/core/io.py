@@ -156,13 +156,14 @@ class Io:
 class _Batch:
     """Messages read or written in one wake-up."""
 
-    __slots__ = ("chan", "items", "nbytes", "work")
+    __slots__ = ("chan", "cold", "items", "nbytes", "work")
 
     def __init__(self, chan: Channel):
         self.chan = chan
         self.items: list[tuple[Trace | None, float, Done, Any]] = []
         self.nbytes = 0.0
         self.work = 0.0
+        self.cold = 0.0
 
     def seal(self) -> tuple[float, float]:
         """The batch gets a core: what arrived so far is in it; later messages wait for the
@@ -170,8 +171,8 @@ class _Batch:
         chan = self.chan
         chan.open = None
         chan.running = True
-        self.work, cold = chan.io.cost(len(self.items), self.nbytes, chan.tls)
-        return self.work, cold
+        self.work, self.cold = chan.io.cost(len(self.items), self.nbytes, chan.tls)
+        return self.work, self.cold
 
     def done(self, _e: Any) -> None:
         chan = self.chan
@@ -183,7 +184,7 @@ class _Batch:
         io = chan.io
         now = io.cpu.env.now
         share = io.on_share
-        each = work / len(self.items)
+        each = (work + self.cold) / len(self.items)  # the cold extra is theirs too
         for tr, t0, fn, tag in self.items:
             if tr is not None:
                 tr.infra += work
