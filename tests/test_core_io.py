@@ -173,9 +173,21 @@ def test_tagged_shares_add_up_to_every_second_charged() -> None:
     booked: dict[str, float] = {}
     io.on_share = lambda tag, s: booked.__setitem__(tag, booked.get(tag, 0.0) + s)
     chan = io.channel(tls=False)
-    at(env, 2e-3, lambda: chan.send(10, None, lambda: None, "A"))  # cold
-    at(env, 2e-3, lambda: chan.send(10, None, lambda: None, "B"))  # the same wake-up
-    at(env, 2.5e-3, lambda: chan.send(10, None, lambda: None, "A"))  # warm
+    cpu = io.cpu
+    cpu.execute(50 * US)  # the core is taken at 0: A and B arrive meanwhile, read together
+    at(env, 10 * US, lambda: chan.send(10, None, lambda: None, "A"))
+    at(env, 20 * US, lambda: chan.send(10, None, lambda: None, "B"))
+    at(env, 5e-3, lambda: chan.send(10, None, lambda: None, "A"))  # cold, alone
     env.run()
     assert sum(booked.values()) == pytest.approx(io.seconds)
-    assert booked["B"] == pytest.approx((10 + 2 + 0.2 + 100) * US / 2)
+    assert booked["B"] == pytest.approx((10 + 2 + 0.2) * US / 2)
+    assert booked["A"] == pytest.approx((10 + 2 + 0.2) * US / 2 + (10 + 1 + 0.1 + 100) * US)
+
+
+def test_a_batch_queued_behind_other_work_is_warm() -> None:
+    env, cpu, io = world()
+    chan = io.channel(tls=False)
+    at(env, 5e-3, lambda: cpu.execute(3e-3))  # busy from 5 to 8 ms, after 5 ms asleep
+    at(env, 6e-3, lambda: chan.send(0, None, lambda: None))  # waits for the core
+    env.run()
+    assert (io.wakeups, io.cold_wakeups) == (1, 0)  # the process was awake all along

@@ -101,6 +101,9 @@ class Cpu:
         if self._queue:
             ev, work, tail = self._queue.popleft()
             self.free += 1
+            # the core passes straight to the next job: the process never slept (a batch
+            # starting now must not count as a cold wake-up, sim.core.io)
+            self.idle_since = self.env.now
             self._start(ev, work, tail)
         else:
             free = self.free + 1
