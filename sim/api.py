@@ -21,7 +21,12 @@ from sim import __version__
 from sim.app.application import Observer, request_subject
 from sim.core.trace import Trace
 from sim.engine import ARCHITECTURES, run
-from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publish_subject
+from sim.messaging.subjects import (
+    MAX_SUBJECT_BYTES,
+    InvalidSubject,
+    SubjectIndex,
+    is_valid_publish_subject,
+)
 from sim.messaging.topology import check_messaging
 from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw
 from sim.scenario import Scenario, ScenarioError, scenario_hash
@@ -69,6 +74,14 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
     for name, svc in sc.services.items():
         for op_name, op in svc.operations.items():
             subject = request_subject(sc, name, op_name)
+            for i, text in [(-1, subject), *enumerate(e.subject for e in op.emits)]:
+                if len(text.encode()) > MAX_SUBJECT_BYTES:
+                    where = ("emits", i, "subject") if i >= 0 else ("subject",)
+                    raise src.error(
+                        ("services", name, "operations", op_name, *where),
+                        f"subject of {len(text.encode())} bytes; nats-server's control line "
+                        f"holds {MAX_SUBJECT_BYTES} (max_control_line)",
+                    )
             if not is_valid_publish_subject(subject):
                 raise src.error(
                     ("services", name, "operations", op_name, "subject"),
@@ -81,8 +94,15 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
                         f"{e.subject!r} is not a valid NATS subject to publish to",
                     )
         for i, sub in enumerate(svc.subscriptions):
+            if len(sub.subject.encode()) > MAX_SUBJECT_BYTES:
+                raise src.error(
+                    ("services", name, "subscriptions", i, "subject"),
+                    f"subject of {len(sub.subject.encode())} bytes; nats-server's control line "
+                    f"holds {MAX_SUBJECT_BYTES} (max_control_line)",
+                )
+            queue = name if sub.delivery == "shared" else None  # as the transport subscribes
             try:
-                probe.unsubscribe(probe.subscribe(sub.subject))
+                probe.unsubscribe(probe.subscribe(sub.subject, queue))
             except InvalidSubject as exc:
                 raise src.error(
                     ("services", name, "subscriptions", i, "subject"), f"{sub.subject!r}: {exc}"

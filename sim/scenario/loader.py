@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from sim.scenario.base import BoolText
 from sim.scenario.checks import check_structure
 from sim.scenario.model import LocatedError, Scenario
 
@@ -410,6 +411,8 @@ def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
         )
     elif kind == "union_tag_not_found":
         msg = f"missing required key {ctx['discriminator']} (which kind this is)"
+    elif isinstance(err.get("input"), BoolText):  # rate: true (sim.scenario.base.unbool)
+        msg = f"expected a number, not a boolean ({err['input']})"
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]  # our own messages say what they got
     elif isinstance(err.get("input"), str | int | float) and len(repr(err["input"])) <= 60:
