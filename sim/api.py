@@ -38,7 +38,33 @@ def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     """Read, override (``path=value`` strings) and validate a scenario file."""
     sc = _load(path, sets)
     check_subjects(sc, str(path))
+    check_budget(sc, str(path))
     return sc
+
+
+def check_budget(
+    sc: Scenario,
+    file: str = "<scenario>",
+    src: Source | None = None,
+    replications: int | None = None,
+) -> None:
+    """Refuse a scenario whose run would exceed this machine's memory or the time limit
+    (:mod:`sim.validation.budget`), at the line of the key that drives the cost."""
+    from sim.validation.budget import over_budget
+
+    found = over_budget(sc, replications)
+    if found is not None:
+        raise (src or _source(file)).error(*found)
+
+
+def _source(file: str) -> Source:
+    """The line map of a scenario file (empty if it cannot be read again)."""
+    from sim.scenario.loader import read_yaml
+
+    try:
+        return read_yaml(Path(file).read_text(encoding="utf-8"), file)[1]
+    except (OSError, ScenarioError):
+        return Source(file)
 
 
 def scenario_from_dict(
@@ -50,6 +76,7 @@ def scenario_from_dict(
         data = apply_sets(data, sets)
     sc = validate(data, src)
     check_subjects(sc, name, src)
+    check_budget(sc, name, src)
     return sc
 
 
@@ -63,13 +90,8 @@ def override(sc: Scenario, sets: Sequence[str]) -> Scenario:
 def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = None) -> None:
     """Subjects must be what nats-server accepts: patterns for subscriptions, literals for
     published events and request subjects."""
-    from sim.scenario.loader import read_yaml
-
     if src is None:
-        try:
-            _, src = read_yaml(Path(file).read_text(encoding="utf-8"), file)
-        except (OSError, ScenarioError):
-            src = Source(file)
+        src = _source(file)
     probe = SubjectIndex()
     for name, svc in sc.services.items():
         for op_name, op in svc.operations.items():

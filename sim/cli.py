@@ -192,6 +192,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.replications is not None and args.replications < 1:
         print("sim run: --replications must be >= 1", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.replications is not None:  # the file's count was checked when it was loaded
+        from sim.api import check_budget
+
+        check_budget(sc, args.file, replications=args.replications)
     out = Path(args.out) if args.out else Path("reports") / _safe_name(sc.name)
     if out.exists() and not out.is_dir():  # found now, not after the simulation
         print(f"sim run: --out {out} exists and is not a folder", file=sys.stderr)
