@@ -129,8 +129,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
             print()
     if args.out and traces:
         from sim.io import save_figure
+        from sim.report.document import plain_text
 
-        save_figure(timeline(traces, args.request), args.out, dpi=110)
+        with plain_text():
+            save_figure(timeline(traces, args.request), args.out, dpi=110)
         print(f"wrote {args.out}", file=sys.stderr)
     if missing:
         print(
@@ -180,9 +182,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no scenarios in {folder}")
         return EXIT_OK
+    from sim.scenario.loader import printable
+
     width = max(len(r["file"]) for r in rows)
-    for r in rows:
-        print(f"{r['file'].ljust(width)}  {r['name']}: {r['description']}")
+    for r in rows:  # file names are not checked like scenario text: escape what a terminal runs
+        print(printable(f"{r['file'].ljust(width)}  {r['name']}: {r['description']}"))
     return EXIT_OK
 
 

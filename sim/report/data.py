@@ -94,11 +94,11 @@ class Results:
 
     @property
     def latencies(self) -> pd.DataFrame:
-        """architecture, replication, flow and latency of every measured request: from the
-        requests frame, or from ``latencies.parquet`` when the runs kept no rows."""
+        """architecture, replication, flow and latency of every measured successful request:
+        from the requests frame, or from ``latencies.parquet`` when the runs kept no rows."""
         if self.latency_frame is not None:
             return self.latency_frame
-        r = self.requests[self.requests["kind"] == "request"]
+        r = self.requests[(self.requests["kind"] == "request") & (self.requests["status"] == "ok")]
         return r[["architecture", "replication", "flow", "latency"]]
 
     @property

@@ -155,9 +155,7 @@ def _compose(loader: Any, src: Source) -> yaml.Node:
             count += 1
             line = ev.start_mark.line + 1
             if count > MAX_NODES:
-                raise ScenarioError(
-                    src.file, line, (), f"too many values (more than {MAX_NODES})"
-                )
+                raise ScenarioError(src.file, line, (), f"too many values (more than {MAX_NODES})")
             if len(stack) >= MAX_DEPTH:
                 raise ScenarioError(
                     src.file, line, (), f"nested too deeply (at most {MAX_DEPTH} levels)"
@@ -168,7 +166,11 @@ def _compose(loader: Any, src: Source) -> yaml.Node:
                     tag = loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
                 node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
             else:
-                kind = yaml.SequenceNode if isinstance(ev, yaml.SequenceStartEvent) else yaml.MappingNode
+                kind = (
+                    yaml.SequenceNode
+                    if isinstance(ev, yaml.SequenceStartEvent)
+                    else yaml.MappingNode
+                )
                 if tag is None or tag == "!":
                     tag = loader.resolve(kind, None, ev.implicit)
                 node = kind(tag, [], ev.start_mark, ev.end_mark, flow_style=ev.flow_style)

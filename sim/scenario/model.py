@@ -221,6 +221,8 @@ class Placement(Strict):
 # --------------------------------------------------------------------------- run
 MAX_RUN_SECONDS = 30 * 86400  # a month of simulated time: far beyond any steady state
 MIN_INTERVAL = 1e-3  # gauges of every component each interval: finer only costs memory
+
+
 def _warmup(value: object) -> object:
     """``auto``, or a duration >= 0 (a number of seconds or a string with a unit)."""
     if value == "auto":
