@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario value, e.g. workload.arrivals.rate=500 (repeatable)",
     )
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty --out folder that sim did not create",
+    )
     from sim.validation.precision import add_precision_option
 
     add_precision_option(r)
@@ -197,8 +202,12 @@ def _run(args: argparse.Namespace) -> int:
 
         check_budget(sc, args.file, replications=args.replications)
     out = Path(args.out) if args.out else Path("reports") / _safe_name(sc.name)
-    if out.exists() and not out.is_dir():  # found now, not after the simulation
-        print(f"sim run: --out {out} exists and is not a folder", file=sys.stderr)
+    from sim.output import OutputError, prepare
+
+    try:  # found now, not after the simulation
+        prepare(out, args.force)
+    except OutputError as e:
+        print(f"sim run: --out {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     archs = ("http", "messaging") if args.arch == "both" else (args.arch,)
     if args.precision is not None:
