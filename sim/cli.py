@@ -129,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     from sim.scenario import ScenarioError
 
+    previous = _interrupt_on_sigterm()
     try:
         for module in _command_modules():
             if args.command in module.COMMANDS:
@@ -152,7 +153,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sim: run failed: {type(e).__name__}: {e}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_BAD_INPUT
+
+
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM interrupts like Ctrl-C, so pools are torn down and partial outputs removed
+    (Python's default for SIGTERM is to die at once, leaving worker processes behind).
+    Returns the handler it replaced (None when not on the main thread)."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _load(args: argparse.Namespace) -> Scenario:
