@@ -24,6 +24,11 @@ below what was measured, so the estimate errs towards letting a run through:
   client and run (:data:`CLIENT_BYTES`).
 * **time per hop**: 343 µs (http) and 240 µs (messaging) per flagship request of 13 hops
   (table (a)) is 18–26 µs; :data:`SECONDS_PER_HOP` is 18 µs.
+* **instances** (table (e), mesh growth): 990 more instances cost 0.48 s more http loop
+  and 42 MB more memory; 30 % of that time is the sidecars' xDS configuration size, a sum
+  over every cluster for every proxy (n² terms: 0.19 µs each at n = 1,000), the rest
+  grows with n (0.34 ms an instance). Taken as :data:`INSTANCE_SECONDS`,
+  :data:`CONFIG_TERM_SECONDS` (http with sidecars only) and :data:`INSTANCE_BYTES`.
 
 Limits: memory is what this machine has — the smaller of its physical memory and the
 cgroup limit, of which :data:`MEMORY_SHARE` is left to one run — or ``SIM_MEMORY_LIMIT``
@@ -48,6 +53,9 @@ SAMPLE_BYTES_PER_KIND = 600.0  # per gauge interval and component kind
 CLIENT_BYTES = 2_500.0  # per client and run
 SECONDS_PER_HOP = 18e-6  # CPU per hop (messaging, the faster side)
 CLIENT_SECONDS = 30e-6  # CPU per client and run to start it (measured 34 µs)
+INSTANCE_SECONDS = 3e-4  # CPU per instance and run (measured 0.34 ms)
+CONFIG_TERM_SECONDS = 1.5e-7  # CPU per (proxy, cluster) pair, http with sidecars (0.19 µs)
+INSTANCE_BYTES = 40e3  # per instance, one run at a time (measured 42 KB)
 MEMORY_SHARE = 0.8  # of the machine's memory, for one run (the rest: the OS, the report)
 TIME_LIMIT = 24 * 3600.0  # CPU seconds per run (module docstring)
 GB = 1e9
@@ -103,24 +111,29 @@ def estimate(sc: m.Scenario, replications: int | None = None) -> Estimate:
     requests = rate * span
     hops = _hops(sc, rate)
     runs = 2 * reps
+    n = sum(s.instances for s in sc.services.values())
     per_hop = ROW_BYTES_PER_HOP if sc.run.rows == "all" else TALLY_BYTES_PER_HOP
     parts = {
         "requests": runs * requests * hops * per_hop,
         "timeseries": runs * span / sc.run.timeseries_interval * _kinds(sc) * SAMPLE_BYTES_PER_KIND,
         "clients": CLIENT_BYTES * sc.workload.clients,  # one run's clients live at a time
+        "instances": INSTANCE_BYTES * n,
     }
-    seconds = runs * (requests * hops * SECONDS_PER_HOP + sc.workload.clients * CLIENT_SECONDS)
+    config = CONFIG_TERM_SECONDS * n * n if sc.http.sidecar.enabled else 0.0
+    times = {
+        "requests": runs * requests * hops * SECONDS_PER_HOP,
+        "clients": runs * sc.workload.clients * CLIENT_SECONDS,
+        "instances": runs * n * INSTANCE_SECONDS + reps * config,
+    }
+    seconds = sum(times.values())
     keys = {
         "requests": ("workload", "arrivals"),
         "timeseries": ("run", "timeseries_interval"),
         "clients": ("workload", "clients"),
+        "instances": ("services",),
     }
     top = max(parts, key=lambda k: parts[k])
-    slow = (
-        "requests"
-        if requests * hops * SECONDS_PER_HOP >= sc.workload.clients * CLIENT_SECONDS
-        else "clients"
-    )
+    slow = max(times, key=lambda k: times[k])
     return Estimate(requests, hops, sum(parts.values()), seconds, keys[top], keys[slow], parts)
 
 
