@@ -125,9 +125,9 @@ def recover(out: Path) -> None:
 def _carry(old: Path, new: Path) -> None:
     """Move the entries of ``old`` that a run does not write into ``new``."""
     for entry in old.iterdir():
-        if entry.name not in RUN_FILES and not entry.name.endswith(".tmp"):
-            if not (new / entry.name).exists():
-                os.rename(entry, new / entry.name)
+        mine = entry.name in RUN_FILES or entry.name.endswith(".tmp")
+        if not mine and not (new / entry.name).exists():
+            os.rename(entry, new / entry.name)
 
 
 @contextlib.contextmanager

@@ -98,9 +98,9 @@ def read_yaml(text: str, file: str) -> tuple[Any, Source]:
         data = _build(loader, node, (), src, counter)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
+        at = mark.line + 1 if mark else None
         what = ", ".join(str(x) for x in (e.context, e.problem) if x) or str(e)
-        raise ScenarioError(file, line, (), f"YAML syntax error: {printable(what)}") from None
+        raise ScenarioError(file, at, (), f"YAML syntax error: {printable(what)}") from None
     except yaml.reader.ReaderError as e:  # a character YAML forbids (the scan above is stricter)
         line = text.count("\n", 0, max(0, e.position)) + 1
         raise ScenarioError(file, line, (), f"YAML error: {printable(e.reason)}") from None
@@ -141,19 +141,20 @@ def _compose(loader: Any, src: Source) -> yaml.Node:
     loader.get_event()  # document start
     anchors: dict[str, yaml.Node] = {}
     stack: list[tuple[yaml.Node, list[Any]]] = []
-    root: yaml.Node | None = None
+    root: Any = None
     count = 0
     while True:
-        ev = loader.get_event()
+        ev: Any = loader.get_event()
+        mark: Any = ev.start_mark  # libyaml's Mark or PyYAML's: the same fields
         if isinstance(ev, yaml.AliasEvent):
             if ev.anchor not in anchors:
                 raise yaml.composer.ComposerError(
-                    None, None, f"found undefined alias {ev.anchor!r}", ev.start_mark
+                    None, None, f"found undefined alias {ev.anchor!r}", mark
                 )
-            node: yaml.Node | None = anchors[ev.anchor]
+            node: Any = anchors[ev.anchor]
         elif isinstance(ev, yaml.ScalarEvent | yaml.SequenceStartEvent | yaml.MappingStartEvent):
             count += 1
-            line = ev.start_mark.line + 1
+            line = mark.line + 1
             if count > MAX_NODES:
                 raise ScenarioError(src.file, line, (), f"too many values (more than {MAX_NODES})")
             if len(stack) >= MAX_DEPTH:
@@ -161,10 +162,11 @@ def _compose(loader: Any, src: Source) -> yaml.Node:
                     src.file, line, (), f"nested too deeply (at most {MAX_DEPTH} levels)"
                 )
             tag = ev.tag
+            end: Any = ev.end_mark
             if isinstance(ev, yaml.ScalarEvent):
                 if tag is None or tag == "!":
                     tag = loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
-                node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
+                node = yaml.ScalarNode(tag, ev.value, mark, end, style=ev.style)
             else:
                 kind = (
                     yaml.SequenceNode
@@ -173,7 +175,7 @@ def _compose(loader: Any, src: Source) -> yaml.Node:
                 )
                 if tag is None or tag == "!":
                     tag = loader.resolve(kind, None, ev.implicit)
-                node = kind(tag, [], ev.start_mark, ev.end_mark, flow_style=ev.flow_style)
+                node = kind(tag, [], mark, end, flow_style=ev.flow_style)
             if ev.anchor is not None:
                 anchors[ev.anchor] = node
             if not isinstance(ev, yaml.ScalarEvent):

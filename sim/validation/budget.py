@@ -39,6 +39,7 @@ than a day is more often a slip of a digit than an intent.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass
@@ -143,10 +144,8 @@ def memory_limit() -> float:
     if given:
         return parse_size(given)
     total = math.inf
-    try:
+    with contextlib.suppress(ValueError, OSError, AttributeError):  # not POSIX: no figure
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not POSIX: no figure to go by
-        pass
     try:  # a container's limit (cgroup v2), when it is lower
         text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
         if text.isdigit():
