@@ -83,6 +83,7 @@ def is_sim_folder(out: Path) -> bool:
 
 def prepare(out: Path, force: bool = False) -> None:
     """Check, before simulating, that the run's outputs can go to ``out``; raise OutputError."""
+    out = _real(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder")
     parent = out.parent
@@ -133,6 +134,7 @@ def _carry(old: Path, new: Path) -> None:
 @contextlib.contextmanager
 def staged(out: Path) -> Iterator[Path]:
     """A temporary sibling folder to write into; on success it becomes ``out``."""
+    out = _real(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     recover(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{NEW}", dir=out.parent))
@@ -150,6 +152,11 @@ def staged(out: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _real(out: Path) -> Path:
+    """A link to a folder is written through (the folder it names is swapped, the link kept)."""
+    return Path(os.path.realpath(out)) if out.is_symlink() else out
 
 
 def _umask() -> int:

@@ -361,3 +361,15 @@ def test_rows_kept_or_not_give_the_same_failure_figures(tmp_path: Path) -> None:
     assert p50 == pytest.approx(float(np.percentile(ok, 50)))
     lat = none.frame("latencies")
     assert len(lat[lat["architecture"] == "http"]) == len(ok)  # figures: successes only
+
+
+def test_a_link_to_the_output_folder_is_kept(good: tuple[Path, Path], tmp_path: Path) -> None:
+    s, src = good
+    real = tmp_path / "data" / "out"
+    real.parent.mkdir()
+    shutil.copytree(src, real)
+    link = tmp_path / "out"
+    link.symlink_to(real, target_is_directory=True)
+    assert run(s, link, "--seed", "2") == 0
+    assert link.is_symlink() and complete(real)
+    assert json.loads((real / "metadata.json").read_text())["seed"] == 2
