@@ -232,7 +232,7 @@ def _warmup(value: object) -> object:
     except ValueError:
         raise ValueError(f"expected a duration such as 10s, or auto; got {value!r}") from None
     if not 0 <= seconds <= MAX_RUN_SECONDS:
-        raise ValueError(f"warmup must be between 0 and {MAX_RUN_SECONDS:g} seconds (or auto)")
+        raise ValueError(f"warmup must be >= 0 and <= {MAX_RUN_SECONDS:g} seconds (or auto)")
     return seconds
 
 
