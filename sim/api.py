@@ -21,11 +21,16 @@ from sim import __version__
 from sim.app.application import Observer, request_subject
 from sim.core.trace import Trace
 from sim.engine import ARCHITECTURES, observers_of, run
-from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publish_subject
+from sim.messaging.subjects import (
+    MAX_SUBJECT_BYTES,
+    InvalidSubject,
+    SubjectIndex,
+    is_valid_publish_subject,
+)
 from sim.messaging.topology import check_messaging
 from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw, summarize
 from sim.results.summary import run_metrics
-from sim.scenario import Scenario, scenario_hash
+from sim.scenario import Scenario, ScenarioError, scenario_hash
 from sim.scenario.loader import Source, apply_sets, load_with_source, validate
 from sim.scenario.profile import resolve as resolve_profile
 from sim.stats import run_until_precision
@@ -39,7 +44,33 @@ def load_scenario(
     ``sim calibrate``, :mod:`sim.scenario.profile`) and validate a scenario file."""
     sc, src = load_with_source(path, sets, calibration)
     check_subjects(sc, str(path), src)
+    check_budget(sc, str(path), src)
     return sc
+
+
+def check_budget(
+    sc: Scenario,
+    file: str = "<scenario>",
+    src: Source | None = None,
+    replications: int | None = None,
+) -> None:
+    """Refuse a scenario whose run would exceed this machine's memory or the time limit
+    (:mod:`sim.validation.budget`), at the line of the key that drives the cost."""
+    from sim.validation.budget import over_budget
+
+    found = over_budget(sc, replications)
+    if found is not None:
+        raise (src or _source(file)).error(*found)
+
+
+def _source(file: str) -> Source:
+    """The line map of a scenario file (empty if it cannot be read again)."""
+    from sim.scenario.loader import read_yaml
+
+    try:
+        return read_yaml(Path(file).read_text(encoding="utf-8"), file)[1]
+    except (OSError, ScenarioError):
+        return Source(file)
 
 
 def scenario_from_dict(
@@ -56,6 +87,7 @@ def scenario_from_dict(
     data = resolve_profile(data, src, Path.cwd() / name, calibration)
     sc = validate(data, src)
     check_subjects(sc, name, src)
+    check_budget(sc, name, src)
     return sc
 
 
@@ -75,6 +107,14 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
     for name, svc in sc.services.items():
         for op_name, op in svc.operations.items():
             subject = request_subject(sc, name, op_name)
+            for i, text in [(-1, subject), *enumerate(e.subject for e in op.emits)]:
+                if len(text.encode()) > MAX_SUBJECT_BYTES:
+                    where = ("emits", i, "subject") if i >= 0 else ("subject",)
+                    raise src.error(
+                        ("services", name, "operations", op_name, *where),
+                        f"subject of {len(text.encode())} bytes; nats-server's control line "
+                        f"holds {MAX_SUBJECT_BYTES} (max_control_line)",
+                    )
             if not is_valid_publish_subject(subject):
                 raise src.error(
                     ("services", name, "operations", op_name, "subject"),
@@ -87,8 +127,15 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
                         f"{e.subject!r} is not a valid NATS subject to publish to",
                     )
         for i, sub in enumerate(svc.subscriptions):
+            if len(sub.subject.encode()) > MAX_SUBJECT_BYTES:
+                raise src.error(
+                    ("services", name, "subscriptions", i, "subject"),
+                    f"subject of {len(sub.subject.encode())} bytes; nats-server's control line "
+                    f"holds {MAX_SUBJECT_BYTES} (max_control_line)",
+                )
+            queue = name if sub.delivery == "shared" else None  # as the transport subscribes
             try:
-                probe.unsubscribe(probe.subscribe(sub.subject))
+                probe.unsubscribe(probe.subscribe(sub.subject, queue))
             except InvalidSubject as exc:
                 raise src.error(
                     ("services", name, "subscriptions", i, "subject"), f"{sub.subject!r}: {exc}"

@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         "under the scenario's own (wins over the scenario's `calibration:`)",
     )
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty --out folder that sim did not create",
+    )
     from sim.validation.precision import add_precision_option
 
     add_precision_option(r)
@@ -158,7 +163,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _schema()
         return EXIT_BAD_INPUT
 
-    return guard(command, debug)
+    previous = _interrupt_on_sigterm()  # SIGTERM interrupts like Ctrl-C (pools torn down)
+    try:
+        return guard(command, debug)
+    finally:
+        if previous is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM interrupts like Ctrl-C, so pools are torn down and partial outputs removed
+    (Python's default for SIGTERM is to die at once, leaving worker processes behind).
+    Returns the handler it replaced (None when not on the main thread)."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _load(args: argparse.Namespace) -> Scenario:
@@ -207,9 +234,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.replications is not None and args.replications < 1:
         print("sim run: --replications must be >= 1", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.replications is not None:  # the file's count was checked when it was loaded
+        from sim.api import check_budget
+
+        check_budget(sc, args.file, replications=args.replications)
     out = Path(args.out) if args.out else Path("reports") / _safe_name(sc.name)
-    if out.exists() and not out.is_dir():  # found now, not after the simulation
-        print(f"sim run: --out {out} exists and is not a folder", file=sys.stderr)
+    from sim.output import OutputError, prepare
+
+    try:  # found now, not after the simulation
+        prepare(out, args.force)
+    except OutputError as e:
+        print(f"sim run: --out {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     archs = ("http", "messaging") if args.arch == "both" else (args.arch,)
     if args.traces and (args.precision is not None or args.trace_sample < 1):

@@ -67,6 +67,9 @@ PWC = "*"
 FWC = ">"
 SEP = "."
 SYS_QUEUE = "_sys_"
+# nats-server reads a protocol line (PUB/SUB with its subject) into a buffer of
+# max_control_line bytes, 4 KiB by default (server/const.go MAX_CONTROL_LINE_SIZE = 4096)
+MAX_SUBJECT_BYTES = 4096
 _WHITESPACE = frozenset(" \t\r\n\f")
 _PLACEHOLDER = re.compile(r"^\$([1-9][0-9]*)$")
 

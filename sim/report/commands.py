@@ -48,6 +48,11 @@ def add_parser(subparsers: Any) -> None:
     )
     r.add_argument("dir", help="results folder written by `sim run`")
     r.add_argument("--out", help="write the report here instead (default: DIR)")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty --out folder that sim did not create",
+    )
 
     t = subparsers.add_parser(
         "trace",
@@ -91,12 +96,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sim.report.data import ResultsError
     from sim.report.files import regenerate
 
+    if args.out:  # another folder: the rules of `sim run --out`
+        from sim.output import OutputError, prepare
+
+        try:
+            prepare(Path(args.out), args.force)
+        except OutputError as e:
+            print(f"sim report: --out {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         rep = regenerate(args.dir, args.out)
     except ResultsError as e:
         print(f"sim report: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = Path(args.out or args.dir)
+    if args.out and not (out / "metadata.json").exists():  # the report's provenance, and
+        from sim.io import atomic_text  # the mark of a folder sim wrote (sim.output)
+
+        atomic_text(out / "metadata.json", (Path(args.dir) / "metadata.json").read_text())
     print(f"wrote {out / 'report.md'}, {out / 'report.html'} and {len(rep.figures)} figures")
     return EXIT_OK
 
@@ -129,8 +146,10 @@ def cmd_trace(args: argparse.Namespace) -> int:
             print()
     if args.out and traces:
         from sim.io import save_figure
+        from sim.report.document import plain_text
 
-        save_figure(timeline(traces, args.request), args.out, dpi=110)
+        with plain_text():
+            save_figure(timeline(traces, args.request), args.out, dpi=110)
         print(f"wrote {args.out}", file=sys.stderr)
     if missing:
         print(
@@ -180,9 +199,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no scenarios in {folder}")
         return EXIT_OK
+    from sim.scenario.loader import printable
+
     width = max(len(r["file"]) for r in rows)
-    for r in rows:
-        print(f"{r['file'].ljust(width)}  {r['name']}: {r['description']}")
+    for r in rows:  # file names are not checked like scenario text: escape what a terminal runs
+        print(printable(f"{r['file'].ljust(width)}  {r['name']}: {r['description']}"))
     return EXIT_OK
 
 

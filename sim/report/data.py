@@ -18,9 +18,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.core.recorder import COLUMNS
 from sim.core.trace import BUCKETS, Trace
@@ -78,6 +79,116 @@ class ResultsError(InputError):
     """A results folder that cannot be read (missing or malformed file)."""
 
 
+class _Loose(BaseModel):
+    """A saved record: the keys a report reads must have their types; others pass."""
+
+    model_config = ConfigDict(extra="allow", strict=False)
+
+
+class _Event(_Loose):
+    t: float
+    label: str = ""
+
+
+class _Run(_Loose):
+    architecture: str = ""
+    replication: int = 0
+    warmup: float | None = None
+    rows: Literal["all", "none"] = "all"
+    events: list[_Event] = []
+    first_request: tuple[int, float] | None = None
+
+
+class _Disturbance(_Loose):
+    event: str | None = None
+    architecture: str | None = None
+    time_to_detect: float | None = None
+    time_to_recover: float | None = None
+    failed: int | None = None
+    timeouts: int | None = None
+    unanswered: int | None = None
+    retry_amplification: float | None = None
+    connections_opened: float | None = None
+
+
+class _Metadata(_Loose):
+    """What ``metadata.json`` must hold for a report to be drawn from it."""
+
+    seed: int | None = None
+    replications: int | None = Field(None, ge=1)
+    version: str = ""
+    scenario_hash: str = ""
+    runs: list[_Run] = []
+    events: list[_Event] = []
+    disturbance: list[_Disturbance] | None = None
+
+
+_NUM, _TEXT = "number", "text"
+# the columns a report reads from each saved frame, and what they hold
+COLUMNS_READ: dict[str, dict[str, str]] = {
+    "summary": {"flow": _TEXT, "metric": _TEXT, "unit": _TEXT},
+    "requests": {
+        "architecture": _TEXT,
+        "replication": _NUM,
+        "kind": _TEXT,
+        "flow": _TEXT,
+        "status": _TEXT,
+        "start": _NUM,
+        "end": _NUM,
+        "latency": _NUM,
+    },
+    "components": {
+        "architecture": _TEXT,
+        "replication": _NUM,
+        "name": _TEXT,
+        "kind": _TEXT,
+        "cores": _NUM,
+        "cpu_seconds": _NUM,
+        "utilisation": _NUM,
+        "memory_mean": _NUM,
+        "connections_mean": _NUM,
+        "handled": _NUM,
+    },
+    "timeseries": {
+        "architecture": _TEXT,
+        "replication": _NUM,
+        "t": _NUM,
+        "metric": _TEXT,
+        "kind": _TEXT,
+        "value": _NUM,
+    },
+    "links": {"architecture": _TEXT, "source": _TEXT, "target": _TEXT, "opened": _NUM},
+}
+
+
+def check_frame(key: str, frame: pd.DataFrame, where: Path) -> pd.DataFrame:
+    """The frame with the columns a report reads present and numeric where they must be;
+    ResultsError naming the file and column otherwise."""
+    out = frame
+    for col, kind in COLUMNS_READ.get(key, {}).items():
+        if col not in frame.columns:
+            if len(frame) == 0:
+                continue
+            raise ResultsError(f"{where}: no column {col!r} (is this a file `sim run` wrote?)")
+        if kind == _NUM and not pd.api.types.is_numeric_dtype(frame[col]):
+            values = pd.to_numeric(frame[col], errors="coerce")
+            if values.isna().sum() > frame[col].isna().sum():
+                raise ResultsError(f"{where}: column {col!r} holds values that are not numbers")
+            out = out.assign(**{col: values})
+    return out
+
+
+def check_metadata(meta: dict[str, Any], where: Path) -> None:
+    """Raise ResultsError unless ``meta`` has the shape a run writes (tampered or damaged
+    saved results are bad input: one line, not a crash while drawing)."""
+    try:
+        _Metadata.model_validate(meta)
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ResultsError(f"{where}: {loc}: {err['msg']}") from None
+
+
 @dataclass
 class Results:
     """Everything a report shows, as frames and plain data."""
@@ -95,11 +206,11 @@ class Results:
 
     @property
     def latencies(self) -> pd.DataFrame:
-        """architecture, replication, flow and latency of every measured request: from the
-        requests frame, or from ``latencies.parquet`` when the runs kept no rows."""
+        """architecture, replication, flow and latency of every measured successful request:
+        from the requests frame, or from ``latencies.parquet`` when the runs kept no rows."""
         if self.latency_frame is not None:
             return self.latency_frame
-        r = self.requests[self.requests["kind"] == "request"]
+        r = self.requests[(self.requests["kind"] == "request") & (self.requests["status"] == "ok")]
         return r[["architecture", "replication", "flow", "latency"]]
 
     @property
@@ -224,8 +335,11 @@ def load_results(folder: str | Path) -> Results:
             frames[key] = pd.read_parquet(p) if name.endswith(".parquet") else _read_csv(p)
         except Exception as e:  # pandas raises many types for a damaged file
             raise ResultsError(f"{p}: cannot read: {e}") from None
+        frames[key] = check_frame(key, frames[key], p)
     meta = _json(d / "metadata.json")
+    check_metadata(meta, d / "metadata.json")
     sc_data = _json(d / SCENARIO_FILE)
+    _check_text(sc_data, d / SCENARIO_FILE)
     try:
         sc = Scenario.model_validate(sc_data)
     except ValueError as e:
@@ -258,10 +372,31 @@ def load_results(folder: str | Path) -> Results:
     )
 
 
+def _check_text(data: Any, where: Path) -> None:
+    """Refuse control characters in the saved scenario, as the loader does in a YAML file
+    (they would reach report.md and terminals)."""
+    from sim.scenario.loader import _CONTROL
+
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+        elif isinstance(x, str) and _CONTROL.search(x):
+            raise ResultsError(f"{where}: a control character in {x!r}")
+
+
 def _kept_no_rows(d: Path) -> bool:
     """Whether the runs in a results folder kept no raw rows (``run.rows: none``)."""
     runs = _json(d / "metadata.json").get("runs", [])
-    return bool(runs) and all(isinstance(r, dict) and r.get("rows") == "none" for r in runs)
+    return (
+        isinstance(runs, list)
+        and bool(runs)
+        and all(isinstance(r, dict) and r.get("rows") == "none" for r in runs)
+    )
 
 
 def _json(p: Path) -> dict[str, Any]:
@@ -271,6 +406,8 @@ def _json(p: Path) -> dict[str, Any]:
         raise ResultsError(f"{p}: missing (is this a folder written by `sim run`?)") from None
     except (OSError, ValueError) as e:
         raise ResultsError(f"{p}: cannot read: {e}") from None
+    except RecursionError:  # thousands of nested [ or {: no file sim writes
+        raise ResultsError(f"{p}: nested too deeply to be a file sim wrote") from None
     if not isinstance(data, dict):
         raise ResultsError(f"{p}: expected a JSON object")
     return data

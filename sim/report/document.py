@@ -85,6 +85,13 @@ def build_report(res: Results, render: bool = True) -> Report:
     paired = {"http", "messaging"} <= set(res.architectures)
     if not paired:
         warnings.append("Only one architecture was run: there is nothing to compare.")
+    for arch in res.architectures:
+        if not (res.latencies["architecture"] == arch).any():
+            warnings.append(
+                f"No request completed successfully over {arch} in the measured window: its "
+                "latency percentiles, latency figures and sample request are empty (the error "
+                "rate and the scenario say why; a run where nothing completes is a result too)."
+            )
     if _no_rows(res):
         warnings.append(
             "Raw rows were not kept (run.rows: none): the summary and the figures come from "
@@ -357,9 +364,18 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
     out = []
     for doc, draw in docs:
         if render:
-            doc.png = png(draw())
+            with plain_text():
+                doc.png = png(draw())
         out.append(doc)
     return out
+
+
+def plain_text() -> Any:
+    """Figures show scenario text as written: names such as ``pay$\\x$`` are not TeX, and
+    matplotlib's math-text parser would fail on them."""
+    import matplotlib
+
+    return matplotlib.rc_context({"text.parse_math": False})
 
 
 def png(fig: Figure, dpi: int = 110) -> bytes:

@@ -250,7 +250,8 @@ def over_time(
             ha="right",
             fontsize=7,
         )
-    axes[0].legend(fontsize=8, loc="lower right")
+    if axes[0].get_legend_handles_labels()[0]:  # nothing completed: nothing to label
+        axes[0].legend(fontsize=8, loc="lower right")
     axes[-1].set_xlabel("simulated time (s)")
     fig.suptitle("Throughput, errors and p99 latency over time")
     return fig

@@ -71,7 +71,7 @@ def batch_table(results: Sequence[RunResult], k: int = BATCHES) -> pd.DataFrame:
             view = _view(r, j, lo, hi)
             w = window(view)
             for flow, metric, _unit, value in run_metrics(view, w):
-                if flow == "system" or metric in ("requests", "deliveries"):
+                if flow == "system" or metric in ("requests", "deliveries", "failed"):
                     continue
                 rows.append((r.architecture, j, flow, metric, _screen(w, metric, value)))
             gauges.append(_gauges(r.timeseries, lo, hi, cores))
@@ -99,7 +99,7 @@ def _screen(w: Window, metric: str, value: float) -> float:
     """NaN for a batch quantile with fewer than MIN_TAIL expected observations beyond it."""
     name = metric.rsplit("_", 1)[-1]
     if metric.startswith(("latency_p", "delivery_p")) and name in QUANTILES:
-        n = w.n_requests if metric.startswith("latency") else w.n_events
+        n = w.n_ok if metric.startswith("latency") else w.n_events
         if n * (1 - QUANTILES[name]) < MIN_TAIL:
             return math.nan
     return value

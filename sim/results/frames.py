@@ -62,10 +62,13 @@ class RunResult:
 
     @property
     def latencies(self) -> pd.DataFrame:
-        """architecture, replication, flow and latency of every measured request: from the
+        """architecture, replication, flow and latency of every measured successful request
+        (failures are counted apart, :func:`sim.results.summary.request_metrics`): from the
         rows, or with ``run.rows: none`` from the aggregate's exact latencies (by flow)."""
         if self.aggregate is None:
-            r = self.requests[self.requests["kind"] == "request"]
+            r = self.requests[
+                (self.requests["kind"] == "request") & (self.requests["status"] == "ok")
+            ]
             return r[["architecture", "replication", "flow", "latency"]].reset_index(drop=True)
         by_flow = self.aggregate.window().requests  # sorted by flow
         n = sum(len(v) for v in by_flow.values())
@@ -159,7 +162,7 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
         series = _request_series(req, sc.run.timeseries_interval, raw.end)
     else:
         series = agg.series()
-    ts = pd.concat([ts, series], ignore_index=True)
+    ts = pd.concat([ts, series], ignore_index=True).astype({"t": float, "value": float})
     ts.insert(0, "replication", raw.replication)
     ts.insert(0, "architecture", raw.architecture)
 

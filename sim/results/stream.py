@@ -93,13 +93,22 @@ def mean_ms(total: float, n: int) -> float:
 class Window:
     """The measured rows of one run or one batch, reduced to what the summary needs."""
 
-    requests: dict[str, np.ndarray]  # latencies (s) by flow, every status
+    requests: dict[str, np.ndarray]  # latencies (s) of the successful requests, by flow
     ok: dict[str, int]  # successful requests by flow
-    buckets: dict[str, float]  # exact sum (s) of each time bucket over all requests
+    buckets: dict[str, float]  # exact sum (s) of each time bucket over successful requests
     events: dict[str, np.ndarray]  # delivery latencies (s) by flow
+    # latencies (s) of the failed requests by flow: kept apart, so that a fast failure
+    # (a pool overflow answered in microseconds) never makes the latency look better
+    failed: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_requests(self) -> int:
+        """Requests measured, successful or not."""
+        return self.n_ok + sum(len(v) for v in self.failed.values())
+
+    @property
+    def n_ok(self) -> int:
+        """Successful requests: the latency sample."""
         return sum(len(v) for v in self.requests.values())
 
     @property
@@ -112,13 +121,17 @@ def window_of_frame(req: pd.DataFrame) -> Window:
     reqs = req[req["kind"] == "request"]
     lat: dict[str, np.ndarray] = {}
     ok: dict[str, int] = {}
+    failed: dict[str, np.ndarray] = {}
     for flow, g in reqs.groupby("flow", sort=True):
-        lat[str(flow)] = g["latency"].to_numpy(dtype=float)
-        ok[str(flow)] = int((g["status"] == "ok").sum())
-    buckets = {b: math.fsum(reqs[b].to_numpy(dtype=float)) for b in BUCKETS}
+        good = (g["status"] == "ok").to_numpy()
+        latency = g["latency"].to_numpy(dtype=float)
+        lat[str(flow)], failed[str(flow)] = latency[good], latency[~good]
+        ok[str(flow)] = int(good.sum())
+    done = reqs[reqs["status"] == "ok"]
+    buckets = {b: math.fsum(done[b].to_numpy(dtype=float)) for b in BUCKETS}
     ev = req[req["kind"] == "event"]
     events = {str(f): g["latency"].to_numpy(dtype=float) for f, g in ev.groupby("flow", sort=True)}
-    return Window(lat, ok, buckets, events)
+    return Window(lat, ok, buckets, events, failed)
 
 
 def series_points(
@@ -245,8 +258,9 @@ class Answered:
 class _Flow:
     """One flow's rows, per batch (index k: past the last edge, whole run only)."""
 
-    latency: list[array]
+    latency: list[array]  # successful requests
     ok: list[int] = field(default_factory=list)
+    failed: list[array] = field(default_factory=list)  # failed requests, apart
 
 
 class Aggregate:
@@ -320,11 +334,15 @@ class Aggregate:
         if f is None:
             f = self._req[tr.flow] = _Flow([array("d") for _ in range(self.k + 1)])
             f.ok = [0] * (self.k + 1)
-        f.latency[j].append(latency)
-        buf = self._buf[j]
-        buf.extend((tr.network, tr.queueing, tr.cpu, tr.infra, tr.handshake))
-        if len(buf) >= COLLAPSE * NB:
-            self._collapse(j)
+            f.failed = [array("d") for _ in range(self.k + 1)]
+        if ok:
+            f.latency[j].append(latency)
+            buf = self._buf[j]
+            buf.extend((tr.network, tr.queueing, tr.cpu, tr.infra, tr.handshake))
+            if len(buf) >= COLLAPSE * NB:
+                self._collapse(j)
+        else:
+            f.failed[j].append(latency)
         if self.first is None or tr.id < self.first[0]:
             self.first = (tr.id, now)
         b = math.floor(now / self.interval)
@@ -377,12 +395,13 @@ class Aggregate:
     def window(self, batch: int | None = None) -> Window:
         """Whole run (``batch=None``) or one batch."""
         js = range(self.k + 1) if batch is None else (batch,)
-        lat, ok = {}, {}
+        lat, ok, failed = {}, {}, {}
         for flow in sorted(self._req):
             f = self._req[flow]
             a = _flat([f.latency[j] for j in js])
-            if len(a):
-                lat[flow], ok[flow] = a, sum(f.ok[j] for j in js)
+            bad = _flat([f.failed[j] for j in js])
+            if len(a) or len(bad):
+                lat[flow], ok[flow], failed[flow] = a, sum(f.ok[j] for j in js), bad
         buckets = {
             b: math.fsum([t for j in js for t in (*self._terms[j][i], *self._buf[j][i::NB])])
             for i, b in enumerate(BUCKETS)
@@ -392,7 +411,7 @@ class Aggregate:
             a = _flat([self._ev[flow][j] for j in js])
             if len(a):
                 events[flow] = a
-        return Window(lat, ok, buckets, events)
+        return Window(lat, ok, buckets, events, failed)
 
     def latency_arrays(self) -> list[array]:
         """The per-row storage: every (flow, batch) latency array, requests then events."""
@@ -410,5 +429,6 @@ class Aggregate:
     def nbytes(self) -> int:
         """Bytes held in the per-row arrays (latencies and buffered bucket values; not the
         :class:`Outcomes`, see :meth:`Outcomes.nbytes`)."""
-        arrays = self.latency_arrays() + self._buf
+        arrays = self.latency_arrays() + [a for f in self._req.values() for a in f.failed]
+        arrays += self._buf
         return sum(a.buffer_info()[1] * a.itemsize for a in arrays)

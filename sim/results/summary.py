@@ -84,22 +84,34 @@ def request_metrics(w: Window, duration: float) -> list[tuple[str, str, str, flo
     time-bucket means, and per event flow the deliveries. Means are the correctly rounded sum
     over n (``math.fsum``), so they do not depend on the order rows were kept in."""
     out: list[tuple[str, str, str, float]] = []
-    every = np.concatenate(list(w.requests.values())) if w.requests else np.empty(0)
-    flows = [("all", every, sum(w.ok.values())), *((f, a, w.ok[f]) for f, a in w.requests.items())]
-    for flow, lat_s, n_ok in flows:
-        lat = lat_s * 1e3
-        n = len(lat)
+    empty = np.empty(0)
+    every = np.concatenate([empty, *w.requests.values()])
+    failed = np.concatenate([empty, *w.failed.values()])
+    flows = [
+        ("all", every, failed),
+        *((f, a, w.failed.get(f, empty)) for f, a in w.requests.items()),
+    ]
+    for flow, lat_s, bad_s in flows:
+        # latency of the successful requests only: a failure answered fast (a pool
+        # overflow) is not a fast request; failures get their own latency below
+        lat, bad = lat_s * 1e3, bad_s * 1e3
+        n_ok = len(lat)
+        n = n_ok + len(bad)
         out.append((flow, "requests", "count", float(n)))
         out.append((flow, "throughput", "rps", float(n_ok) / duration))
-        out.append((flow, "error_rate", "fraction", float(1 - n_ok / n) if n else math.nan))
-        out.append((flow, "latency_mean", "ms", math.fsum(lat) / n if n else math.nan))
+        out.append((flow, "error_rate", "fraction", float(len(bad) / n) if n else math.nan))
+        out.append((flow, "latency_mean", "ms", math.fsum(lat) / n_ok if n_ok else math.nan))
         for q, name in ((50, "p50"), (90, "p90"), (99, "p99"), (99.9, "p99.9")):
             out.append(
-                (flow, f"latency_{name}", "ms", float(np.percentile(lat, q)) if n else math.nan)
+                (flow, f"latency_{name}", "ms", float(np.percentile(lat, q)) if n_ok else math.nan)
             )
+        out.append((flow, "failed", "count", float(len(bad))))
+        out.append(
+            (flow, "failed_latency_mean", "ms", math.fsum(bad) / len(bad) if len(bad) else math.nan)
+        )
         if flow == "all":
             for b in BUCKETS:
-                out.append((flow, f"time_{b}", "ms", mean_ms(w.buckets[b], n)))
+                out.append((flow, f"time_{b}", "ms", mean_ms(w.buckets[b], n_ok)))
     for flow, lat_s in w.events.items():
         lat = lat_s * 1e3
         out.append((flow, "deliveries", "count", float(len(lat))))
@@ -159,6 +171,13 @@ def interval_across(vals: np.ndarray) -> tuple[float, float, float]:
     return (e.value, e.low, e.high)
 
 
+def _mean(v: np.ndarray) -> float:
+    """Mean of the finite values; NaN, without a warning, when there are none (an
+    architecture that completed no request has no latency)."""
+    finite = v[np.isfinite(v)]
+    return float(finite.mean()) if len(finite) else math.nan
+
+
 def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, bool]:
     """(mean of b − a, low, high, significant) over the replications where both are finite:
     a paired-t interval; a zero-width one when every replication gave the same difference;
@@ -211,10 +230,8 @@ def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult])
         significant = False
         if len(idx):
             av, bv = a.loc[idx].to_numpy(dtype=float), b.loc[idx].to_numpy(dtype=float)
-            diff = float(np.nanmean(bv - av))
-            ratio = (
-                float(np.nanmean(bv) / np.nanmean(av)) if np.nanmean(av) not in (0.0,) else math.nan
-            )
+            diff = _mean(bv - av)
+            ratio = _mean(bv) / _mean(av) if _mean(av) not in (0.0,) else math.nan
             _, dlo, dhi, significant = paired_difference(av, bv)
         if table is not None:  # one run each: batch means, paired batch by batch
             hb = batches.batch_values(table, "http", flow, metric)

@@ -15,10 +15,11 @@ Lognormal by mean and p99 solves ``mean = exp(mu + s²/2)`` and ``p99 = exp(mu +
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from sim.scenario.base import unbool_fields
 from sim.scenario.units import Duration
 
 Z99 = 2.3263478740408408  # standard normal 0.99 quantile
@@ -26,6 +27,25 @@ Z99 = 2.3263478740408408  # standard normal 0.99 quantile
 
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # parameters that may be infinite (a truncation bound); every other one must be finite,
+    # or sampling overflows (uniform up to .inf) or never returns a usable time
+    unbounded: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, data: Any) -> Any:
+        return unbool_fields(cls, data)
+
+    @model_validator(mode="after")
+    def _finite(self) -> _Dist:
+        for name, info in type(self).model_fields.items():
+            if name in self.unbounded:
+                continue
+            value = getattr(self, name)
+            values = value if isinstance(value, list | tuple) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise ValueError(f"{info.alias or name} must be finite, got {value!r}")
+        return self
 
     @property
     def mean(self) -> float:  # pragma: no cover - overridden
@@ -76,6 +96,7 @@ class TruncatedNormal(_Dist):
     """Normal(mean, sd) truncated to [low, high] (low defaults to 0: times are never negative)."""
 
     dist: Literal["normal"]
+    unbounded: ClassVar[tuple[str, ...]] = ("low", "high")
     mu: Duration = Field(alias="mean", ge=0)
     sd: Duration = Field(ge=0)
     low: Duration = 0.0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import CoreSchema
 
 from sim.scenario import profile
-from sim.scenario.base import InputError
+from sim.scenario.base import BoolText, InputError
 from sim.scenario.checks import check_structure
 from sim.scenario.model import LocatedError, Scenario
 
@@ -55,8 +56,9 @@ class ScenarioError(InputError):
     def __init__(self, file: str, line: int | None, path: Path_, message: str):
         self.file, self.line, self.path, self.message = file, line, path, message
         where = f"{file}:{line}" if line is not None else file
-        dotted = ".".join(str(p) for p in path)
-        super().__init__(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+        dotted = printable(".".join(str(p) for p in path))  # one line, safe for a terminal
+        text = printable(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+        super().__init__(text.replace("\n", "\\n").replace("\r", "\\r"))
 
 
 @dataclass
@@ -88,29 +90,127 @@ class Source:
 def read_yaml(text: str, file: str) -> tuple[Any, Source]:
     """Plain data and line map from YAML text; raises ScenarioError on any syntax problem."""
     src = Source(file)
-    if len(text.encode()) > MAX_BYTES:
+    if len(text) > MAX_BYTES or len(text.encode()) > MAX_BYTES:
         raise ScenarioError(file, 1, (), f"file larger than {MAX_BYTES} bytes")
-    loader = yaml.SafeLoader(text)
+    bad = _CONTROL.search(text)
+    if bad is not None:  # found here, so the message names the line and the character
+        line = text.count("\n", 0, bad.start()) + 1
+        raise ScenarioError(file, line, (), f"{_char(bad.group())} is not allowed in a scenario")
+    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            raise ScenarioError(file, 1, (), "empty scenario file")
+        node = _compose(loader, src)
         counter = [0]
         data = _build(loader, node, (), src, counter)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else None
+        at = mark.line + 1 if mark else None
         what = ", ".join(str(x) for x in (e.context, e.problem) if x) or str(e)
-        raise ScenarioError(file, line, (), f"YAML syntax error: {what}") from None
+        raise ScenarioError(file, at, (), f"YAML syntax error: {printable(what)}") from None
+    except yaml.reader.ReaderError as e:  # a character YAML forbids (the scan above is stricter)
+        line = text.count("\n", 0, max(0, e.position)) + 1
+        raise ScenarioError(file, line, (), f"YAML error: {printable(e.reason)}") from None
     except yaml.YAMLError as e:
-        raise ScenarioError(file, None, (), f"YAML error: {e}") from None
-    except RecursionError:  # the composer itself recurses: thousands of nested [ or {
+        raise ScenarioError(file, None, (), f"YAML error: {printable(str(e))}") from None
+    except RecursionError:  # thousands of nested [ or {
         raise ScenarioError(
-            file, loader.line + 1, (), f"nested too deeply (at most {MAX_DEPTH} levels)"
+            file, None, (), f"nested too deeply (at most {MAX_DEPTH} levels)"
         ) from None
     finally:
         loader.dispose()
     return data, src
+
+
+# libyaml's parser where it is installed (tens of times faster); the same events and marks
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# C0 and C1 controls but tab, newline and carriage return; DEL; surrogates: a scenario is
+# text, and these would reach terminals and reports (an ESC starts a terminal command)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _char(c: str) -> str:
+    return f"control character U+{ord(c):04X}"
+
+
+def printable(text: str) -> str:
+    """Text with control characters written as escapes (``\\x1b``), safe for a terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+def _compose(loader: Any, src: Source) -> yaml.Node:
+    """The single document's node graph, built from the parser's events with the limits
+    checked as each node arrives: a huge or deeply nested file is refused at the line where
+    it goes over, long before it is parsed whole (what ``yaml.compose`` does, plus counts)."""
+    loader.get_event()  # stream start
+    if loader.check_event(yaml.StreamEndEvent):
+        raise ScenarioError(src.file, 1, (), "empty scenario file")
+    loader.get_event()  # document start
+    anchors: dict[str, yaml.Node] = {}
+    stack: list[tuple[yaml.Node, list[Any]]] = []
+    root: Any = None
+    count = 0
+    while True:
+        ev: Any = loader.get_event()
+        mark: Any = ev.start_mark  # libyaml's Mark or PyYAML's: the same fields
+        if isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in anchors:
+                raise yaml.composer.ComposerError(
+                    None, None, f"found undefined alias {ev.anchor!r}", mark
+                )
+            node: Any = anchors[ev.anchor]
+        elif isinstance(ev, yaml.ScalarEvent | yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            count += 1
+            line = mark.line + 1
+            if count > MAX_NODES:
+                raise ScenarioError(src.file, line, (), f"too many values (more than {MAX_NODES})")
+            if len(stack) >= MAX_DEPTH:
+                raise ScenarioError(
+                    src.file, line, (), f"nested too deeply (at most {MAX_DEPTH} levels)"
+                )
+            tag = ev.tag
+            end: Any = ev.end_mark
+            if isinstance(ev, yaml.ScalarEvent):
+                if tag is None or tag == "!":
+                    tag = loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+                node = yaml.ScalarNode(tag, ev.value, mark, end, style=ev.style)
+            else:
+                kind = (
+                    yaml.SequenceNode
+                    if isinstance(ev, yaml.SequenceStartEvent)
+                    else yaml.MappingNode
+                )
+                if tag is None or tag == "!":
+                    tag = loader.resolve(kind, None, ev.implicit)
+                node = kind(tag, [], mark, end, flow_style=ev.flow_style)
+            if ev.anchor is not None:
+                anchors[ev.anchor] = node
+            if not isinstance(ev, yaml.ScalarEvent):
+                stack.append((node, []))
+                continue
+        elif isinstance(ev, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            node, items = stack.pop()
+            node.end_mark = ev.end_mark
+            node.value = (
+                list(zip(items[::2], items[1::2], strict=True))
+                if isinstance(node, yaml.MappingNode)
+                else items
+            )
+        else:  # pragma: no cover - the parser emits nothing else inside a document
+            raise yaml.YAMLError(f"unexpected {type(ev).__name__}")
+        if stack:
+            stack[-1][1].append(node)
+            continue
+        root = node
+        break
+    loader.get_event()  # document end
+    if not loader.check_event(yaml.StreamEndEvent):
+        ev = loader.get_event()
+        raise yaml.composer.ComposerError(
+            "expected a single document in the stream",
+            root.start_mark,
+            "but found another document",
+            ev.start_mark,
+        )
+    return root
 
 
 Pairs = dict[str, tuple[yaml.Node, yaml.Node]]
@@ -147,7 +247,17 @@ def _build(
         _check_tag(node, _TAG + "seq", src)
         return [_build(loader, v, (*path, i), src, n, memo) for i, v in enumerate(node.value)]
     _check_tag(node, None, src)
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str):
+        _check_text(value, line, path, src)
+    return value
+
+
+def _check_text(value: str, line: int, path: Path_, src: Source) -> None:
+    """Refuse control characters written as escapes (``"\\e[2J"``) in a value or a key."""
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise ScenarioError(src.file, line, path, f"{_char(bad.group())} is not allowed")
 
 
 def _pairs(
@@ -191,7 +301,9 @@ def _key(loader: yaml.SafeLoader, knode: yaml.Node, path: Path_, src: Source) ->
         _check_tag(knode, None, src)
         key = loader.construct_object(knode, deep=True)
         if isinstance(key, str | int | float) and not isinstance(key, bool):
-            return key if isinstance(key, str) else str(key)
+            text = key if isinstance(key, str) else str(key)
+            _check_text(text, knode.start_mark.line + 1, path, src)
+            return text
     raise ScenarioError(src.file, knode.start_mark.line + 1, path, "keys must be text")
 
 
@@ -308,6 +420,8 @@ def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
         )
     elif kind == "union_tag_not_found":
         msg = f"missing required key {ctx['discriminator']} (which kind this is)"
+    elif isinstance(err.get("input"), BoolText):  # rate: true (sim.scenario.base.unbool)
+        msg = f"expected a number, not a boolean ({err['input']})"
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]  # our own messages say what they got
     elif isinstance(err.get("input"), str | int | float) and len(repr(err["input"])) <= 60:

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from sim.scenario.base import (  # noqa: F401  (re-exported for callers)
+    MAX_CLIENTS,
     MAX_INSTANCES_PER_SERVICE,
     MAX_RATE,
     MAX_SERVICES,
@@ -175,7 +176,10 @@ class Workload(Strict):
     arrivals: Arrivals
     flows: list[Flow] = Field(min_length=1)
     clients: int = cited(
-        16, "assumption: client processes at the edge, each with its own connection(s)", ge=1
+        16,
+        "assumption: client processes at the edge, each with its own connection(s)",
+        ge=1,
+        le=MAX_CLIENTS,
     )
 
 
@@ -199,7 +203,7 @@ class Network(Strict):
     cross_zone_rtt: Duration = cited(
         1e-3, "measured ping between AWS zones 0.9–1.1 ms; FlashGrid 2023: 0.5–1.5 ms", ge=0
     )
-    region_rtt: dict[str, dict[str, Duration]] = cited(
+    region_rtt: dict[str, dict[str, Annotated[Duration, Field(ge=0)]]] = cited(
         {},
         "scenario-specific; e.g. cloudping inter-region tables",
         description="RTT between two regions ({a: {b: 75ms}}; each pair once: the same both ways)",
@@ -215,6 +219,10 @@ class Placement(Strict):
 
 
 # --------------------------------------------------------------------------- run
+MAX_RUN_SECONDS = 30 * 86400  # a month of simulated time: far beyond any steady state
+MIN_INTERVAL = 1e-3  # gauges of every component each interval: finer only costs memory
+
+
 def _warmup(value: object) -> object:
     """``auto``, or a duration >= 0 (a number of seconds or a string with a unit)."""
     if value == "auto":
@@ -223,8 +231,8 @@ def _warmup(value: object) -> object:
         seconds = parse_duration(value)
     except ValueError:
         raise ValueError(f"expected a duration such as 10s, or auto; got {value!r}") from None
-    if seconds < 0:
-        raise ValueError("warmup must be >= 0 seconds (or auto)")
+    if not 0 <= seconds <= MAX_RUN_SECONDS:
+        raise ValueError(f"warmup must be >= 0 and <= {MAX_RUN_SECONDS:g} seconds (or auto)")
     return seconds
 
 
@@ -252,7 +260,7 @@ class Run(Strict):
     reads the same series. For long runs.
     """
 
-    duration: Duration = Field(60.0, gt=0, le=30 * 86400, description="measured time")
+    duration: Duration = Field(60.0, gt=0, le=MAX_RUN_SECONDS, description="measured time")
     warmup: Annotated[
         Literal["auto"] | float,
         BeforeValidator(_warmup),
@@ -272,7 +280,12 @@ class Run(Strict):
     ] = Field(10.0, description="discarded before measuring (seconds, or auto: MSER-5 on a pilot)")
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1, le=10_000)
-    timeseries_interval: Duration = Field(1.0, gt=0)
+    timeseries_interval: Duration = Field(
+        1.0,
+        ge=MIN_INTERVAL,
+        le=MAX_RUN_SECONDS,
+        description="gauge sampling interval (every component is sampled each interval)",
+    )
     rows: Literal["all", "none"] = Field(
         "all",
         description="keep the raw request rows (all), or only streaming aggregates (none)",

@@ -16,6 +16,8 @@ from pydantic import BeforeValidator, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from sim.scenario.base import BoolText
+
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|µs|ms|s|m|h)?\s*$")
 _DURATION_FACTORS = {
     None: 1.0,
@@ -52,7 +54,7 @@ def _number(value: int | float, what: str) -> float:
 
 def parse_duration(value: Any) -> float:
     """Seconds from a number (seconds) or a string with a unit (us, ms, s, m, h)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool | BoolText):
         raise ValueError("expected a duration such as 2ms or 0.5, not a boolean")
     if isinstance(value, int | float):
         return _number(value, "a duration")
@@ -65,7 +67,7 @@ def parse_duration(value: Any) -> float:
 
 def parse_size(value: Any) -> float:
     """Bytes from a number or a string with a unit (B, KB, KiB, MB, MiB, GB, GiB)."""
-    if isinstance(value, bool):
+    if isinstance(value, bool | BoolText):
         raise ValueError("expected a size such as 1KiB or 512, not a boolean")
     if isinstance(value, int | float):
         return _number(value, "a size")

@@ -15,12 +15,21 @@ Failure handling: a worker process that dies (OOM killer, ``kill -9``) breaks a
 up to ``retries`` times. Dask reschedules the tasks of a lost worker itself
 (``distributed.scheduler.allowed-failures``). Results are returned to the caller, which
 writes the part files, so workers on other machines need no shared file system.
+
+No process is left behind: :meth:`ProcessPool.close` (called on success, error, Ctrl-C or
+SIGTERM, which the CLI turns into an interrupt) terminates the workers still running, and
+each worker watches the process that started it (:func:`_watch_parent`) and exits within a
+second of its death, so a ``kill -9`` of ``sim sweep`` takes its workers with it — and with
+them the last holders of multiprocessing's resource-tracker pipe, which then exits too, and
+of the terminal's pipe (``sim sweep … | tee`` ends).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -62,7 +71,12 @@ class ProcessPool:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("spawn")  # set for this pool only, never globally
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=ctx,
+            initializer=_watch_parent,
+            initargs=(os.getpid(),),
+        )
 
     def run(self, fn: Task, args: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         pending = set(range(len(args)))
@@ -98,11 +112,35 @@ class ProcessPool:
 
     def _shutdown(self, wait: bool = True) -> None:
         if self._pool is not None:
+            # the executor's own table of its workers (no public accessor): taken before
+            # shutdown() forgets it, so that workers busy with a point can be ended
+            procs = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
+            if not wait:
+                for p in procs:
+                    if p.is_alive():
+                        p.terminate()
+                for p in procs:
+                    p.join(timeout=5)
 
     def close(self) -> None:
-        self._shutdown(wait=False)  # after an interrupt, do not wait for running points
+        self._shutdown(wait=False)  # after an interrupt: end the running points' workers
+
+
+WATCH_INTERVAL = 0.5  # seconds between a worker's checks that its parent is alive
+
+
+def _watch_parent(parent: int) -> None:
+    """Pool initializer: end this worker when the process that started it has died (its
+    parent id changes when it is re-parented), so a killed sweep leaves no workers."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCH_INTERVAL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 class DaskCluster:

@@ -15,6 +15,7 @@ whichever executor produced it.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -130,6 +131,10 @@ def execute(
 
     keys = [p.key for p in planned]
     done = store.done(keys) if store is not None else set()
+    if store is not None:
+        for path, why in store.damaged.items():  # computed again below, and said so
+            print(f"sim: {path}: {why}; computing this point again", file=sys.stderr)
+        store.damaged.clear()
     results: dict[str, pd.DataFrame] = {}
     todo = [p for p in planned if p.key not in done]
     entries: dict[str, dict[str, Any]] = {p.key: {"point": p.point.as_dict()} for p in planned}
@@ -150,7 +155,11 @@ def execute(
             p = todo[i]
             tagged = tag(frame, p, kinds)
             if store is not None:
-                store.write_part(p.key, tagged)
+                about = {
+                    "point": p.point.as_dict(),
+                    "scenario_hash": sweep_info.get("scenario_hash"),
+                }
+                store.write_part(p.key, tagged, about)
                 entries[p.key]["wall_seconds"] = round(time.perf_counter() - t0, 3)
                 store.write_manifest(sweep_info, entries)
             results[p.key] = tagged

@@ -9,6 +9,12 @@ validated scenario with the point applied, the point itself, the replications an
 seed — so a point can never be stored twice, and a changed scenario or seed makes new keys
 instead of silently reusing old results.
 
+Each part carries its key in the Parquet footer (key-value metadata ``meshsim.point_key``,
+with the point and the scenario hash for people): a part counts as done only if its footer
+reads and names its own key, so a truncated or garbage file, or another point's part copied
+over it, is reported by name (:attr:`Store.damaged`) and computed again instead of being
+used. Parts are ordinary files (mode 0666 less the umask), like every other output.
+
 ``manifest.json`` (also replaced atomically) records what the sweep is and every planned
 point with its key, part name and state, for people and tools; when it disagrees with the
 parts (a kill between the rename and the manifest update), the parts win.
@@ -48,6 +54,9 @@ def point_key(scenario_hash: str, point: Mapping[str, Any], replications: int, s
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+KEY_META = b"meshsim.point_key"
+
+
 def _atomic_write_bytes(path: Path, write: Any) -> None:
     """Call write(file_object) on a temporary file beside path, fsync, then rename onto path."""
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
@@ -56,6 +65,7 @@ def _atomic_write_bytes(path: Path, write: Any) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; parts are ordinary outputs
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -63,10 +73,17 @@ def _atomic_write_bytes(path: Path, write: Any) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class Store:
     """A folder holding one sweep dataset (or several sweeps' points of the same scenario)."""
 
     def __init__(self, folder: str | Path):
+        self.damaged: dict[Path, str] = {}  # part files found unusable, and why
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         for stray in self.folder.glob(f"{TMP_PREFIX}*"):  # left by a killed writer
@@ -77,12 +94,41 @@ class Store:
         return self.folder / f"{PART_PREFIX}{key}.parquet"
 
     def done(self, keys: Iterable[str]) -> set[str]:
-        """The keys among `keys` whose part file exists."""
-        return {k for k in keys if self.part_path(k).exists()}
+        """The keys among `keys` whose part file exists and is theirs (see :meth:`check`);
+        a part that is not is named in :attr:`damaged` and left to be computed again."""
+        out = set()
+        for k in keys:
+            if not self.part_path(k).exists():
+                continue
+            problem = self.check(k)
+            if problem is None:
+                out.add(k)
+            else:
+                self.damaged[self.part_path(k)] = problem
+        return out
 
-    def write_part(self, key: str, frame: pd.DataFrame) -> Path:
-        """Store one point's rows atomically."""
+    def check(self, key: str) -> str | None:
+        """Why the part of ``key`` cannot be used (None: it can): its footer must read and
+        name this key."""
+        try:
+            meta = pq.read_schema(self.part_path(key)).metadata or {}
+        except (OSError, pa.ArrowException) as e:
+            return f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+        found = meta.get(KEY_META, b"").decode(errors="replace")
+        if found != key:
+            return f"holds point {found or '(none: no key in its footer)'}, not {key}"
+        return None
+
+    def write_part(
+        self, key: str, frame: pd.DataFrame, about: Mapping[str, Any] | None = None
+    ) -> Path:
+        """Store one point's rows atomically, with its key (and ``about``: the point, the
+        scenario hash) in the footer."""
         table = pa.Table.from_pandas(frame, preserve_index=False)
+        extra = {KEY_META: key.encode()}
+        for k, v in (about or {}).items():
+            extra[f"meshsim.{k}".encode()] = json.dumps(v, default=str).encode()
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
         path = self.part_path(key)
         _atomic_write_bytes(path, lambda f: pq.write_table(table, f))
         return path
