@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario value, e.g. workload.arrivals.rate=500 (repeatable)",
     )
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    from sim.validation.precision import add_precision_option
+    from sim.validation.options import add_precision_option, add_theory_arguments
 
     add_precision_option(r)
     r.add_argument("--format", choices=["table", "json"], default="table", help="terminal output")
@@ -88,7 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     v.add_argument("file", nargs="?", help="scenario YAML (not needed with --theory)")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
-    from sim.validation.suite import add_arguments as add_theory_arguments
 
     add_theory_arguments(v)
 

@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from sim.app.application import Application, Observer
+from sim.app.names import ARCHITECTURES
 from sim.core.component import Component
 from sim.core.metrics import Gauge
 from sim.core.network import Network
@@ -35,8 +36,6 @@ from sim.http.mesh import HttpTransport
 from sim.messaging.transport import MessagingTransport
 from sim.scenario.model import Scenario
 from sim.stats.warmup import pilot_warmup
-
-ARCHITECTURES = ("http", "messaging")
 
 
 @dataclass

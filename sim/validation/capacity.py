@@ -43,7 +43,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sim.app.application import Observer, request_subject
+from sim.app.names import Observer, request_subject
 from sim.messaging.subjects import SubjectIndex, pattern_matches
 from sim.scenario import model as m
 from sim.validation.theory import second_moment

@@ -19,7 +19,6 @@ metric was the last to converge.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
 from sim.engine import ARCHITECTURES
@@ -27,6 +26,7 @@ from sim.results import Comparison, RunResult, compare_summaries, summarize
 from sim.results.summary import run_metrics
 from sim.scenario.model import Scenario
 from sim.stats import run_until_precision
+from sim.validation.options import add_precision_option  # noqa: F401  (re-exported)
 
 HEADLINE = (
     ("all", "latency_mean"),
@@ -88,27 +88,3 @@ def compare_until(
         "precision_worst_relative_half_width": out.estimates[out.worst_metric].relative_half_width,
     }
     return cmp
-
-
-def add_precision_option(parser: argparse.ArgumentParser) -> None:
-    """``--precision F`` and ``--max-replications N`` on ``sim run`` (for the CLI owner).
-
-    Wiring in ``sim.cli._run``: when ``args.precision`` is set, call
-    ``compare_until(sc, precision=args.precision, max_replications=args.max_replications,
-    seed=args.seed, architectures=archs)`` instead of ``compare(...)`` and print
-    ``cmp.metadata["replications"]`` and ``precision_reached``.
-    """
-    parser.add_argument(
-        "--precision",
-        type=float,
-        metavar="F",
-        help="add paired replications until every headline metric's 95%% interval has a "
-        "relative half-width <= F (e.g. 0.05), like JMT",
-    )
-    parser.add_argument(
-        "--max-replications",
-        type=int,
-        default=50,
-        metavar="N",
-        help="stop at N replications even if --precision is not reached (default 50)",
-    )

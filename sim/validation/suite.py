@@ -33,6 +33,7 @@ from sim.engine import ARCHITECTURES
 from sim.io import atomic_text
 from sim.scenario.model import Scenario
 from sim.stats import Estimate, replication_interval
+from sim.validation.options import add_theory_arguments as add_arguments
 from sim.validation.queueing import QUANTILES, expected
 
 CASES = Path(__file__).resolve().parents[2] / "scenarios" / "validation"
@@ -205,32 +206,6 @@ def render_markdown(result: SuiteResult) -> str:
             )
     lines += ["", f"Wall time: {result.wall_time:.1f} s.", ""]
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--theory``, ``--replications``, ``--report`` and ``--case`` for ``sim validate``."""
-    parser.add_argument(
-        "--theory",
-        action="store_true",
-        help="run scenarios/validation/ on both architectures against queueing theory",
-    )
-    parser.add_argument(
-        "--replications", type=int, metavar="N", help="override each case's run.replications"
-    )
-    parser.add_argument(
-        "--report",
-        metavar="FILE",
-        default="reports/validation/theory.md",
-        help="where to write the Markdown table (default reports/validation/theory.md)",
-    )
-    parser.add_argument(
-        "--case",
-        dest="cases",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="run only this case (file stem, e.g. mm1; repeatable)",
-    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
