@@ -15,24 +15,24 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
-from sim.app.application import Observer, request_subject
-from sim.core.trace import Trace
-from sim.engine import ARCHITECTURES, run
+from sim.app.names import ARCHITECTURES, Observer, request_subject
 from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publish_subject
 from sim.messaging.topology import check_messaging
-from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw
 from sim.scenario import Scenario, ScenarioError, scenario_hash
-from sim.scenario.loader import Source, apply_sets, validate
-from sim.scenario.loader import load as _load
+from sim.scenario.loader import Source, apply_sets, load_with_source, validate
+
+if TYPE_CHECKING:  # the engine, pandas and SciPy load when a run starts, not to read a file
+    from sim.core.trace import Trace
+    from sim.results import Comparison, RunResult
 
 
 def load_scenario(path: str | Path, sets: Sequence[str] = ()) -> Scenario:
     """Read, override (``path=value`` strings) and validate a scenario file."""
-    sc = _load(path, sets)
-    check_subjects(sc, str(path))
+    sc, src = load_with_source(path, sets)
+    check_subjects(sc, str(path), src)  # the same line map: the file is read once
     return sc
 
 
@@ -133,6 +133,9 @@ def simulate(
     """Run one replication of one architecture; ``trace`` lists request ids to trace hop by hop."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    from sim.engine import run
+    from sim.results import frames_from_raw
+
     s = sc.run.seed if seed is None else seed
     raw = run(sc, architecture, s, replication, observers(sc), set(trace))
     return frames_from_raw(raw, _meta(sc))
@@ -149,6 +152,8 @@ def compare(
     """Both architectures over the same replications (common random numbers), paired.
 
     ``on_run(architecture, replication)`` is called after each run (progress bars)."""
+    from sim.results import Comparison, compare_summaries
+
     n = sc.run.replications if replications is None else replications
     res: dict[str, list[RunResult]] = {a: [] for a in ARCHITECTURES}
     for r in range(n):

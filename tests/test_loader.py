@@ -174,13 +174,11 @@ def test_parse_set_refuses(expr: str, message: str) -> None:
 
 def test_apply_sets_copies_and_overrides_in_order() -> None:
     data = {"run": {"seed": 1}, "workload": {"flows": [{"name": "a"}, {"name": "b"}]}}
-    out = apply_sets(data, ["run.seed=2", "workload.flows.1.name=c", "run.seed=3", "x.y=1"])
-    assert out == {
-        "run": {"seed": 3},
-        "workload": {"flows": [{"name": "a"}, {"name": "c"}]},
-        "x": {"y": 1},
-    }
+    out = apply_sets(data, ["run.seed=2", "workload.flows.1.name=c", "run.seed=3"])
+    assert out == {"run": {"seed": 3}, "workload": {"flows": [{"name": "a"}, {"name": "c"}]}}
     assert data["run"] == {"seed": 1}  # the input is not modified
+    with pytest.raises(ScenarioError, match=r"^--set:1: x: unknown key 'x'"):
+        apply_sets(data, ["x.y=1"])  # an override changes what the schema has, never adds keys
 
 
 @pytest.mark.parametrize(
