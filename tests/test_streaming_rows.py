@@ -47,6 +47,7 @@ def _pair(replications: int, duration: float) -> tuple[object, object]:
     return rows, none
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("replications", "duration"), [(1, 10.0), (2, 4.0)])
 def test_summary_and_timeseries_equal_without_rows(replications: int, duration: float) -> None:
     rows, none = _pair(replications, duration)
@@ -137,6 +138,7 @@ def _batch(r: object, j: int) -> object:
     return v
 
 
+@pytest.mark.slow
 def test_warmup_auto_without_rows_equals_rows(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -171,6 +173,7 @@ def test_pilot_series_is_the_rows_series() -> None:
     assert pilot.rid.itemsize + pilot.start.itemsize + pilot.end.itemsize == 24
 
 
+@pytest.mark.slow
 def test_run_folder_and_report_without_rows(tmp_path: Path) -> None:
     sc = load_scenario(TINY, ["run.rows=none"])
     cmp = compare(sc)
