@@ -358,7 +358,7 @@ def test_unreadable_files(
 
 
 # --------------------------------------------------------------------------- JSON Schema
-_ANNOTATIONS = {"title", "description", "default", "examples", "source", "discriminator"}
+_ANNOTATIONS = {"title", "description", "default", "examples", "source", "discriminator", "unit"}
 _TYPES = {
     "object": dict,
     "array": list,
@@ -566,7 +566,12 @@ def test_every_cited_default_is_in_the_schema(schema: dict[str, Any]) -> None:
             cited += 1
             prop = props[f.alias or name]
             assert prop["source"] == extra["source"], (model.__name__, name)
-            assert prop["default"] == to_jsonable_python(f.default), (model.__name__, name)
+            shown = prop["default"]
+            if isinstance(shown, str) and "unit" in str(prop):  # "128MiB": the value, in its unit
+                read = parse_size if "'bytes'" in str(prop) else parse_duration
+                assert read(shown) == pytest.approx(f.default, rel=1e-12), (model.__name__, name)
+            else:
+                assert shown == to_jsonable_python(f.default), (model.__name__, name)
     assert cited >= 30  # the calibrated defaults (CALIBRATION.md); a walk that finds none fails
 
 

@@ -32,6 +32,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import CoreSchema
 
 from sim.scenario.checks import check_structure
+from sim.scenario.fields import annotate
 from sim.scenario.model import LocatedError, Scenario
 from sim.scenario.paths import child, keys_at, place, suggest
 
@@ -417,6 +418,7 @@ class _ScenarioSchema(GenerateJsonSchema):
     def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
         out = super().generate(schema, mode)
         _rename_bounds(out)
+        annotate(out)  # defaults in units a person writes, and in every description
         return out
 
 
