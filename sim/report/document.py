@@ -332,7 +332,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
             FigureDoc(
                 "resources",
                 "CPU and memory by component kind",
-                f"Busy cores and time-averaged memory summed by component kind: infrastructure uses {cpu[0]:.3g} cores and {mem[0]:.4g} MB over HTTP, {cpu[1]:.3g} cores and {mem[1]:.4g} MB over messaging.",
+                f"Busy cores and time-averaged memory summed by component kind: infrastructure uses {cpu[0]:.3g} cores and {mem[0]:.4g} MiB over HTTP, {cpu[1]:.3g} cores and {mem[1]:.4g} MiB over messaging.",
             ),
             lambda: plots.resources_by_kind(res.components),
         ),

@@ -38,6 +38,18 @@ def fmt(v: float, lo: float = math.nan, hi: float = math.nan) -> str:
     return s
 
 
+PRACTICAL = 0.005  # a difference under 0.5 % of the larger value is not marked
+
+
+def _matters(r: pd.Series) -> bool:
+    """Statistically significant and at least PRACTICAL of the larger value: a 0.09 MiB
+    difference in 1152 MiB is real but of no consequence, and is not marked ``*``."""
+    if not bool(r["significant"]):
+        return False
+    scale = max(abs(float(r["http"])), abs(float(r["messaging"])))
+    return bool(abs(float(r["difference"])) >= PRACTICAL * scale)
+
+
 def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
     """Rows of the headline table from a comparison summary (wide, paired).
 
@@ -53,7 +65,7 @@ def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
         r = sel.iloc[0]
         ratio = r["ratio"]
         paired = "difference_low" in r and not math.isnan(float(r["difference_low"]))
-        sig = "" if not paired else (" *" if bool(r["significant"]) else " (n.s.)")
+        sig = "" if not paired else (" *" if _matters(r) else " (n.s.)")
         rows.append(
             {
                 "metric": label,

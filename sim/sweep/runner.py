@@ -71,7 +71,7 @@ def run_point(task: PointTask) -> pd.DataFrame:
             rows.append((r.architecture, rep, flow, metric, unit, float(value)))
             if flow == "system" and metric in ("memory_infra", "memory_app"):
                 mem += value
-        rows.append((r.architecture, rep, "system", "memory_total", "MB", float(mem)))
+        rows.append((r.architecture, rep, "system", "memory_total", "MiB", float(mem)))
     return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
 
 
