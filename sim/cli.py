@@ -228,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.format == "json":
         print(cmp.summary.to_json(orient="records"))
-    elif len(archs) == 2:
+    else:  # one architecture: the same table, its column alone
         warm = [r.metadata.get("warmup", 0.0) for r in cmp.results()]
         wtxt = f"{warm[0]:g} s" if len(set(warm)) == 1 else f"{min(warm):g}–{max(warm):g} s"
         auto = " (MSER-5)" if sc.run.warmup == "auto" else ""
@@ -244,13 +244,6 @@ def _run(args: argparse.Namespace) -> int:
             f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, {rows}"
             "components.csv, timeseries.csv, links.csv, broker.csv, metadata.json, scenario.json, "
             "traces.json)"
-        )
-    else:
-        s = cmp.summary
-        print(
-            s[s["flow"].isin(["all", "system"])][
-                ["flow", "metric", "unit", "value", "low", "high"]
-            ].to_string(index=False)
         )
     return EXIT_OK
 

@@ -148,9 +148,18 @@ def test_run_one_architecture(tmp_path: Path, capfd: pytest.CaptureFixture[str])
     assert main(argv) == 0
     out, err = capfd.readouterr()
     assert err == ""
-    assert "flow" in out and "value" in out
+    # the same table as a comparison, the run's column alone (no raw pandas dump)
+    header = next(line for line in out.splitlines() if line.startswith("metric"))
+    assert header.split() == ["metric", "unit", "messaging"]
+    assert "latency p99" in out and "NaN" not in out and "nan" not in out
     meta = json.loads((tmp_path / "metadata.json").read_text())
     assert {r["architecture"] for r in meta["runs"]} == {"messaging"}
+    # and a report, which `sim report` rebuilds from the folder
+    md = (tmp_path / "report.md").read_text()
+    assert "Only one architecture was run (messaging)" in md and "nan" not in md
+    assert (tmp_path / "report.html").exists()
+    assert main(["report", str(tmp_path)]) == 0
+    assert (tmp_path / "report.md").read_text() == md
 
 
 # --------------------------------------------------------------------------- atomic writes

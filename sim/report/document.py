@@ -24,7 +24,7 @@ from sim.core.trace import BUCKETS
 from sim.report import plots, sequence, topology
 from sim.report.data import Results, sample_request
 from sim.report.parameters import Parameter, dist_text, parameters
-from sim.report.table import headline_rows
+from sim.report.table import headline_rows, wide
 from sim.results import batches
 from sim.scenario import scenario_hash
 
@@ -83,7 +83,11 @@ def build_report(res: Results, render: bool = True) -> Report:
         )
     paired = {"http", "messaging"} <= set(res.architectures)
     if not paired:
-        warnings.append("Only one architecture was run: there is nothing to compare.")
+        only = ", ".join(res.architectures) or "none"
+        warnings.append(
+            f"Only one architecture was run ({only}): its values are shown, and there is "
+            "nothing to compare (run with --arch both for the paired comparison)."
+        )
     if _no_rows(res):
         warnings.append(
             "Raw rows were not kept (run.rows: none): the summary and the figures come from "
@@ -103,9 +107,9 @@ def build_report(res: Results, render: bool = True) -> Report:
             "version": str(meta.get("version", "")),
             "scenario_hash": str(meta.get("scenario_hash", "")),
         },
-        headline=headline_rows(s) if paired else [],
-        breakdown=_breakdown(s) if paired else [],
-        events=_events(s) if paired else [],
+        headline=headline_rows(wide(s)),
+        breakdown=_breakdown(wide(s)),
+        events=_events(wide(s)),
         services=_services(res),
         flows=[
             {"name": f.name, "target": f"{f.service}.{f.operation}", "weight": f"{f.weight:g}"}
@@ -184,6 +188,8 @@ def _breakdown(s: pd.DataFrame) -> list[dict[str, str]]:
 
 def _ms(v: float) -> str:
     # sums of float differences leave ±1e-13 where the true value is 0: show 0
+    if math.isnan(v):
+        return "–"  # the architecture was not run
     return "0" if abs(v) < 1e-9 else f"{v:.4g}"
 
 
@@ -193,8 +199,8 @@ def _events(s: pd.DataFrame) -> list[dict[str, str]]:
         {
             "flow": str(r.flow),
             "metric": str(r.metric).replace("delivery_", ""),
-            "http": f"{r.http:.4g}",
-            "messaging": f"{r.messaging:.4g}",
+            "http": _ms(float(r.http)),
+            "messaging": _ms(float(r.messaging)),
         }
         for r in ev.itertuples()
     ]
@@ -293,7 +299,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
     cpu = (v("system", "cpu_cores_infra", "http"), v("system", "cpu_cores_infra", "messaging"))
     mem = (v("system", "memory_infra", "http"), v("system", "memory_infra", "messaging"))
     procs = {
-        a: next((r[a] for r in rep.moving_parts if r["kind"] == "total"), "0")
+        a: next((r.get(a, "0") for r in rep.moving_parts if r["kind"] == "total"), "0")
         for a in ("http", "messaging")
     }
     graphs = {a: topology.connection_graph(res.components, res.links, a) for a in res.architectures}
@@ -380,6 +386,11 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
         )
     out = []
     for doc, draw in docs:
+        if len(res.architectures) == 1:  # the captions compare two runs: say what is drawn
+            doc.caption = (
+                f"{doc.title} of the {res.architectures[0]} run alone (no other architecture "
+                "was run); its values are in the tables."
+            )
         if render:
             doc.png = png(draw())
         out.append(doc)
