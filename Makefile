@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Writes reports/demo/ (ignored by git): the committed example is `make example`'s.
 demo: $(STAMP)
-	$(BIN)/sim run scenarios/order-service.yaml --arch both --out reports/order-service
+	$(BIN)/sim run scenarios/order-service.yaml --arch both --out reports/demo
 
 # The example report committed under reports/order-service/, regenerated from the flagship.
 example: $(STAMP)

@@ -330,7 +330,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
             FigureDoc(
                 "connections",
                 "Connections over time",
-                f"Open connections counted at both ends, by the kind of component holding them; on average {conns[0]:.4g} connections are open over HTTP and {conns[1]:.4g} over messaging ({_ratio(*conns)}).",
+                f"Open connection ends, by the kind of component holding them: each connection has two ends, so the stacks reach twice the number of connections; on average {conns[0]:.4g} connections ({2 * conns[0]:.4g} ends) are open over HTTP and {conns[1]:.4g} ({2 * conns[1]:.4g} ends) over messaging ({_ratio(*conns)}).",
             ),
             lambda: plots.connections_over_time(res.timeseries, warm),
         ),
