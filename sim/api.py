@@ -129,15 +129,17 @@ def simulate(
     seed: int | None = None,
     replication: int = 0,
     trace: Sequence[int] = (),
+    progress: Callable[[float, float], None] | None = None,
 ) -> RunResult:
-    """Run one replication of one architecture; ``trace`` lists request ids to trace hop by hop."""
+    """Run one replication of one architecture; ``trace`` lists request ids to trace hop by hop;
+    ``progress(now, end)`` is told the simulated time as the run goes."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
     from sim.engine import run
     from sim.results import frames_from_raw
 
     s = sc.run.seed if seed is None else seed
-    raw = run(sc, architecture, s, replication, observers(sc), set(trace))
+    raw = run(sc, architecture, s, replication, observers(sc), set(trace), progress)
     return frames_from_raw(raw, _meta(sc))
 
 
@@ -148,17 +150,22 @@ def compare(
     architectures: Sequence[str] = ARCHITECTURES,
     trace: Sequence[int] = (),
     on_run: Callable[[str, int], None] | None = None,
+    on_progress: Callable[[str, int, float, float], None] | None = None,
 ) -> Comparison:
     """Both architectures over the same replications (common random numbers), paired.
 
-    ``on_run(architecture, replication)`` is called after each run (progress bars)."""
+    ``on_run(architecture, replication)`` is called after each run and
+    ``on_progress(architecture, replication, now, end)`` as each run goes (progress bars)."""
     from sim.results import Comparison, compare_summaries
 
     n = sc.run.replications if replications is None else replications
     res: dict[str, list[RunResult]] = {a: [] for a in ARCHITECTURES}
     for r in range(n):
         for a in architectures:
-            res[a].append(simulate(sc, a, seed, r, trace))
+            watch = None
+            if on_progress is not None:
+                watch = lambda now, end, a=a, r=r: on_progress(a, r, now, end)  # noqa: E731
+            res[a].append(simulate(sc, a, seed, r, trace, watch))
             if on_run is not None:
                 on_run(a, r)
     cmp = Comparison(res["http"], res["messaging"])

@@ -210,19 +210,23 @@ def _run(args: argparse.Namespace) -> int:
             architectures=archs,
         )
     else:
-        from tqdm import tqdm
+        from sim.progress import RunProgress
 
         n = args.replications or sc.run.replications
-        with tqdm(
-            total=n * len(archs), desc=sc.name, unit="run", disable=args.quiet or None, leave=False
-        ) as bar:
+        progress = RunProgress(sc.name, archs, n, quiet=args.quiet)
+        try:
             cmp = compare(
                 sc,
                 seed=args.seed,
                 replications=args.replications,
                 architectures=archs,
-                on_run=lambda a, r: bar.update(1),
+                on_run=progress.run_done,
+                on_progress=progress.progress,
             )
+        finally:
+            progress.close()
+    if not args.quiet:
+        print(f"{sc.name}: writing {out}/ (data, figures, report.md, report.html)", file=sys.stderr)
     write_run(out, sc, cmp)
     if args.quiet:
         return EXIT_OK

@@ -330,7 +330,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
             FigureDoc(
                 "connections",
                 "Connections over time",
-                f"Open connection ends, by the kind of component holding them: each connection has two ends, so the stacks reach twice the number of connections; on average {conns[0]:.4g} connections ({2 * conns[0]:.4g} ends) are open over HTTP and {conns[1]:.4g} ({2 * conns[1]:.4g} ends) over messaging ({_ratio(*conns)}).",
+                f"Open connection ends, by the kind of component holding them: each connection has two ends, so the stacks reach twice the number of connections; on average {conns[0]:.4g} connections ({2 * conns[0]:.4g} ends) are open over HTTP and {conns[1]:.4g} ({2 * conns[1]:.4g} ends) over messaging ({_ratio(*conns)}). An HTTP pool opens a connection whenever all of its connections are busy and closes one only after it has been idle for http.pool.idle_timeout (Envoy's 1 h; edge clients 90 s), so over HTTP the count creeps up with run length towards the highest concurrency of the last hour rather than settling within a short run; a broker client keeps its one connection.",
             ),
             lambda: plots.connections_over_time(res.timeseries, warm),
         ),

@@ -287,7 +287,9 @@ def crossover(
         planned = plan(path, pts, sets, replications, s)
         info = sweep_info(path, base, sets, [Param(param, tuple(xs))], replications, s)
         info["crossover"] = {"metric": f"{flow}:{name}", "lo": lo, "hi": hi}
-        got = execute(planned, kinds, replications, s, ex, store, info, progress=progress)
+        got = execute(
+            planned, kinds, replications, s, ex, store, info, progress=progress, desc="crossover"
+        )
         out_ = []
         for p, x in zip(planned, xs, strict=True):
             frames.append(got[p.key])

@@ -124,6 +124,7 @@ def execute(
     sweep_info: Mapping[str, Any],
     progress: bool = True,
     on_point: Callable[[PlannedPoint, pd.DataFrame], None] | None = None,
+    desc: str = "sweep",
 ) -> dict[str, pd.DataFrame]:
     """Run the points not yet stored; returns every point's rows by key."""
     from tqdm import tqdm
@@ -139,7 +140,7 @@ def execute(
         total=len(planned),
         initial=len(planned) - len(todo),
         unit="point",
-        desc="sweep",
+        desc=desc,
         disable=not progress,
         dynamic_ncols=True,
     )
