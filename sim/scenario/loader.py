@@ -46,7 +46,9 @@ _MERGE = _TAG + "merge"
 
 
 class ScenarioError(ValueError):
-    """A scenario that cannot be used; str() is one line: ``FILE:LINE: path: message``."""
+    """A scenario that cannot be used; str() is one line per error, ``FILE:LINE: path:
+    message`` (or ``--set:N: …`` for the N-th override), the first in ``file``, ``line``,
+    ``path`` and ``message`` and the others in ``more``."""
 
     def __init__(
         self,
@@ -318,7 +320,8 @@ def _entries(keys: Sequence[str]) -> str:
 
 
 def validate(data: Any, src: Source) -> Scenario:
-    """A Scenario from plain data, or the first error located in the source."""
+    """A Scenario from plain data, or every schema error located in the source (structural
+    checks, which need a valid model, then stop at their first)."""
     if not isinstance(data, dict):
         raise src.error((), "a scenario must be a mapping of keys (name, services, workload…)")
     try:
