@@ -209,12 +209,14 @@ def resources_by_kind(components: pd.DataFrame) -> Figure:
             bars = ax.bar(off, p[col], width, color=ARCH_COLORS[a], label=a)
             # a bar hundreds of times smaller than its neighbours is invisible: its value
             # is written above it (none where the kind does not exist)
-            ax.bar_label(bars, [f"{v:.3g}" if v > 0 else "" for v in p[col]], fontsize=6)
+            labels = [(f"{v:.3g}" if v < 1000 else f"{v:,.0f}") if v > 0 else "" for v in p[col]]
+            ax.bar_label(bars, labels, fontsize=6, rotation=90, padding=2)
     for ax, title, ylabel in (
         (cpu, "CPU", "busy cores (mean)"),
         (mem, "Memory", "memory (MiB, time-average)"),
     ):
         ax.set_xticks(x, kinds, rotation=30, ha="right")
+        ax.margins(y=0.25)  # room for the upright value labels
         ax.set_title(title)
         ax.set_ylabel(ylabel)
         ax.grid(True, axis="y", alpha=0.3)
