@@ -71,6 +71,7 @@ def test_summary_and_timeseries_equal_without_rows(replications: int, duration: 
         assert n.metadata["first_request"] == (first["request_id"], first["end"])
 
 
+@pytest.mark.slow
 def test_request_series_streamed_equals_rows() -> None:
     rows, none = _pair(1, 10.0)
     for r, n in zip(rows.results(), none.results(), strict=True):

@@ -58,6 +58,7 @@ def test_disturbance_table_without_rows_equals_rows(name: str) -> None:
             assert r.metadata[key] == n.metadata[key], (r.architecture, key)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAILURES))
 def test_outcomes_frame_has_the_values_of_the_rows(name: str) -> None:
     rows, none = _pair(name)
