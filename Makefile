@@ -3,9 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LINT_PATHS := sim tests $(wildcard benchmarks)
+LINT_PATHS := sim tests tools $(wildcard benchmarks)
 
-.PHONY: demo test lint format bench clean venv browser proxy example
+.PHONY: demo test test-fast lint format bench clean venv browser proxy example lab notebooks
 
 venv: $(STAMP)
 
@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Writes reports/demo/ (ignored by git): the committed example is `make example`'s.
 demo: $(STAMP)
-	$(BIN)/sim run scenarios/order-service.yaml --arch both --out reports/order-service
+	$(BIN)/sim run scenarios/order-service.yaml --arch both --out reports/demo
 
 # The example report committed under reports/order-service/, regenerated from the flagship.
 example: $(STAMP)
@@ -32,8 +33,25 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
+# Everything: lint, then the whole suite, statistical and notebook tests included (CI runs this).
 test: lint browser proxy
 	$(BIN)/pytest
+
+# While developing: the suite without the tests marked slow (statistics, notebooks, sweeps).
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
+# Jupyter Lab on the teaching notebooks (installs the `notebooks` extra into .venv once).
+lab: $(VENV)/.notebooks
+	$(BIN)/jupyter lab notebooks/
+
+# Execute every notebook in place and save its outputs (commit them: figures show on a code host).
+notebooks: $(VENV)/.notebooks
+	$(BIN)/python tools/execute_notebooks.py
+
+$(VENV)/.notebooks: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,notebooks]'
+	touch $@
 
 # The report's rendering test needs headless Chromium. Install it where we can (Debian-like,
 # root); elsewhere that one test skips and says why.

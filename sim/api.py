@@ -15,12 +15,10 @@ from __future__ import annotations
 import platform
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
-from sim.app.application import Observer, request_subject
-from sim.core.trace import Trace
-from sim.engine import ARCHITECTURES, observers_of, run
+from sim.app.names import ARCHITECTURES, Observer, request_subject
 from sim.messaging.subjects import (
     MAX_SUBJECT_BYTES,
     InvalidSubject,
@@ -28,13 +26,14 @@ from sim.messaging.subjects import (
     is_valid_publish_subject,
 )
 from sim.messaging.topology import check_messaging
-from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw, summarize
-from sim.results.summary import run_metrics
 from sim.scenario import Scenario, ScenarioError, scenario_hash
 from sim.scenario.loader import Source, apply_sets, load_with_source, validate
 from sim.scenario.profile import resolve as resolve_profile
-from sim.stats import run_until_precision
 from sim.validation.precision import HEADLINE, MIN_REPLICATIONS
+
+if TYPE_CHECKING:  # the engine, pandas and SciPy load when a run starts, not to read a file
+    from sim.core.trace import Trace
+    from sim.results import Comparison, RunResult
 
 
 def load_scenario(
@@ -43,7 +42,7 @@ def load_scenario(
     """Read, override (``path=value`` strings), calibrate (a profile file written by
     ``sim calibrate``, :mod:`sim.scenario.profile`) and validate a scenario file."""
     sc, src = load_with_source(path, sets, calibration)
-    check_subjects(sc, str(path), src)
+    check_subjects(sc, str(path), src)  # the same line map: the file is read once
     check_budget(sc, str(path), src)
     return sc
 
@@ -145,6 +144,8 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
 
 def observers(sc: Scenario) -> dict[str, tuple[Observer, ...]]:
     """Who hears each published subject (events and request subjects), by NATS matching."""
+    from sim.engine import observers_of
+
     return observers_of(sc)
 
 
@@ -165,12 +166,17 @@ def simulate(
     seed: int | None = None,
     replication: int = 0,
     trace: Sequence[int] = (),
+    progress: Callable[[float, float], None] | None = None,
 ) -> RunResult:
-    """Run one replication of one architecture; ``trace`` lists request ids to trace hop by hop."""
+    """Run one replication of one architecture; ``trace`` lists request ids to trace hop by hop;
+    ``progress(now, end)`` is told the simulated time as the run goes."""
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    from sim.engine import run
+    from sim.results import frames_from_raw
+
     s = sc.run.seed if seed is None else seed
-    raw = run(sc, architecture, s, replication, observers(sc), set(trace))
+    raw = run(sc, architecture, s, replication, observers(sc), set(trace), progress)
     return frames_from_raw(raw, _meta(sc))
 
 
@@ -181,15 +187,22 @@ def compare(
     architectures: Sequence[str] = ARCHITECTURES,
     trace: Sequence[int] = (),
     on_run: Callable[[str, int], None] | None = None,
+    on_progress: Callable[[str, int, float, float], None] | None = None,
 ) -> Comparison:
     """Both architectures over the same replications (common random numbers), paired.
 
-    ``on_run(architecture, replication)`` is called after each run (progress bars)."""
+    ``on_run(architecture, replication)`` is called after each run and
+    ``on_progress(architecture, replication, now, end)`` as each run goes (progress bars)."""
+    from sim.results import Comparison, compare_summaries, summarize
+
     n = sc.run.replications if replications is None else replications
     res: dict[str, list[RunResult]] = {a: [] for a in ARCHITECTURES}
     for r in range(n):
         for a in architectures:
-            res[a].append(simulate(sc, a, seed, r, trace))
+            watch = None
+            if on_progress is not None:
+                watch = lambda now, end, a=a, r=r: on_progress(a, r, now, end)  # noqa: E731
+            res[a].append(simulate(sc, a, seed, r, trace, watch))
             if on_run is not None:
                 on_run(a, r)
     cmp = Comparison(res["http"], res["messaging"])
@@ -219,6 +232,10 @@ def compare_until(
     """Like :func:`compare`, adding paired replications until every headline metric's 95 %
     interval has a relative half-width <= ``precision`` (:mod:`sim.validation.precision`;
     the stopping rule is :func:`sim.stats.run_until_precision`)."""
+    from sim.results import Comparison, compare_summaries, summarize
+    from sim.results.summary import run_metrics
+    from sim.stats import run_until_precision
+
     if not 0 < precision < 1:
         raise ValueError(f"precision must be in (0, 1), got {precision}")
     if max_replications < MIN_REPLICATIONS:

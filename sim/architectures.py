@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sim.app.application import Application
+from sim.app.names import ARCHITECTURES
 from sim.app.transport import Transport
 from sim.http.transport import HttpTransport
 from sim.messaging.transport import MessagingTransport
@@ -25,4 +26,6 @@ DESCRIBE: dict[str, Callable[[Scenario], str]] = {
     "http": HttpTransport.describe,
     "messaging": MessagingTransport.describe,
 }
-ARCHITECTURES = tuple(TRANSPORTS)
+# the names alone live in sim.app.names, which checking a scenario can import without the
+# engine; they must be these
+assert tuple(TRANSPORTS) == ARCHITECTURES == tuple(DESCRIBE)

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write into a non-empty --out folder that sim did not create",
     )
-    from sim.validation.precision import add_precision_option
+    from sim.validation.options import add_precision_option, add_theory_arguments
 
     add_precision_option(r)
     r.add_argument("--format", choices=["table", "json"], default="table", help="terminal output")
@@ -111,7 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("file", nargs="?", help="scenario YAML (not needed with --theory)")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
     v.add_argument("--calibration", metavar="FILE", help="apply a calibration profile")
-    from sim.validation.suite import add_arguments as add_theory_arguments
 
     add_theory_arguments(v)
     from sim.real.compare import add_arguments as add_real_arguments
@@ -264,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
             architectures=archs,
         )
     else:
-        from tqdm import tqdm
+        from sim.progress import RunProgress
 
         traced: Sequence[int] = ()
         if args.traces:  # a sample of consecutive measured requests, hop by hop (sim.interop)
@@ -272,17 +271,21 @@ def _run(args: argparse.Namespace) -> int:
 
             traced = sample_ids(sc, args.trace_sample)
         n = args.replications or sc.run.replications
-        with tqdm(
-            total=n * len(archs), desc=sc.name, unit="run", disable=args.quiet or None, leave=False
-        ) as bar:
+        progress = RunProgress(sc.name, archs, n, quiet=args.quiet)
+        try:
             cmp = compare(
                 sc,
                 seed=args.seed,
                 replications=args.replications,
                 architectures=archs,
                 trace=traced,
-                on_run=lambda a, r: bar.update(1),
+                on_run=progress.run_done,
+                on_progress=progress.progress,
             )
+        finally:
+            progress.close()
+    if not args.quiet:
+        print(f"{sc.name}: writing {out}/ (data, figures, report.md, report.html)", file=sys.stderr)
     write_run(out, sc, cmp)
     if args.traces:
         from sim.interop.export import export_otlp
@@ -292,7 +295,7 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.format == "json":
         print(cmp.summary.to_json(orient="records"))
-    elif len(archs) == 2:
+    else:  # one architecture: the same table, its column alone
         warm = [r.metadata.get("warmup", 0.0) for r in cmp.results()]
         wtxt = f"{warm[0]:g} s" if len(set(warm)) == 1 else f"{min(warm):g}–{max(warm):g} s"
         auto = " (MSER-5)" if sc.run.warmup == "auto" else ""
@@ -308,13 +311,6 @@ def _run(args: argparse.Namespace) -> int:
             f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, {rows}"
             "components.csv, timeseries.csv, links.csv, broker.csv, metadata.json, scenario.json, "
             "traces.json)"
-        )
-    else:
-        s = cmp.summary
-        print(
-            s[s["flow"].isin(["all", "system"])][
-                ["flow", "metric", "unit", "value", "low", "high"]
-            ].to_string(index=False)
         )
     return EXIT_OK
 

@@ -188,14 +188,19 @@ def _write(out: Path, sc: Scenario, cmp: Comparison, trace_sample: bool) -> None
     atomic_text(out / "links.csv", _csv(cmp.frame("links")))
     atomic_text(out / "broker.csv", _csv(cmp.frame("broker")))
     atomic_text(out / "scenario.json", scenario_json(sc))
-    if cmp.http and cmp.messaging:
+    if cmp.http or cmp.messaging:  # one architecture gets its report too
         res = from_comparison(sc, cmp)
         picked = sample_request(res.requests, meta["runs"]) if trace_sample else None
         if not res.traces and picked is not None:  # re-run just past the first measured request
             from sim.api import trace_request
 
             traced = trace_request(
-                sc, picked[0], cmp.metadata.get("seed"), 0, until=picked[1] + 1e-3
+                sc,
+                picked[0],
+                cmp.metadata.get("seed"),
+                0,
+                architectures=res.architectures,
+                until=picked[1] + 1e-3,
             )
             res.sample, res.traces = picked[0], {a: TracedRequest.of(t) for a, t in traced.items()}
         atomic_text(out / "traces.json", traces_json(res.sample, res.traces))

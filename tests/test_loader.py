@@ -174,13 +174,11 @@ def test_parse_set_refuses(expr: str, message: str) -> None:
 
 def test_apply_sets_copies_and_overrides_in_order() -> None:
     data = {"run": {"seed": 1}, "workload": {"flows": [{"name": "a"}, {"name": "b"}]}}
-    out = apply_sets(data, ["run.seed=2", "workload.flows.1.name=c", "run.seed=3", "x.y=1"])
-    assert out == {
-        "run": {"seed": 3},
-        "workload": {"flows": [{"name": "a"}, {"name": "c"}]},
-        "x": {"y": 1},
-    }
+    out = apply_sets(data, ["run.seed=2", "workload.flows.1.name=c", "run.seed=3"])
+    assert out == {"run": {"seed": 3}, "workload": {"flows": [{"name": "a"}, {"name": "c"}]}}
     assert data["run"] == {"seed": 1}  # the input is not modified
+    with pytest.raises(ScenarioError, match=r"^--set:1: x: unknown key 'x'"):
+        apply_sets(data, ["x.y=1"])  # an override changes what the schema has, never adds keys
 
 
 @pytest.mark.parametrize(
@@ -360,7 +358,7 @@ def test_unreadable_files(
 
 
 # --------------------------------------------------------------------------- JSON Schema
-_ANNOTATIONS = {"title", "description", "default", "examples", "source", "discriminator"}
+_ANNOTATIONS = {"title", "description", "default", "examples", "source", "discriminator", "unit"}
 _TYPES = {
     "object": dict,
     "array": list,
@@ -568,7 +566,12 @@ def test_every_cited_default_is_in_the_schema(schema: dict[str, Any]) -> None:
             cited += 1
             prop = props[f.alias or name]
             assert prop["source"] == extra["source"], (model.__name__, name)
-            assert prop["default"] == to_jsonable_python(f.default), (model.__name__, name)
+            shown = prop["default"]
+            if isinstance(shown, str) and "unit" in str(prop):  # "128MiB": the value, in its unit
+                read = parse_size if "'bytes'" in str(prop) else parse_duration
+                assert read(shown) == pytest.approx(f.default, rel=1e-12), (model.__name__, name)
+            else:
+                assert shown == to_jsonable_python(f.default), (model.__name__, name)
     assert (
         cited >= 30
     )  # the calibrated defaults (scenarios/SOURCES.md); a walk that finds none fails

@@ -44,6 +44,7 @@ def test_results_carry_their_replication_and_reproduce() -> None:
     assert set(both["n"]) == {3}
 
 
+@pytest.mark.slow
 def test_cli_replications(tmp_path: Path) -> None:
     out = tmp_path / "r"
     args = ["run", str(MM1), "--out", str(out), "--quiet", "--set", "run.duration=1"]

@@ -181,6 +181,7 @@ def test_mermaid_is_exact_and_names_are_reduced_to_a_safe_alphabet() -> None:
             "    P2->>P1: msg at 3.000 ms",
             "    P1->>P0: msg at 3.500 ms",
             "    Note over P0: reply received at 4.000 ms",
+            "    Note over P0: of which 0.800 ms connection set-up (TCP + TLS handshakes)",
         ]
     )
     assert sequence.hop_table(TRACE)[2] == ("3.000", "+2.000", "a<b>;#1", "nats-0", "msg")

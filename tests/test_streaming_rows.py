@@ -47,6 +47,7 @@ def _pair(replications: int, duration: float) -> tuple[object, object]:
     return rows, none
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("replications", "duration"), [(1, 10.0), (2, 4.0)])
 def test_summary_and_timeseries_equal_without_rows(replications: int, duration: float) -> None:
     rows, none = _pair(replications, duration)
@@ -70,6 +71,7 @@ def test_summary_and_timeseries_equal_without_rows(replications: int, duration: 
         assert n.metadata["first_request"] == (first["request_id"], first["end"])
 
 
+@pytest.mark.slow
 def test_request_series_streamed_equals_rows() -> None:
     rows, none = _pair(1, 10.0)
     for r, n in zip(rows.results(), none.results(), strict=True):
@@ -138,6 +140,7 @@ def _batch(r: object, j: int) -> object:
     return v
 
 
+@pytest.mark.slow
 def test_warmup_auto_without_rows_equals_rows(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -172,6 +175,7 @@ def test_pilot_series_is_the_rows_series() -> None:
     assert pilot.rid.itemsize + pilot.start.itemsize + pilot.end.itemsize == 24
 
 
+@pytest.mark.slow
 def test_run_folder_and_report_without_rows(tmp_path: Path) -> None:
     sc = load_scenario(TINY, ["run.rows=none"])
     cmp = compare(sc)

@@ -42,6 +42,7 @@ def _pair(name: str) -> tuple[Comparison, Comparison]:
     return rows, none
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAILURES))
 def test_disturbance_table_without_rows_equals_rows(name: str) -> None:
     rows, none = _pair(name)
@@ -57,6 +58,7 @@ def test_disturbance_table_without_rows_equals_rows(name: str) -> None:
             assert r.metadata[key] == n.metadata[key], (r.architecture, key)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAILURES))
 def test_outcomes_frame_has_the_values_of_the_rows(name: str) -> None:
     rows, none = _pair(name)
@@ -107,6 +109,7 @@ def test_no_compact_storage_without_a_timeline(sets: list[str]) -> None:
     assert len(r.outcomes) == 0  # the (empty) requests frame
 
 
+@pytest.mark.slow
 def test_autoscaling_books_without_rows_equal_rows() -> None:
     """The fault log's books (requests never answered) need no rows either."""
     sets = ["run.duration=4", "run.warmup=1", "services.order-dispatch.autoscale={target: 0.5}"]
@@ -124,6 +127,7 @@ def test_timeline_with_rows_none_is_accepted(capfd: pytest.CaptureFixture[str]) 
     assert "cannot be used" not in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_warmup_auto_with_a_timeline_without_rows_equals_rows() -> None:
     """warmup: auto, a timeline and no rows together: the same warm-up and disturbance table."""
     sets = ["run.duration=32", "run.warmup=auto"]  # measured from >= 2 s: the 30 s action is in
@@ -138,6 +142,7 @@ def test_warmup_auto_with_a_timeline_without_rows_equals_rows() -> None:
     pd.testing.assert_frame_equal(rows.summary, none.summary, check_exact=True)
 
 
+@pytest.mark.slow
 def test_cli_run_of_a_failure_scenario_without_rows(tmp_path: Path) -> None:
     name = "retry-storm"
     argv = ["run", str(SCENARIOS / f"{name}.yaml"), "--out", str(tmp_path), "--quiet"]

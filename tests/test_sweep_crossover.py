@@ -114,6 +114,7 @@ def test_no_crossing_in_range_is_said() -> None:
         find_crossing(synthetic(1.0, 1.0, 0.0, 1), 5.0, 5.0)
 
 
+@pytest.mark.slow
 def test_simulated_cpu_crossing_matches_the_closed_form(tmp_path: Path) -> None:
     path = tmp_path / "cpu.yaml"
     path.write_text(CPU, encoding="utf-8")
@@ -160,6 +161,7 @@ def _cli(argv: list[str]) -> int:
     return int(args.func(args))
 
 
+@pytest.mark.slow
 def test_cli_sweep_writes_dataset_summary_and_figures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,11 +31,13 @@ def in_process(tiny: Path) -> pd.DataFrame:
     return run_sweep(tiny, PARAMS, executor="inprocess", progress=False)
 
 
+@pytest.mark.slow
 def test_process_pool_equals_in_process(tiny: Path, in_process: pd.DataFrame) -> None:
     pooled = run_sweep(tiny, PARAMS, executor="process", workers=2, progress=False)
     pd.testing.assert_frame_equal(pooled, in_process, check_exact=True)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_equals_in_process(
     tiny: Path, in_process: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -97,6 +97,7 @@ def interrupt(tiny: Path, out: Path, sig: signal.Signals) -> tuple[int, str]:
     return child.returncode, err.decode()
 
 
+@pytest.mark.slow
 def test_resume_after_kill_gives_the_uninterrupted_dataset(
     tiny: Path, fresh: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -120,6 +121,7 @@ def test_resume_after_kill_gives_the_uninterrupted_dataset(
     assert len(manifest["points"]) == 8
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_1_with_a_resume_hint_and_resumes(
     tiny: Path, fresh: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -151,6 +153,7 @@ def test_rows_are_tidy_and_paired(tiny: Path) -> None:
     assert (wide["memory_total"] == wide["memory_infra"] + wide["memory_app"]).all()
 
 
+@pytest.mark.slow
 def test_a_changed_scenario_does_not_reuse_old_parts(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "sw"
     a = run_sweep(tiny, ["workload.clients=2,4"], executor="inprocess", out=out, progress=False)

@@ -8,9 +8,9 @@ owns the subject rules (:mod:`sim.api`), and handed in as plain data.
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from sim.app.names import Observer, request_subject  # noqa: F401  (re-exported)
 from sim.app.plan import Planner
 from sim.app.service import ServiceInstance
 from sim.app.transport import Transport
@@ -22,21 +22,6 @@ from sim.core.recorder import Recorder
 from sim.core.streams import Streams
 from sim.core.trace import Trace
 from sim.scenario.model import Flow, Scenario
-
-
-def request_subject(sc: Scenario, service: str, operation: str) -> str:
-    """The subject that names requests to service.operation (both architectures use it)."""
-    subject = sc.services[service].operations[operation].subject
-    return subject or f"svc.{service}.{operation}"
-
-
-@dataclass(frozen=True, slots=True)
-class Observer:
-    """A service that hears a subject: one copy per event (shared) or one per instance."""
-
-    service: str
-    operation: str
-    delivery: str
 
 
 class Application:

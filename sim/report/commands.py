@@ -122,7 +122,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     """``sim trace FILE --request N``: one request, hop by hop, in both architectures."""
     from sim.api import load_scenario, trace_request
     from sim.report.data import TracedRequest
-    from sim.report.sequence import hop_table, mermaid, timeline
+    from sim.report.sequence import hop_table, mermaid, time_split, timeline
 
     if args.request < 0 or args.replication < 0:
         print("sim trace: --request and --replication must be >= 0", file=sys.stderr)
@@ -138,9 +138,11 @@ def cmd_trace(args: argparse.Namespace) -> int:
     for a, tr in traces.items():
         if args.format == "mermaid":
             print(f"%% {a}: request {args.request}, reply after {tr.latency * 1e3:.3f} ms")
+            print(f"%% {time_split(tr)}")
             print(mermaid(tr) + "\n")
         elif args.format == "table":
             print(f"{a}: request {args.request}, reply after {tr.latency * 1e3:.3f} ms")
+            print(f"  {time_split(tr)}")
             for row in hop_table(tr):
                 print(f"  {row[0]:>9} ms  {row[1]:>9}  {row[2]} -> {row[3]}  {row[4]}")
             print()

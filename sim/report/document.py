@@ -25,7 +25,7 @@ from sim.core.trace import BUCKETS
 from sim.report import plots, sequence, topology
 from sim.report.data import Results, sample_request
 from sim.report.parameters import Parameter, dist_text, parameters
-from sim.report.table import headline_rows
+from sim.report.table import headline_rows, wide
 from sim.results import batches
 from sim.scenario import scenario_hash
 
@@ -84,7 +84,11 @@ def build_report(res: Results, render: bool = True) -> Report:
         )
     paired = {"http", "messaging"} <= set(res.architectures)
     if not paired:
-        warnings.append("Only one architecture was run: there is nothing to compare.")
+        only = ", ".join(res.architectures) or "none"
+        warnings.append(
+            f"Only one architecture was run ({only}): its values are shown, and there is "
+            "nothing to compare (run with --arch both for the paired comparison)."
+        )
     for arch in res.architectures:
         if not (res.latencies["architecture"] == arch).any():
             warnings.append(
@@ -111,9 +115,9 @@ def build_report(res: Results, render: bool = True) -> Report:
             "version": str(meta.get("version", "")),
             "scenario_hash": str(meta.get("scenario_hash", "")),
         },
-        headline=headline_rows(s) if paired else [],
-        breakdown=_breakdown(s) if paired else [],
-        events=_events(s) if paired else [],
+        headline=headline_rows(wide(s)),
+        breakdown=_breakdown(wide(s)),
+        events=_events(wide(s)),
         services=_services(res),
         flows=[
             {"name": f.name, "target": f"{f.service}.{f.operation}", "weight": f"{f.weight:g}"}
@@ -192,6 +196,8 @@ def _breakdown(s: pd.DataFrame) -> list[dict[str, str]]:
 
 def _ms(v: float) -> str:
     # sums of float differences leave ±1e-13 where the true value is 0: show 0
+    if math.isnan(v):
+        return "–"  # the architecture was not run
     return "0" if abs(v) < 1e-9 else f"{v:.4g}"
 
 
@@ -201,8 +207,8 @@ def _events(s: pd.DataFrame) -> list[dict[str, str]]:
         {
             "flow": str(r.flow),
             "metric": str(r.metric).replace("delivery_", ""),
-            "http": f"{r.http:.4g}",
-            "messaging": f"{r.messaging:.4g}",
+            "http": _ms(float(r.http)),
+            "messaging": _ms(float(r.messaging)),
         }
         for r in ev.itertuples()
     ]
@@ -276,7 +282,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
     cpu = (v("system", "cpu_cores_infra", "http"), v("system", "cpu_cores_infra", "messaging"))
     mem = (v("system", "memory_infra", "http"), v("system", "memory_infra", "messaging"))
     procs = {
-        a: next((r[a] for r in rep.moving_parts if r["kind"] == "total"), "0")
+        a: next((r.get(a, "0") for r in rep.moving_parts if r["kind"] == "total"), "0")
         for a in ("http", "messaging")
     }
     graphs = {a: topology.connection_graph(res.components, res.links, a) for a in res.architectures}
@@ -307,7 +313,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
             FigureDoc(
                 "connections",
                 "Connections over time",
-                f"Open connections counted at both ends, by the kind of component holding them; on average {conns[0]:.4g} connections are open over HTTP and {conns[1]:.4g} over messaging ({_ratio(*conns)}).",
+                f"Open connection ends, by the kind of component holding them: each connection has two ends, so the stacks reach twice the number of connections; on average {conns[0]:.4g} connections ({2 * conns[0]:.4g} ends) are open over HTTP and {conns[1]:.4g} ({2 * conns[1]:.4g} ends) over messaging ({_ratio(*conns)}). An HTTP pool opens a connection whenever all of its connections are busy and closes one only after it has been idle for http.pool.idle_timeout (Envoy's 1 h; edge clients 90 s), so over HTTP the count creeps up with run length towards the highest concurrency of the last hour rather than settling within a short run; a broker client keeps its one connection.",
             ),
             lambda: plots.connections_over_time(res.timeseries, warm),
         ),
@@ -315,7 +321,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
             FigureDoc(
                 "resources",
                 "CPU and memory by component kind",
-                f"Busy cores and time-averaged memory summed by component kind: infrastructure uses {cpu[0]:.3g} cores and {mem[0]:.4g} MB over HTTP, {cpu[1]:.3g} cores and {mem[1]:.4g} MB over messaging.",
+                f"Busy cores and time-averaged memory summed by component kind: infrastructure uses {cpu[0]:.3g} cores and {mem[0]:.4g} MiB over HTTP, {cpu[1]:.3g} cores and {mem[1]:.4g} MiB over messaging.",
             ),
             lambda: plots.resources_by_kind(res.components),
         ),
@@ -363,6 +369,11 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
         )
     out = []
     for doc, draw in docs:
+        if len(res.architectures) == 1:  # the captions compare two runs: say what is drawn
+            doc.caption = (
+                f"{doc.title} of the {res.architectures[0]} run alone (no other architecture "
+                "was run); its values are in the tables."
+            )
         if render:
             with plain_text():
                 doc.png = png(draw())

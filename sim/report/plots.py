@@ -24,6 +24,13 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 from sim.core.trace import BUCKETS
 
 ARCH_COLORS = {"http": "#3b6ea8", "messaging": "#d1782c"}
+# equal series (the same throughput on common random numbers) must not hide each other:
+# http drawn wide and solid underneath, messaging thin and dotted on top (dashed lines
+# mark events)
+LINE_STYLES: dict[str, dict[str, Any]] = {
+    "http": {"color": ARCH_COLORS["http"], "lw": 2.4, "ls": "-", "zorder": 2},
+    "messaging": {"color": ARCH_COLORS["messaging"], "lw": 1.6, "ls": ":", "zorder": 3},
+}
 KIND_COLORS = {
     "client": "#9e9e9e",
     "gateway": "#6a51a3",
@@ -198,13 +205,18 @@ def resources_by_kind(components: pd.DataFrame) -> Figure:
         p = per[per["architecture"] == a].set_index("kind")[["busy_cores", "memory_mb"]]
         p = p.reindex(kinds).fillna(0.0)
         off = x + (i - (len(archs) - 1) / 2) * width
-        cpu.bar(off, p["busy_cores"], width, color=ARCH_COLORS[a], label=a)
-        mem.bar(off, p["memory_mb"], width, color=ARCH_COLORS[a], label=a)
+        for ax, col in ((cpu, "busy_cores"), (mem, "memory_mb")):
+            bars = ax.bar(off, p[col], width, color=ARCH_COLORS[a], label=a)
+            # a bar hundreds of times smaller than its neighbours is invisible: its value
+            # is written above it (none where the kind does not exist)
+            labels = [(f"{v:.3g}" if v < 1000 else f"{v:,.0f}") if v > 0 else "" for v in p[col]]
+            ax.bar_label(bars, labels, fontsize=6, rotation=90, padding=2)
     for ax, title, ylabel in (
         (cpu, "CPU", "busy cores (mean)"),
         (mem, "Memory", "memory (MiB, time-average)"),
     ):
         ax.set_xticks(x, kinds, rotation=30, ha="right")
+        ax.margins(y=0.25)  # room for the upright value labels
         ax.set_title(title)
         ax.set_ylabel(ylabel)
         ax.grid(True, axis="y", alpha=0.3)
@@ -232,7 +244,7 @@ def over_time(
         g = _gauge(timeseries, metric)
         for a in _archs(g):
             s = g[g["architecture"] == a].sort_values("t")
-            ax.plot(s["t"], s["value"] * scale, color=ARCH_COLORS[a], label=a, lw=1.2)
+            ax.plot(s["t"], s["value"] * scale, label=a, **LINE_STYLES.get(a, {}))
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)

@@ -40,6 +40,18 @@ def fmt(v: float, lo: float = math.nan, hi: float = math.nan) -> str:
     return s
 
 
+PRACTICAL = 0.005  # a difference under 0.5 % of the larger value is not marked
+
+
+def _matters(r: pd.Series) -> bool:
+    """Statistically significant and at least PRACTICAL of the larger value: a 0.09 MiB
+    difference in 1152 MiB is real but of no consequence, and is not marked ``*``."""
+    if not bool(r["significant"]):
+        return False
+    scale = max(abs(float(r["http"])), abs(float(r["messaging"])))
+    return bool(abs(float(r["difference"])) >= PRACTICAL * scale)
+
+
 def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
     """Rows of the headline table from a comparison summary (wide, paired).
 
@@ -55,7 +67,7 @@ def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
         r = sel.iloc[0]
         ratio = r["ratio"]
         paired = "difference_low" in r and not math.isnan(float(r["difference_low"]))
-        sig = "" if not paired else (" *" if bool(r["significant"]) else " (n.s.)")
+        sig = "" if not paired else (" *" if _matters(r) else " (n.s.)")
         rows.append(
             {
                 "metric": label,
@@ -71,10 +83,36 @@ def headline_rows(summary: pd.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
+def wide(summary: pd.DataFrame) -> pd.DataFrame:
+    """The comparison's wide form from either summary: a paired one as it is, a one-
+    architecture one (``architecture, flow, metric, unit, value, low, high``) with that
+    architecture's columns and none for the other or the difference."""
+    if "architecture" not in summary.columns:
+        return summary
+    out = summary[["flow", "metric", "unit"]].drop_duplicates().reset_index(drop=True)
+    for arch in ("http", "messaging"):
+        sel = summary[summary["architecture"] == arch]
+        cols = sel[["flow", "metric", "value", "low", "high"]].rename(
+            columns={"value": arch, "low": f"{arch}_low", "high": f"{arch}_high"}
+        )
+        out = out.merge(cols, on=["flow", "metric"], how="left")
+    for col in ("difference", "difference_low", "difference_high", "ratio"):
+        out[col] = math.nan
+    out["significant"] = False
+    out.attrs = dict(summary.attrs)
+    return out
+
+
 def side_by_side(summary: pd.DataFrame) -> str:
-    """Plain-text table: metric, unit, http, messaging, messaging/http."""
-    rows = headline_rows(summary)
-    cols = ["metric", "unit", "http", "messaging", "ratio"]
+    """Plain-text table: metric, unit, http, messaging, messaging/http (one architecture's
+    column alone when only one was run)."""
+    archs = [
+        a
+        for a in ("http", "messaging")
+        if "architecture" not in summary.columns or a in set(summary["architecture"])
+    ]
+    rows = headline_rows(wide(summary))
+    cols = ["metric", "unit", *archs, *(["ratio"] if len(archs) == 2 else [])]
     head = {
         "metric": "metric",
         "unit": "unit",

@@ -54,8 +54,8 @@ def run_metrics(r: RunResult, w: Window | None = None) -> list[tuple[str, str, s
         ("cpu_cores_protocol", "cores", protocol),
         ("cpu_cores_transport", "cores", float(infra["cpu_seconds"].sum() / duration) + protocol),
         ("cpu_cores_total", "cores", float(c["cpu_seconds"].sum() / duration)),
-        ("memory_infra", "MB", float(infra["memory_mean"].sum() / MB)),
-        ("memory_app", "MB", float(app["memory_mean"].sum() / MB)),
+        ("memory_infra", "MiB", float(infra["memory_mean"].sum() / MB)),
+        ("memory_app", "MiB", float(app["memory_mean"].sum() / MB)),
         ("infra_processes", "count", float(len(infra))),
         ("warmup", "s", float(md.get("warmup", math.nan))),
     ]
@@ -241,6 +241,10 @@ def compare_summaries(http: Sequence[RunResult], messaging: Sequence[RunResult])
             dw = batches.half_width(mb - hb) if len(hb) == len(mb) else math.nan
             dlo, dhi = diff - dw, diff + dw
             significant = bool(dlo > 0 or dhi < 0)
+        if len(a) and bool((a >= 0).all()):  # a latency, a count or cores: never below 0
+            hl = max(hl, 0.0)
+        if len(b) and bool((b >= 0).all()):
+            ml = max(ml, 0.0)
         rows.append(
             (
                 flow,

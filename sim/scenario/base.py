@@ -15,9 +15,13 @@ MAX_RATE = 1_000_000.0
 MAX_CLIENTS = 1_000_000  # as many as closed-loop users: each holds connections and a process
 
 
-def cited(default: Any, source: str, description: str = "", **kw: Any) -> Any:
-    """A pydantic Field whose default carries its source (shown by reports and `sim schema`)."""
-    return Field(default, description=description, json_schema_extra={"source": source}, **kw)
+def cited(default: Any, source: str, description: str | None = None, **kw: Any) -> Any:
+    """A pydantic Field whose default carries its source (shown by reports and `sim schema`).
+
+    The description is usually the string written under the field (its attribute docstring)."""
+    return Field(
+        default, description=description or None, json_schema_extra={"source": source}, **kw
+    )
 
 
 def _types(annotation: Any) -> list[Any]:
@@ -77,7 +81,10 @@ def unbool_fields(cls: type[BaseModel], data: Any) -> Any:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # a string under a field is its description (`sim schema`, scenarios/FIELDS.md)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=True, use_attribute_docstrings=True
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -7,7 +7,7 @@ rules in :func:`sim.api.load_scenario` (the scenario layer imports no architectu
 
 from __future__ import annotations
 
-import networkx as nx
+import graphlib
 
 from sim.scenario.http import check_http
 from sim.scenario.model import MAX_TOTAL_INSTANCES, LocatedError, Scenario
@@ -97,6 +97,17 @@ def _check_target(sc: Scenario, path: tuple[str | int, ...], ref: object) -> Non
 
 
 def _check_cycles(sc: Scenario) -> None:
+    graph: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for name, svc in sc.services.items():
+        for op_name, op in svc.operations.items():
+            graph[(name, op_name)] = {(c.service, c.operation) for c in op.calls}
+    try:  # the standard library says whether there is a cycle without importing networkx
+        graphlib.TopologicalSorter(graph).prepare()
+        return
+    except graphlib.CycleError:
+        pass
+    import networkx as nx  # which cycle, found in the file's order, to blame the right line
+
     g: nx.DiGraph = nx.DiGraph()
     where: dict[tuple[tuple[str, str], tuple[str, str]], tuple[str | int, ...]] = {}
     for name, svc in sc.services.items():

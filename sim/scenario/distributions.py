@@ -26,7 +26,7 @@ Z99 = 2.3263478740408408  # standard normal 0.99 quantile
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
     # parameters that may be infinite (a truncation bound); every other one must be finite,
     # or sampling overflows (uniform up to .inf) or never returns a usable time
     unbounded: ClassVar[tuple[str, ...]] = ()
@@ -56,7 +56,9 @@ class Constant(_Dist):
     """Always the same value (M/D/1 service, fixed delays)."""
 
     dist: Literal["constant"]
+    """Which distribution: 'constant'."""
     value: Duration = Field(ge=0)
+    """The value, in seconds (a bare number means seconds; '2ms' also works)."""
 
     @property
     def mean(self) -> float:
@@ -67,7 +69,9 @@ class Exponential(_Dist):
     """Memoryless, the M in M/M/1."""
 
     dist: Literal["exponential"]
+    """Which distribution: 'exponential'."""
     mean_: Duration = Field(alias="mean", gt=0)
+    """Mean, in seconds (a bare number means seconds)."""
 
     @property
     def mean(self) -> float:
@@ -78,8 +82,11 @@ class Uniform(_Dist):
     """Uniform between low and high."""
 
     dist: Literal["uniform"]
+    """Which distribution: 'uniform'."""
     low: Duration = Field(ge=0)
+    """Lowest value, in seconds."""
     high: Duration = Field(ge=0)
+    """Highest value, in seconds (at least low)."""
 
     @model_validator(mode="after")
     def _order(self) -> Uniform:
@@ -96,11 +103,16 @@ class TruncatedNormal(_Dist):
     """Normal(mean, sd) truncated to [low, high] (low defaults to 0: times are never negative)."""
 
     dist: Literal["normal"]
+    """Which distribution: 'normal' (truncated to [low, high])."""
     unbounded: ClassVar[tuple[str, ...]] = ("low", "high")
     mu: Duration = Field(alias="mean", ge=0)
+    """Mean of the normal before truncation, in seconds."""
     sd: Duration = Field(ge=0)
+    """Standard deviation of the normal before truncation, in seconds."""
     low: Duration = 0.0
+    """Lower truncation bound, in seconds (times are never negative)."""
     high: Duration = math.inf
+    """Upper truncation bound, in seconds ('.inf': none)."""
 
     @model_validator(mode="after")
     def _order(self) -> TruncatedNormal:
@@ -122,10 +134,15 @@ class Lognormal(_Dist):
     """Lognormal given either (mean, p99) or (mu, sigma) of the underlying normal."""
 
     dist: Literal["lognormal"]
+    """Which distribution: 'lognormal' (give mean and p99, or mu and sigma)."""
     mean_: Duration | None = Field(default=None, alias="mean", gt=0)
+    """Mean, in seconds (with p99)."""
     p99: Duration | None = Field(default=None, gt=0)
+    """99th percentile, in seconds (with mean; must exceed it)."""
     mu: float | None = None
+    """Mean of the underlying normal (of ln seconds), with sigma."""
     sigma: float | None = Field(default=None, ge=0)
+    """Standard deviation of the underlying normal (of ln seconds), with mu."""
     _params_: tuple[float, float] = PrivateAttr(default=(0.0, 0.0))
 
     @model_validator(mode="after")
@@ -165,8 +182,11 @@ class Gamma(_Dist):
     """Gamma with a shape and a mean; Erlang-k is the integer-shape special case."""
 
     dist: Literal["gamma"]
+    """Which distribution: 'gamma'."""
     shape: float = Field(gt=0)
+    """Shape k (squared coefficient of variation is 1/k)."""
     mean_: Duration = Field(alias="mean", gt=0)
+    """Mean, in seconds."""
 
     @property
     def mean(self) -> float:
@@ -177,8 +197,11 @@ class Erlang(_Dist):
     """Erlang-k: the sum of k exponential phases, squared coefficient of variation 1/k."""
 
     dist: Literal["erlang"]
+    """Which distribution: 'erlang' (k exponential phases)."""
     k: int = Field(ge=1)
+    """Number of exponential phases (count)."""
     mean_: Duration = Field(alias="mean", gt=0)
+    """Mean of the whole sum, in seconds."""
 
     @property
     def mean(self) -> float:
@@ -189,9 +212,13 @@ class Empirical(_Dist):
     """Resampling of observed values, or a histogram (bin edges and weights, uniform in bins)."""
 
     dist: Literal["empirical"]
+    """Which distribution: 'empirical' (samples, or a histogram of edges and weights)."""
     samples: list[Duration] | None = None
+    """Observed values to resample, in seconds."""
     edges: list[Duration] | None = None
+    """Histogram bin edges, in seconds, increasing (one more than the weights)."""
     weights: list[float] | None = None
+    """Relative weight of each histogram bin (values uniform within a bin)."""
 
     @model_validator(mode="after")
     def _params(self) -> Empirical:

@@ -35,7 +35,9 @@ from pydantic_core import CoreSchema
 from sim.scenario import profile
 from sim.scenario.base import BoolText, InputError
 from sim.scenario.checks import check_structure
+from sim.scenario.fields import annotate
 from sim.scenario.model import LocatedError, Scenario
+from sim.scenario.paths import child, keys_at, place, suggest
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -49,16 +51,27 @@ _MERGE = _TAG + "merge"
 
 
 class ScenarioError(InputError):
-    """A scenario that cannot be used; str() is one line: ``FILE:LINE: path: message``."""
+    """A scenario that cannot be used; str() is one line per error, ``FILE:LINE: path:
+    message`` (or ``--set:N: …`` for the N-th override), the first in ``file``, ``line``,
+    ``path`` and ``message`` and the others in ``more``."""
 
     prefix = ""
 
-    def __init__(self, file: str, line: int | None, path: Path_, message: str):
+    def __init__(
+        self,
+        file: str,
+        line: int | None,
+        path: Path_,
+        message: str,
+        more: Sequence[ScenarioError] = (),
+    ):
         self.file, self.line, self.path, self.message = file, line, path, message
+        self.more = tuple(more)  # further errors of the same file, one line each
         where = f"{file}:{line}" if line is not None else file
         dotted = printable(".".join(str(p) for p in path))  # one line, safe for a terminal
-        text = printable(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
-        super().__init__(text.replace("\n", "\\n").replace("\r", "\\r"))
+        first = printable(f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}")
+        first = first.replace("\n", "\\n").replace("\r", "\\r")
+        super().__init__("\n".join([first, *(str(m) for m in self.more)]))
 
 
 @dataclass
@@ -84,6 +97,10 @@ class Source:
         for k in range(len(p), 0, -1):
             if p[:k] in self.sets:
                 return ScenarioError("--set", self.sets[p[:k]], p, message)
+        if p and p not in self.lines:  # a key the file does not have, made by an override
+            for done, n in self.sets.items():
+                if done[: len(p)] == p:
+                    return ScenarioError("--set", n, p, message)
         return ScenarioError(self.file, self.line_of(p), p, message)
 
 
@@ -350,39 +367,92 @@ def apply_sets(
     With ``src``, each overridden path is recorded so that errors in it name the override.
     """
     out = json.loads(json.dumps(data, default=str)) if data is not None else {}
+    errors: list[ScenarioError] = []
     for i, expr in enumerate(sets, 1):
         try:
-            parts, value = parse_set(expr)
-        except ValueError as e:
-            raise ScenarioError("--set", i, (), str(e)) from None
-        cur: Any = out
-        where: list[str | int] = []  # the path as the data spells it (dict keys are text)
-        for p in parts:
-            if isinstance(cur, list) and isinstance(p, int) and p < len(cur):
-                where.append(p)
-            elif isinstance(cur, dict):
-                where.append(str(p))
-            else:
-                raise ScenarioError("--set", i, (*where, p), "no such place to set")
-            if len(where) < len(parts):
-                cur = cur.setdefault(where[-1], {}) if isinstance(cur, dict) else cur[p]
-        cur[where[-1]] = value
-        if src is not None:
-            done = tuple(where)
-            for k in [k for k in src.sets if k[: len(done)] == done]:
-                del src.sets[k]  # a later override of a parent replaces earlier ones
-            src.sets[done] = i
+            _apply_one(out, i, expr, src)
+        except ScenarioError as e:
+            errors.append(e)  # report every bad override, not only the first
+    if errors:
+        first, *rest = errors
+        raise ScenarioError(first.file, first.line, first.path, first.message, rest)
     return out
 
 
+def _apply_one(out: dict[str, Any], i: int, expr: str, src: Source | None) -> None:
+    """Apply the i-th override ``expr`` to ``out`` in place (see :func:`apply_sets`)."""
+    try:
+        parts, value = parse_set(expr)
+    except ValueError as e:
+        raise ScenarioError("--set", i, (), str(e)) from None
+    cur: Any = out
+    where: list[str | int] = []  # the path as the data spells it (dict keys are text)
+    ann: Any = Scenario  # what the schema says is at this level (None: it does not say)
+    dflt: Any = None
+    for p in parts:
+        last = len(where) + 1 == len(parts)
+        here = place(ann, cur, dflt)
+        if isinstance(cur, list) and isinstance(p, int) and p < len(cur):
+            where.append(p)
+        elif isinstance(cur, dict):
+            key = str(p)
+            if here.shape == "model" and key not in here.keys:
+                raise ScenarioError(
+                    "--set", i, (*where, key), f"unknown key {key!r}{suggest(key, here.keys)}"
+                )
+            if here.shape == "map" and key not in cur and key not in here.keys and not last:
+                # a typo must not add a service: a new entry is given whole, on purpose
+                dotted = ".".join(str(w) for w in (*where, key))
+                raise ScenarioError(
+                    "--set",
+                    i,
+                    (*where, key),
+                    f"no entry {key!r}{suggest(key, here.keys) or _entries(here.keys)}; "
+                    "--set changes what exists: "
+                    f"to add an entry, give it whole (--set '{dotted}={{...}}')",
+                )
+            where.append(key)
+        else:
+            raise ScenarioError("--set", i, (*where, p), "no such place to set")
+        ann, dflt = child(ann, cur, where[-1]) if ann is not None else (None, None)
+        if not last:
+            if isinstance(cur, dict) and where[-1] not in cur:  # seeded from a map default
+                cur[where[-1]] = _plain(dflt) if isinstance(dflt, dict) else {}
+            cur = cur[where[-1]]
+    cur[where[-1]] = value
+    if src is not None:
+        done = tuple(where)
+        for k in [k for k in src.sets if k[: len(done)] == done]:
+            del src.sets[k]  # a later override of a parent replaces earlier ones
+        src.sets[done] = i
+
+
+def _plain(value: Any) -> Any:
+    """A map default as plain data (its entries may be models)."""
+    dump = lambda o: o.model_dump(mode="json", by_alias=True)  # noqa: E731
+    return json.loads(json.dumps(value, default=dump))
+
+
+def _entries(keys: Sequence[str]) -> str:
+    return f" (there are {', '.join(map(repr, sorted(keys)))})" if 0 < len(keys) <= 12 else ""
+
+
 def validate(data: Any, src: Source) -> Scenario:
-    """A Scenario from plain data, or the first error located in the source."""
+    """A Scenario from plain data, or every schema error located in the source (structural
+    checks, which need a valid model, then stop at their first)."""
     if not isinstance(data, dict):
         raise src.error((), "a scenario must be a mapping of keys (name, services, workload…)")
     try:
         sc = Scenario.model_validate(data)
-    except ValidationError as e:
-        raise _located(e, src, data) from None
+    except ValidationError as e:  # every error, in the file's order, overrides last
+        found: dict[str, ScenarioError] = {}
+        for err in e.errors(include_url=False):
+            one = _located(err, src, data)
+            found.setdefault(str(one), one)  # a union reports one bad value once per member
+        first, *rest = sorted(
+            found.values(), key=lambda x: (x.file == "--set", x.line or 0, str(x))
+        )
+        raise ScenarioError(first.file, first.line, first.path, first.message, rest) from None
     try:
         check_structure(sc)
     except LocatedError as e:
@@ -390,8 +460,7 @@ def validate(data: Any, src: Source) -> Scenario:
     return sc
 
 
-def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
-    err = e.errors(include_url=False)[0]
+def _located(err: Any, src: Source, data: Any) -> ScenarioError:
     kind = err["type"]
     names_key = kind in ("missing", "extra_forbidden")
     loc = list(err["loc"])
@@ -402,7 +471,7 @@ def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
         if (isinstance(cur, dict) and el in cur) or (
             isinstance(cur, list) and isinstance(el, int) and el < len(cur)
         ):
-            cur = cur[el]  # type: ignore[index]
+            cur = cur[el]
             path.append(el)
         elif (is_last and names_key) or not isinstance(el, str) or not isinstance(cur, dict):
             path.append(el)  # a missing or unknown key: name it, at its parent's line
@@ -410,7 +479,8 @@ def _located(e: ValidationError, src: Source, data: Any) -> ScenarioError:
     msg = err["msg"]
     ctx = err.get("ctx", {})
     if kind == "extra_forbidden":
-        msg = f"unknown key {path[-1]!r}"
+        known = keys_at(Scenario, data, tuple(path[:-1]))
+        msg = f"unknown key {path[-1]!r}{suggest(str(path[-1]), known)}"
     elif kind == "missing":
         msg = f"missing required key {path[-1]!r}"
     elif kind == "union_tag_invalid":
@@ -447,8 +517,7 @@ def load(path: str | Path, sets: Sequence[str] = (), calibration: str | None = N
 def load_with_source(
     path: str | Path, sets: Sequence[str] = (), calibration: str | None = None
 ) -> tuple[Scenario, Source]:
-    """:func:`load`, and the :class:`Source` that maps paths of the file to its lines (for
-    the checks that follow validation: subjects, accounts)."""
+    """:func:`load`, and where each value came from (file line or ``--set``) for later checks."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -485,6 +554,7 @@ class _ScenarioSchema(GenerateJsonSchema):
     def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
         out = super().generate(schema, mode)
         _rename_bounds(out)
+        annotate(out)  # defaults in units a person writes, and in every description
         return out
 
 

@@ -32,6 +32,7 @@ class Broker(Strict):
         1, ge=1, le=64, description="servers of the one cluster when `clusters` is not given"
     )
     cores: int = cited(2, "assumption: a 2-vCPU broker node, like the sidecar's 2 workers", ge=1)
+    """Cores of each broker server (count)."""
     io: IoCost | None = cited(
         IoCost(),
         "measured: nats-server 2.15.1 on a 2-core VM (see IoCost's fields); null: free",
@@ -41,38 +42,49 @@ class Broker(Strict):
     memory: Size = cited(
         int(14.5 * 2**20), "measured: nats-server 2.15.1 idle RSS 14.2–14.6 MiB (loopback)", ge=0
     )
+    """Base resident memory of one server, in bytes."""
     memory_per_connection: Size = cited(
         50 * 1000,
         "measured: nats-server 2.15.1, 43–57 KB RSS per idle client connection (500 idle)",
         ge=0,
     )
+    """Memory per client connection, in bytes."""
     memory_per_subscription: Size = cited(
         1024, "nats docs: >1M subscriptions need >1 GB ⇒ ≈1 KB", ge=0
     )
+    """Memory per subscription, in bytes."""
     max_payload: Size = cited(2**20, "nats-server const.go MAX_PAYLOAD_SIZE 1 MiB", gt=0)
+    """Largest message the server accepts, in bytes."""
     max_pending: Size = cited(
         64 * 2**20, "nats-server const.go MAX_PENDING_SIZE 64 MiB per client", gt=0
     )
+    """Bytes queued to one client before it is a slow consumer and disconnected."""
     write_deadline: Duration = cited(
         10.0, "nats-server const.go DEFAULT_FLUSH_DEADLINE 10 s (then slow consumer)", gt=0
     )
+    """A write to a client blocked this many seconds makes it a slow consumer."""
     socket_buffer: Size = cited(
         16 * 1024,
         "assumption: Linux net.ipv4.tcp_wmem default send buffer 16 KiB absorbs writes to a "
         "peer that stopped acknowledging",
         ge=0,
     )
+    """Kernel send buffer per connection, in bytes: writes up to this size do not block."""
     ping_interval: Duration = cited(120.0, "nats-server const.go DEFAULT_PING_INTERVAL 2 min", gt=0)
+    """The server pings an idle client every this many seconds."""
     max_pings_out: int = cited(2, "nats-server const.go DEFAULT_PING_MAX_OUT 2", ge=1)
+    """Unanswered pings before the server closes a client connection (count)."""
     first_ping: Duration = cited(
         2.0,
         "nats-server server.go firstClientPingInterval 2 s (routes/gateways 1 s), "
         "plus a random 0–20 % (setFirstPingTimer)",
         gt=0,
     )
+    """Delay of the server's first ping after a client connects, in seconds."""
     headers: bool = cited(
         True, "nats.go sends headers and no_responders in CONNECT: 503 at once, no timeout"
     )
+    """Clients support headers, so a request with no subscriber gets 'no responders' at once instead of a timeout."""
 
 
 class Routes(Strict):
@@ -81,25 +93,30 @@ class Routes(Strict):
     pool_size: int = cited(
         3, "nats-server const.go DEFAULT_ROUTE_POOL_SIZE 3 connections per route", ge=1, le=32
     )
+    """Connections per route between two servers of a cluster (count)."""
     max_ping_interval: Duration = cited(
         30.0, "nats-server route.go defaultRouteMaxPingInterval 30 s", gt=0
     )
+    """Longest ping interval on a route, in seconds."""
 
 
 class Gateways(Strict):
     """Gateways between clusters (one outbound connection per server and remote cluster)."""
 
     max_ping_interval: Duration = cited(15.0, "nats-server gateway.go gwMaxPingInterval 15 s", gt=0)
+    """Longest ping interval on a gateway connection, in seconds."""
 
 
 class Cluster(Strict):
     """A cluster of servers in one region; several clusters form a supercluster."""
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+    """Name of the cluster."""
     region: str | None = Field(None, description="default: the first region of placement")
     servers: int = cited(
         3, "NATS docs (clustering): a cluster of 3 servers is the usual minimum", ge=1, le=64
     )
+    """Servers in this cluster (count)."""
 
 
 class Client(Strict):
@@ -119,21 +136,31 @@ class Client(Strict):
         "nats.go shuffles the server list unless NoRandomize (random); ordered = NoRandomize; "
         "round-robin = an explicit spread",
     )
+    """How a client orders the server list when it connects: shuffled, in order, or round robin over clients."""
     ping_interval: Duration = cited(120.0, "nats.go DefaultPingInterval 2 min", gt=0)
+    """The client pings the server every this many seconds."""
     max_pings_out: int = cited(2, "nats.go DefaultMaxPingOut 2", ge=1)
+    """Unanswered pings before the client treats the connection as dead (count)."""
     reconnect_wait: Duration = cited(
         2.0, "nats.go DefaultReconnectWait 2 s, slept after each pass over the servers", ge=0
     )
+    """Sleep after each pass over the server list while reconnecting, in seconds."""
     reconnect_jitter: Duration = cited(0.1, "nats.go DefaultReconnectJitter 100 ms", ge=0)
+    """Random extra reconnect wait, up to this many seconds (plain TCP)."""
     reconnect_jitter_tls: Duration = cited(1.0, "nats.go DefaultReconnectJitterTLS 1 s", ge=0)
+    """Random extra reconnect wait, up to this many seconds (TLS)."""
     max_reconnect: int = cited(60, "nats.go DefaultMaxReconnect 60 attempts per server", ge=0)
+    """Reconnect attempts per server before giving up (count)."""
     connect_timeout: Duration = cited(2.0, "nats.go DefaultTimeout 2 s (dial timeout)", gt=0)
+    """Dial timeout of a connection attempt, in seconds."""
     reconnect_buffer: Size = cited(
         8 * 2**20,
         "nats.go DefaultReconnectBufSize 8 MiB of publishes kept while reconnecting",
         ge=0,
     )
+    """Publishes buffered while reconnecting, in bytes."""
     drain_timeout: Duration = cited(30.0, "nats.go DefaultDrainTimeout 30 s", gt=0)
+    """Longest a draining client waits for its subscriptions to finish, in seconds."""
 
 
 class RequestRetries(Strict):
@@ -143,20 +170,26 @@ class RequestRetries(Strict):
     policy (sim.faults)."""
 
     attempts: int = cited(0, "nats.go Request never retries by itself", ge=0)
+    """Re-sent requests after the first (count; 0: no retry, as nats.go)."""
     retry_on: list[Literal["timeout", "no_responders"]] = cited(
         ["timeout", "no_responders"],
         "assumption: retry what a requester sees as 'nobody answered'",
     )
+    """Which outcomes are retried: a timeout, or 'no responders'."""
     backoff_base: Duration = cited(
         0.025, "as the HTTP side: Envoy RetryBackOff base_interval 25 ms, fully jittered", ge=0
     )
+    """Base interval of the fully jittered exponential back-off, in seconds."""
     backoff_max: Duration | None = cited(
         None, "as the HTTP side: Envoy max_interval default 10 × base_interval", ge=0
     )
+    """Longest back-off, in seconds (none: 10 x backoff_base)."""
     budget_percent: float | None = cited(
         None, "no budget unless set; Envoy RetryBudget semantics when set", ge=0, le=100
     )
+    """Retry budget: active retries at most this percent of active requests (none: no budget)."""
     min_retry_concurrency: int = cited(3, "Envoy RetryBudget min_retry_concurrency 3", ge=0)
+    """Retries always allowed by the budget (count)."""
 
 
 class RequestPolicy(Strict):
@@ -164,22 +197,30 @@ class RequestPolicy(Strict):
 
     timeout: Duration | None = Field(None, gt=0, description="none: request_timeout")
     retries: RequestRetries = Field(default_factory=lambda: RequestRetries())
+    """Retries of requests to this service."""
 
 
 class MessagingSettings(Strict):
     broker: Broker = Field(default_factory=lambda: Broker())
+    """Each broker server: cores, costs per message, memory and limits."""
     clusters: list[Cluster] = Field(
         default_factory=list,
         description="clusters joined by gateways; default one cluster of broker.servers",
     )
     routes: Routes = Field(default_factory=lambda: Routes())
+    """Routes between the servers of a cluster."""
     gateways: Gateways = Field(default_factory=lambda: Gateways())
+    """Gateways between clusters of a supercluster."""
     client: Client = Field(default_factory=lambda: Client())
+    """How every client connects, pings and reconnects."""
     tls: Tls = Field(default_factory=lambda: Tls())
+    """TLS on client connections to the broker."""
     request_timeout: Duration = cited(
         2.0, "assumption: nats.go Request takes an explicit timeout; its DefaultTimeout 2 s", gt=0
     )
+    """A request with no reply within this many seconds fails."""
     retries: RequestRetries = Field(default_factory=lambda: RequestRetries())
+    """Retries of every request (per service: requests.<service>.retries)."""
     requests: dict[str, RequestPolicy] = Field(
         default_factory=dict,
         description="per destination service: its own request timeout and retries",

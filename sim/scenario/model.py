@@ -40,7 +40,9 @@ class Call(Strict):
     """A synchronous request to another service's operation, awaited before replying."""
 
     service: str
+    """The called service (a key of services)."""
     operation: str
+    """The called operation of that service."""
     probability: float = Field(1.0, ge=0, le=1, description="made with this probability")
     instance: int | None = Field(
         None,
@@ -53,18 +55,26 @@ class Emit(Strict):
     """An event published after the operation's work (fire and forget)."""
 
     subject: str = Field(min_length=1)
+    """Subject of the event (a literal NATS subject, no wildcards)."""
     bytes: Size = cited(512, "assumption: a small JSON order event", ge=0)
+    """Size of the event, in bytes (a bare number means bytes; '512B', '1KiB' also work)."""
     probability: float = Field(1.0, ge=0, le=1)
+    """Probability that the operation publishes this event; 0 to 1."""
 
 
 class Operation(Strict):
     """One operation of a service: CPU demand, then its calls in order, then its events."""
 
     demand: Distribution = Field(default_factory=lambda: Constant(dist="constant", value=0.0))
+    """CPU time of the operation's own work, a distribution in seconds (e.g. {dist: exponential, mean: 1ms})."""
     request_bytes: Size = cited(1024, "Istio performance page: benchmark payload 1 KB", ge=0)
+    """Size of a request to this operation, in bytes."""
     response_bytes: Size = cited(1024, "Istio performance page: benchmark payload 1 KB", ge=0)
+    """Size of its reply, in bytes."""
     calls: list[Call] = Field(default_factory=list)
+    """Synchronous calls made in order after the work, each awaited."""
     emits: list[Emit] = Field(default_factory=list)
+    """Events published after the calls (fire and forget)."""
     subject: str | None = Field(
         None, description="messaging request subject (default svc.<service>.<operation>)"
     )
@@ -78,19 +88,28 @@ class Subscription(Strict):
     """
 
     subject: str = Field(min_length=1)
+    """Subject pattern heard, with NATS wildcards (* one token, > the rest)."""
     operation: str
+    """Operation of this service that handles each event."""
     delivery: Literal["shared", "each"] = "shared"
+    """'shared': each event handled once by one instance (queue group); 'each': every instance gets a copy."""
 
 
 class Service(Strict):
     """A service: identical instances, each with its own cores where requests queue (FIFO)."""
 
     instances: int = Field(1, ge=0, le=MAX_INSTANCES_PER_SERVICE)
+    """Identical instances at the start (count; 0: none running)."""
     cores: int = Field(1, ge=1, le=256)
+    """Cores of each instance, where its requests queue FIFO (count)."""
     memory: Size = cited(128 * 2**20, "assumption: a small JVM/Go service container", ge=0)
+    """Resident memory of each instance, in bytes (a bare number means bytes; '128MiB' also works)."""
     region: str | None = None
+    """Region the instances run in (a name from placement.regions; none: the first)."""
     operations: dict[str, Operation] = Field(default_factory=dict)
+    """The service's operations, by name."""
     subscriptions: list[Subscription] = Field(default_factory=list)
+    """Events this service listens to."""
     listen_only: bool = Field(False, description="audit-style: receives copies, never replies")
     startup: Duration = cited(
         2.0,
@@ -98,6 +117,7 @@ class Service(Strict):
         "for instances started during a run (those present at time 0 are up)",
         ge=0,
     )
+    """Seconds from start to ready for instances started during a run."""
     autoscale: Autoscale | None = Field(
         None, description="target-utilisation autoscaler (sim.faults.autoscale); none: fixed"
     )
@@ -108,27 +128,37 @@ class Flow(Strict):
     """An entry point of external load: a share of the arrivals calls service.operation."""
 
     name: str
+    """Name of the flow in results."""
     service: str
+    """The service external requests of this flow call."""
     operation: str
+    """The operation they call."""
     weight: float = Field(1.0, gt=0)
+    """Relative share of all arrivals that belong to this flow."""
 
 
 class Poisson(Strict):
     kind: Literal["poisson"]
+    """Which arrival process: 'poisson' (exponential gaps)."""
     rate: float = Field(gt=0, le=MAX_RATE, description="arrivals per second")
 
 
 class ConstantRate(Strict):
     kind: Literal["constant"]
+    """Which arrival process: 'constant' (equal gaps)."""
     rate: float = Field(gt=0, le=MAX_RATE)
+    """Arrivals per second."""
 
 
 class Mmpp(Strict):
     """Two-state Markov-modulated Poisson process: bursts of `rates[1]` amid `rates[0]`."""
 
     kind: Literal["mmpp"]
+    """Which arrival process: 'mmpp' (two-state Markov-modulated Poisson)."""
     rates: tuple[float, float]
+    """Arrivals per second in the calm and the burst state."""
     mean_sojourn: tuple[Duration, Duration]
+    """Mean time spent in each state, in seconds."""
 
     @model_validator(mode="after")
     def _check(self) -> Mmpp:
@@ -141,7 +171,9 @@ class Mmpp(Strict):
 
 class Step(Strict):
     at: Duration = Field(ge=0)
+    """When the step starts, in seconds from the start of the run."""
     rate: float = Field(ge=0, le=MAX_RATE)
+    """Arrivals per second from then on."""
     ramp: Duration = Field(0.0, ge=0, description="linear ramp from the previous rate")
 
 
@@ -149,7 +181,9 @@ class Profile(Strict):
     """Non-homogeneous Poisson arrivals following steps and ramps (sampled by thinning)."""
 
     kind: Literal["profile"]
+    """Which arrival process: 'profile' (steps and ramps of the rate)."""
     steps: list[Step] = Field(min_length=1)
+    """The rate's steps, in time order."""
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
@@ -165,8 +199,11 @@ class Closed(Strict):
     """Closed loop: `users` each send a request, wait for the reply, think, repeat."""
 
     kind: Literal["closed"]
+    """Which arrival process: 'closed' (a fixed population of users)."""
     users: int = Field(ge=1, le=1_000_000)
+    """Users, each with one request outstanding at a time (count)."""
     think: Distribution
+    """Think time between a reply and the user's next request, a distribution in seconds."""
 
 
 Arrivals = Annotated[Poisson | ConstantRate | Mmpp | Profile | Closed, Field(discriminator="kind")]
@@ -174,19 +211,24 @@ Arrivals = Annotated[Poisson | ConstantRate | Mmpp | Profile | Closed, Field(dis
 
 class Workload(Strict):
     arrivals: Arrivals
+    """The arrival process of external requests (kind: poisson, constant, mmpp, profile or closed)."""
     flows: list[Flow] = Field(min_length=1)
+    """Entry points that share the arrivals."""
     clients: int = cited(
         16,
         "assumption: client processes at the edge, each with its own connection(s)",
         ge=1,
         le=MAX_CLIENTS,
     )
+    """Client processes at the edge, each with its own connection(s) (count)."""
 
 
 # --------------------------------------------------------------------------- placement
 class Region(Strict):
     name: str
+    """Name of the region."""
     zones: list[str] = Field(default_factory=lambda: ["a", "b", "c"], min_length=1)
+    """Zones of the region; instances are spread over them."""
 
 
 class Network(Strict):
@@ -197,24 +239,30 @@ class Network(Strict):
         "derived: nats bench unloaded request/reply ≈51 µs is two loopback round trips",
         ge=0,
     )
+    """Round-trip time between two processes on one host, in seconds."""
     same_zone_rtt: Duration = cited(
         250e-6, "measured ping within one AWS us-east-1 zone, avg 0.26 ms (public blog)", ge=0
     )
+    """Round-trip time between two hosts in one zone, in seconds."""
     cross_zone_rtt: Duration = cited(
         1e-3, "measured ping between AWS zones 0.9–1.1 ms; FlashGrid 2023: 0.5–1.5 ms", ge=0
     )
+    """Round-trip time between two zones of a region, in seconds."""
     region_rtt: dict[str, dict[str, Annotated[Duration, Field(ge=0)]]] = cited(
         {},
         "scenario-specific; e.g. cloudping inter-region tables",
         description="RTT between two regions ({a: {b: 75ms}}; each pair once: the same both ways)",
     )
     default_region_rtt: Duration = cited(80e-3, "assumption: transatlantic RTT ≈80 ms", ge=0)
+    """Round-trip time between two regions not in region_rtt, in seconds."""
     bandwidth: float = cited(10e9, "assumption: 10 Gbit/s NICs", gt=0, description="bits/s")
 
 
 class Placement(Strict):
     regions: list[Region] = Field(default_factory=lambda: [Region(name="region-1")], min_length=1)
+    """Regions and their zones (the first is where services without a region run)."""
     network: Network = Field(default_factory=lambda: Network())
+    """Round-trip times and bandwidth by placement."""
     instances_per_host: int = Field(1, ge=1, description="service instances sharing one node")
 
 
@@ -279,12 +327,15 @@ class Run(Strict):
         ),
     ] = Field(10.0, description="discarded before measuring (seconds, or auto: MSER-5 on a pilot)")
     seed: int = Field(1, ge=0)
+    """Seed of every random stream: the same seed gives the same results."""
     replications: int = Field(1, ge=1, le=10_000)
+    """Independent replications, paired across architectures (count)."""
     timeseries_interval: Duration = Field(
         1.0,
         ge=MIN_INTERVAL,
         le=MAX_RUN_SECONDS,
-        description="gauge sampling interval (every component is sampled each interval)",
+        description="Width of one timeseries bucket, in seconds (every component's gauges are "
+        "sampled each interval).",
     )
     rows: Literal["all", "none"] = Field(
         "all",
@@ -294,13 +345,21 @@ class Run(Strict):
 
 class Scenario(Strict):
     name: str = Field(min_length=1, max_length=200)
+    """Name of the scenario (the default output folder is reports/<name>/)."""
     description: str = ""
+    """One line saying what the scenario shows (sim list prints it)."""
     run: Run = Field(default_factory=lambda: Run())
+    """How long to simulate, the warm-up, the seed and replications."""
     placement: Placement = Field(default_factory=lambda: Placement())
+    """Regions, zones and network delays."""
     services: dict[str, Service] = Field(min_length=1, max_length=MAX_SERVICES)
+    """The application's services, by name."""
     workload: Workload
+    """The external load."""
     http: HttpSettings = Field(default_factory=lambda: HttpSettings())
+    """The HTTP service-mesh architecture."""
     messaging: MessagingSettings = Field(default_factory=lambda: MessagingSettings())
+    """The message-broker architecture."""
     timeline: list[TimelineEntry] = Field(
         default_factory=list, description="what happens when (sim.scenario.timeline)"
     )

@@ -47,8 +47,11 @@ class Scale(_At):
     """Set a service to ``instances`` instances: new ones boot; the newest extra ones stop."""
 
     action: Literal["scale"]
+    """What happens: 'scale'."""
     service: str
+    """The service scaled."""
     instances: int = Field(ge=0, le=10_000)
+    """Its new number of instances (count)."""
     drain: bool = Field(
         True,
         description="stopping instances finish in-flight work first (HTTP: preStop drain; "
@@ -61,22 +64,29 @@ class RollingUpgrade(_At):
     stops, then ``interval`` passes before the next (maxSurge 1, maxUnavailable 0)."""
 
     action: Literal["rolling_upgrade"]
+    """What happens: 'rolling_upgrade'."""
     service: str
+    """The service upgraded."""
     interval: Duration = cited(
         10.0, "assumption: k8s minReadySeconds-like pause between two replacements", gt=0
     )
+    """Pause between two replacements, in seconds."""
     drain: bool = True
+    """Old instances drain (finish in-flight requests) before stopping."""
 
 
 class Crash(_At):
     """An instance dies: ``closed`` (process exits, sockets reset) or ``silent`` (hangs)."""
 
     action: Literal["crash"]
+    """What happens: 'crash'."""
     service: str
+    """The service whose instance crashes."""
     instance: Annotated[int, Field(ge=0)] | Literal["all"] = Field(
         0, description="index, or all running instances"
     )
     mode: Mode = "closed"
+    """'closed': the process exits and peers see reset sockets; 'silent': it hangs and peers must detect it."""
 
 
 class Slow(_At):
@@ -84,8 +94,11 @@ class Slow(_At):
     on their cores takes ``factor`` times its work, the extra shown as waiting."""
 
     action: Literal["slow"]
+    """What happens: 'slow'."""
     service: str
+    """The service that gets slow."""
     factor: float = Field(gt=0, le=1000)
+    """Every job's CPU time is multiplied by this (e.g. 1.5)."""
     duration: Duration | None = Field(None, gt=0, description="none: to the end of the run")
 
 
@@ -93,23 +106,30 @@ class NodeLoss(_At):
     """The node hosting an instance is lost: everything on it goes silent at once."""
 
     action: Literal["node_loss"]
+    """What happens: 'node_loss'."""
     service: str
+    """The service whose instance's node is lost."""
     instance: int = Field(0, ge=0)
+    """Which instance of it (index from 0)."""
     grace: Duration = cited(
         40.0,
         "kube-controller-manager --node-monitor-grace-period 40 s (50 s from 1.32): only then "
         "are the node's pods marked not ready (its kubelet, which probes them, is gone too)",
         ge=0,
     )
+    """Seconds before the lost node's instances are marked not ready."""
 
 
 class StopInfra(_At):
     """An infrastructure process stops: a gateway replica or a broker server."""
 
     action: Literal["stop"]
+    """What happens: 'stop'."""
     component: Literal["gateway", "broker"]
+    """Which infrastructure: a gateway replica or a broker server."""
     index: int = Field(0, ge=0, description="gateway replica, or broker server in list order")
     mode: Mode = "closed"
+    """'closed': sockets reset; 'silent': it hangs."""
     duration: Duration | None = Field(None, gt=0, description="back after this long (none: never)")
 
 
@@ -117,8 +137,10 @@ class Link(_At):
     """Trouble on the links between two zones or regions for ``duration`` seconds."""
 
     action: Literal["link"]
+    """What happens: 'link'."""
     between: tuple[str, str] = Field(description="two regions, or two zones as region/zone")
     partition: bool = False
+    """No traffic at all crosses the link while it lasts."""
     extra_latency: Duration = Field(0.0, ge=0, description="added to the one-way delay")
     loss: float = Field(0.0, ge=0, lt=1, description="probability that a segment is lost")
     duration: Duration | None = Field(None, gt=0, description="none: to the end of the run")
@@ -130,7 +152,9 @@ class RegionOutage(_At):
     infrastructure restarts and the lost instances are started again."""
 
     action: Literal["region_outage"]
+    """What happens: 'region_outage'."""
     region: str
+    """The region that goes silent."""
     duration: Duration | None = Field(None, gt=0, description="none: to the end of the run")
     grace: Duration = cited(
         40.0,
@@ -138,6 +162,7 @@ class RegionOutage(_At):
         "marked not ready (HTTP endpoints removed) only then",
         ge=0,
     )
+    """Seconds before the region's nodes are marked not ready."""
 
 
 TimelineEntry = Annotated[
@@ -151,25 +176,32 @@ class Autoscale(Strict):
     """Target-utilisation autoscaling (Kubernetes HPA v2 rules), the same on both sides."""
 
     min: int = Field(1, ge=0, le=10_000)
+    """Fewest instances (count)."""
     max: int = Field(10, ge=1, le=10_000)
+    """Most instances (count)."""
     target: float = cited(
         0.5, "k8s HPA walkthrough: kubectl autoscale --cpu-percent=50", gt=0, le=1
     )
+    """Target CPU utilisation of the instances; 0 to 1."""
     period: Duration = cited(
         15.0, "kube-controller-manager --horizontal-pod-autoscaler-sync-period 15 s", gt=0
     )
+    """Time between two autoscaler decisions, in seconds."""
     tolerance: float = cited(
         0.1, "kube-controller-manager --horizontal-pod-autoscaler-tolerance 0.1", ge=0
     )
+    """No change while utilisation/target is within 1 +- this."""
     scale_down_window: Duration = cited(
         300.0, "HPA behavior.scaleDown.stabilizationWindowSeconds default 300 s", ge=0
     )
+    """Scale down only to the highest recommendation of the last this-many seconds."""
     provisioning: Duration = cited(
         0.0,
         "assumption: a node with room and the image cached; the instance then boots for "
         "the service's `startup`",
         ge=0,
     )
+    """Seconds to get a node before a new instance starts booting."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscale:
@@ -185,9 +217,11 @@ class HealthCheck(Strict):
     interval: Duration = cited(
         30.0, "AWS Route 53 health checks: request interval 30 s (10 s 'fast')", gt=0
     )
+    """Time between two health checks of the primary, in seconds."""
     threshold: int = cited(
         3, "AWS Route 53 health checks: failure threshold default 3", ge=1, le=10
     )
+    """Consecutive failed checks that fail the primary over (count)."""
 
 
 class Failover(Strict):
@@ -195,13 +229,17 @@ class Failover(Strict):
     is unhealthy (HTTP only; a supercluster needs none)."""
 
     service: str
+    """The primary service callers address."""
     backup: str
+    """The service they resolve to while the primary is unhealthy."""
     health_check: HealthCheck = Field(default_factory=lambda: HealthCheck())
+    """How the primary's health is checked."""
     ttl: Duration = cited(
         60.0,
         "AWS Route 53 developer guide: a TTL of 60 s or less for records with health checks",
         ge=0,
     )
+    """TTL of the DNS failover record, in seconds."""
 
 
 # --------------------------------------------------------------------------- checks

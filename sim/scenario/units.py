@@ -82,17 +82,44 @@ class _OrText:
     """JSON Schema of a unit field: a number (with the field's bounds) or text such as "2ms",
     so that editors using `sim schema` accept what the loader accepts."""
 
-    def __init__(self, pattern: re.Pattern[str], examples: list[str]):
-        self.pattern, self.examples = pattern.pattern, examples
+    def __init__(self, pattern: re.Pattern[str], examples: list[str], unit: str):
+        self.pattern, self.examples, self.unit = pattern.pattern, examples, unit
 
     def __get_pydantic_json_schema__(
         self, core: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         text = {"type": "string", "pattern": self.pattern, "examples": self.examples}
-        return {"anyOf": [handler(core), text]}
+        # "unit": what a bare number means (sim.scenario.fields writes defaults in it)
+        return {"anyOf": [handler(core), text], "unit": self.unit}
 
 
 Duration = Annotated[
-    float, BeforeValidator(parse_duration), _OrText(_DURATION, ["250us", "2ms", "10s", "5m"])
+    float,
+    BeforeValidator(parse_duration),
+    _OrText(_DURATION, ["250us", "2ms", "10s", "5m"], "seconds"),
 ]
-Size = Annotated[float, BeforeValidator(parse_size), _OrText(_SIZE, ["512B", "1KiB", "60MB"])]
+Size = Annotated[
+    float, BeforeValidator(parse_size), _OrText(_SIZE, ["512B", "1KiB", "60MB"], "bytes")
+]
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as a person writes it and :func:`parse_duration` reads it back exactly
+    where it can ("250us", "2ms", "10s", "1h"); other values as plain seconds."""
+    if seconds == 0 or not math.isfinite(seconds):
+        return f"{seconds:g}"
+    for unit, factor in (("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        n = seconds / factor
+        whole = factor < 60 or float(n).is_integer()  # 90 s, not 1.5m
+        if abs(n) >= 1 and whole and math.isclose(parse_duration(f"{n:g}{unit}"), seconds):
+            return f"{n:g}{unit}"
+    return f"{seconds:g}"
+
+
+def format_size(size: float) -> str:
+    """A size in binary units where it is a whole number of them ("128MiB", "15KiB"),
+    else in bytes ("1283B")."""
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size / factor:g}{unit}"
+    return f"{size:g}B"

@@ -27,6 +27,7 @@ paired estimates, which is how it is tested against a synthetic curve with a kno
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -160,8 +161,13 @@ def find_crossing(
         s.sign = 1.0 if d_lo > 0 or (d_lo == 0 and d_hi < 0) else -1.0
     else:
         side = "above" if d_lo > 0 else "below"
+        ends = [s.cache[lo].difference, s.cache[hi].difference]
+        if all(d.low <= 0 <= d.high for d in ends):  # neither end tells the two apart
+            verdict = "no significant difference in range (every difference interval includes 0)"
+        else:
+            verdict = f"messaging stays {side} http"
         res.message = (
-            f"no crossing of {metric} for {param} in [{lo:g}, {hi:g}]: messaging stays {side} http "
+            f"no crossing of {metric} for {param} in [{lo:g}, {hi:g}]: {verdict} "
             f"(difference {d_lo:.4g} at {lo:g}, {d_hi:.4g} at {hi:g})"
         )
         res.evaluations = list(s.cache.values())
@@ -236,7 +242,14 @@ def paired(rows: pd.DataFrame, flow: str, metric: str) -> tuple[Estimate, Estima
     a = wide["http"].to_numpy(dtype=float)
     b = wide["messaging"].to_numpy(dtype=float)
     pr = paired_comparison(a, b)
-    return pr.mean_a, pr.mean_b, pr.difference
+    return _floored(pr.mean_a, a), _floored(pr.mean_b, b), pr.difference
+
+
+def _floored(est: Estimate, values: Any) -> Estimate:
+    """A metric that cannot be negative (latency, connections, cores) has no negative bound."""
+    if est.low < 0 and bool((values >= 0).all()):
+        return dataclasses.replace(est, low=0.0)
+    return est
 
 
 def crossover(
@@ -275,7 +288,9 @@ def crossover(
         planned = plan(path, pts, sets, replications, s)
         info = sweep_info(path, base, sets, [Param(param, tuple(xs))], replications, s)
         info["crossover"] = {"metric": f"{flow}:{name}", "lo": lo, "hi": hi}
-        got = execute(planned, kinds, replications, s, ex, store, info, progress=progress)
+        got = execute(
+            planned, kinds, replications, s, ex, store, info, progress=progress, desc="crossover"
+        )
         out_ = []
         for p, x in zip(planned, xs, strict=True):
             frames.append(got[p.key])

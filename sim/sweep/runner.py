@@ -72,7 +72,7 @@ def run_point(task: PointTask) -> pd.DataFrame:
             rows.append((r.architecture, rep, flow, metric, unit, float(value)))
             if flow == "system" and metric in ("memory_infra", "memory_app"):
                 mem += value
-        rows.append((r.architecture, rep, "system", "memory_total", "MB", float(mem)))
+        rows.append((r.architecture, rep, "system", "memory_total", "MiB", float(mem)))
     return pd.DataFrame(rows, columns=list(ROW_COLUMNS))
 
 
@@ -125,6 +125,7 @@ def execute(
     sweep_info: Mapping[str, Any],
     progress: bool = True,
     on_point: Callable[[PlannedPoint, pd.DataFrame], None] | None = None,
+    desc: str = "sweep",
 ) -> dict[str, pd.DataFrame]:
     """Run the points not yet stored; returns every point's rows by key."""
     from tqdm import tqdm
@@ -144,7 +145,7 @@ def execute(
         total=len(planned),
         initial=len(planned) - len(todo),
         unit="point",
-        desc="sweep",
+        desc=desc,
         disable=not progress,
         dynamic_ncols=True,
     )

@@ -48,7 +48,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sim.app.application import Observer, request_subject
+from sim.app.names import Observer, request_subject
 from sim.messaging.subjects import SubjectIndex, pattern_matches
 from sim.scenario import model as m
 from sim.scenario.common import IoCost

@@ -20,7 +20,7 @@ metric was the last to converge.
 
 from __future__ import annotations
 
-import argparse
+from sim.validation.options import add_precision_option  # noqa: F401  (re-exported)
 
 HEADLINE = (
     ("all", "latency_mean"),
@@ -31,27 +31,3 @@ HEADLINE = (
     ("system", "connections_mean"),
 )
 MIN_REPLICATIONS = 3
-
-
-def add_precision_option(parser: argparse.ArgumentParser) -> None:
-    """``--precision F`` and ``--max-replications N`` on ``sim run`` (for the CLI owner).
-
-    Wiring in ``sim.cli._run``: when ``args.precision`` is set, call
-    ``compare_until(sc, precision=args.precision, max_replications=args.max_replications,
-    seed=args.seed, architectures=archs)`` instead of ``compare(...)`` and print
-    ``cmp.metadata["replications"]`` and ``precision_reached``.
-    """
-    parser.add_argument(
-        "--precision",
-        type=float,
-        metavar="F",
-        help="add paired replications until every headline metric's 95%% interval has a "
-        "relative half-width <= F (e.g. 0.05), like JMT",
-    )
-    parser.add_argument(
-        "--max-replications",
-        type=int,
-        default=50,
-        metavar="N",
-        help="stop at N replications even if --precision is not reached (default 50)",
-    )

@@ -25,7 +25,9 @@ import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from sim.exits import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from sim.io import atomic_text
 from sim.scenario.model import Scenario
 from sim.stats import Estimate, replication_interval
+from sim.validation.options import add_theory_arguments as add_arguments
 from sim.validation.queueing import QUANTILES, expected
 
 CASES = Path(__file__).resolve().parents[2] / "scenarios" / "validation"
@@ -112,8 +115,11 @@ def run_case(
     replications: int | None = None,
     architectures: Sequence[str] = ARCHITECTURES,
     case: str | None = None,
+    progress: Any = None,
 ) -> list[Row]:
-    """Simulate one validation scenario on each architecture; one Row per metric."""
+    """Simulate one validation scenario on each architecture; one Row per metric.
+
+    ``progress``: a :class:`sim.progress.RunProgress` (or None) told of each run."""
     from sim.api import simulate
 
     exact = expected(sc)
@@ -124,7 +130,12 @@ def run_case(
     family_level = 1 - (1 - LEVEL) / len(exact)
     rows = []
     for a in architectures:
-        values = [measure(simulate(sc, a, None, r), list(exact)) for r in range(n)]
+        values = []
+        for r in range(n):
+            watch = None if progress is None else partial(progress.progress, a, r)
+            values.append(measure(simulate(sc, a, None, r, progress=watch), list(exact)))
+            if progress is not None:
+                progress.run_done(a, r)
         for metric, x in exact.items():
             v = [row[metric] for row in values]
             rows.append(
@@ -149,15 +160,24 @@ def run_suite(
     files: Sequence[Path] | None = None,
     replications: int | None = None,
     architectures: Sequence[str] = ARCHITECTURES,
+    quiet: bool = True,
 ) -> SuiteResult:
-    """Run every validation case (default: all of ``scenarios/validation/``)."""
+    """Run every validation case (default: all of ``scenarios/validation/``); unless
+    ``quiet``, show each case's progress (:mod:`sim.progress`) on stderr."""
     from sim.api import load_scenario
+    from sim.progress import RunProgress
 
     t0 = time.perf_counter()
     out = SuiteResult()
-    for path in files if files is not None else case_files():
+    paths = list(files if files is not None else case_files())
+    for i, path in enumerate(paths, 1):
         sc = load_scenario(path)
-        rows = run_case(sc, replications, architectures, path.stem)
+        n = sc.run.replications if replications is None else replications
+        progress = RunProgress(f"[{i}/{len(paths)}] {path.stem}", architectures, n, quiet=quiet)
+        try:
+            rows = run_case(sc, replications, architectures, path.stem, progress)
+        finally:
+            progress.close()
         out.rows.extend(rows)
         out.replications[path.stem] = sc.run.replications if replications is None else replications
     out.wall_time = time.perf_counter() - t0
@@ -207,32 +227,6 @@ def render_markdown(result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--theory``, ``--replications``, ``--report`` and ``--case`` for ``sim validate``."""
-    parser.add_argument(
-        "--theory",
-        action="store_true",
-        help="run scenarios/validation/ on both architectures against queueing theory",
-    )
-    parser.add_argument(
-        "--replications", type=int, metavar="N", help="override each case's run.replications"
-    )
-    parser.add_argument(
-        "--report",
-        metavar="FILE",
-        default="reports/validation/theory.md",
-        help="where to write the Markdown table (default reports/validation/theory.md)",
-    )
-    parser.add_argument(
-        "--case",
-        dest="cases",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="run only this case (file stem, e.g. mm1; repeatable)",
-    )
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """A stand-alone ``validate-theory`` command (if the CLI prefers it to a flag)."""
     p = subparsers.add_parser("validate-theory", help="check the simulator against queueing theory")
@@ -260,7 +254,7 @@ def cmd_validate_theory(args: argparse.Namespace) -> int:
     if args.replications is not None and args.replications < 2:
         print("sim validate: --replications must be >= 2", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = run_suite(files, args.replications)
+    result = run_suite(files, args.replications, quiet=False)
     text = render_markdown(result)
     atomic_text(args.report, text)
     print(text)

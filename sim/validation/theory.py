@@ -41,9 +41,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from scipy.optimize import brentq
-from scipy.stats import truncnorm
-
 from sim.scenario import distributions as d
 
 
@@ -114,6 +111,8 @@ def hypoexponential_quantile(rates: Sequence[float], q: float) -> float:
     if not 0 < q < 1:
         raise ValueError(f"q must be in (0, 1), got {q}")
     hi = -math.log1p(-q) * sum(1.0 / r for r in rates) * 4 + 1.0 / min(rates) * 50
+    from scipy.optimize import brentq  # on first use: `sim validate` stays quick
+
     return float(brentq(lambda t: hypoexponential_survival(rates, t) - (1 - q), 0.0, hi))
 
 
@@ -147,6 +146,8 @@ def _variance(dist: d._Dist) -> float:
     if isinstance(dist, d.TruncatedNormal):
         if dist.sd == 0:
             return 0.0
+        from scipy.stats import truncnorm  # on first use: `sim validate` stays quick
+
         a, b = (dist.low - dist.mu) / dist.sd, (dist.high - dist.mu) / dist.sd
         return float(truncnorm.var(a, b, loc=dist.mu, scale=dist.sd))
     if isinstance(dist, d.Lognormal):
