@@ -50,11 +50,15 @@ class Profile(Strict):
 class AppliedProfile(Strict):
     """What a profile gave a scenario: its identity and the values it supplied."""
 
-    file: str
-    name: str
-    measured: str
-    machine: dict[str, Any] = Field(default_factory=dict)
-    versions: dict[str, str] = Field(default_factory=dict)
+    file: str = Field(description="the profile file (as named)")
+    name: str = Field(description="the profile's name")
+    measured: str = Field(description="when it was measured (ISO date)")
+    machine: dict[str, Any] = Field(
+        default_factory=dict, description="the machine it was measured on"
+    )
+    versions: dict[str, str] = Field(
+        default_factory=dict, description="versions of the servers it measured"
+    )
     applied: dict[str, str] = Field(
         default_factory=dict, description="dotted path → source, for each value it supplied"
     )
