@@ -417,7 +417,10 @@ def _apply_one(out: dict[str, Any], i: int, expr: str, src: Source | None) -> No
         ann, dflt = child(ann, cur, where[-1]) if ann is not None else (None, None)
         if not last:
             if isinstance(cur, dict) and where[-1] not in cur:  # seeded from a map default
-                cur[where[-1]] = _plain(dflt) if isinstance(dflt, dict) else {}
+                # (a model's defaults are not copied in: they stay defaults, so the report
+                # still cites them and a calibration profile still fills them)
+                is_map = ann is not None and place(ann, None, dflt).shape == "map"
+                cur[where[-1]] = _plain(dflt) if is_map and isinstance(dflt, dict) else {}
             cur = cur[where[-1]]
     cur[where[-1]] = value
     if src is not None:
@@ -504,7 +507,7 @@ def validate_as(model: type[T], data: Any, src: Source) -> T:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise _located(e, src, data) from None
+        raise _located(e.errors(include_url=False)[0], src, data) from None
 
 
 def load(path: str | Path, sets: Sequence[str] = (), calibration: str | None = None) -> Scenario:
