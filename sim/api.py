@@ -144,7 +144,7 @@ def check_subjects(sc: Scenario, file: str = "<scenario>", src: Source | None = 
 
 def observers(sc: Scenario) -> dict[str, tuple[Observer, ...]]:
     """Who hears each published subject (events and request subjects), by NATS matching."""
-    from sim.engine import observers_of
+    from sim.observers import observers_of
 
     return observers_of(sc)
 

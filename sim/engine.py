@@ -25,7 +25,6 @@ import numpy as np
 import simpy
 
 from sim.app.application import Application, Observer
-from sim.app.names import request_subject
 from sim.app.transport import Transport
 from sim.architectures import ARCHITECTURES, TRANSPORTS
 from sim.core.component import Component
@@ -37,7 +36,7 @@ from sim.core.recorder import Recorder
 from sim.core.schedule import at
 from sim.core.streams import Streams
 from sim.faults.timeline import Faults, has_faults, schedule
-from sim.messaging.subjects import SubjectIndex
+from sim.observers import observers_of
 from sim.results.batches import BATCHES
 from sim.results.stream import Aggregate
 from sim.scenario.model import Scenario
@@ -88,28 +87,6 @@ def build(
     )
     app.transport = TRANSPORTS[architecture](app, sc)
     return World(env, app, schedule(app))
-
-
-def observers_of(sc: Scenario) -> dict[str, tuple[Observer, ...]]:
-    """Who hears each published subject (events and request subjects), by NATS matching."""
-    index = SubjectIndex()
-    for name, svc in sc.services.items():
-        for sub in svc.subscriptions:
-            index.subscribe(sub.subject, owner=Observer(name, sub.operation, sub.delivery))
-    subjects: set[str] = set()
-    for name, svc in sc.services.items():
-        for op_name, op in svc.operations.items():
-            subjects.add(request_subject(sc, name, op_name))
-            subjects.update(e.subject for e in op.emits)
-    out: dict[str, tuple[Observer, ...]] = {}
-    for s in sorted(subjects):
-        m = index.match(s)
-        obs = tuple(h.owner for h in m.plain)
-        if obs:
-            # two subscriptions of one service to overlapping patterns still mean two copies,
-            # as on a broker where each subscription gets its own
-            out[s] = obs  # type: ignore[assignment]
-    return out
 
 
 Script = Sequence[tuple[float, Callable[[Any], None]]]

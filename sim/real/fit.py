@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
 
 TERMS = ("wakeup", "cold_wakeup", "per_message", "per_byte", "tls_per_record", "tls_per_byte")
 COLLINEAR = 0.05
@@ -97,6 +96,8 @@ def fit(
     rest = y - a @ x  # what the fitted terms must explain
     scale = np.abs(a[:, used]).max(axis=0) if used.any() else np.ones(0)
     if used.any():
+        from scipy.optimize import nnls  # only when fitting: the CLI's parser imports this
+
         x_scaled, _ = nnls((a[:, used] / scale) * w[:, None], rest * w)
         x[used] = x_scaled / scale
     pred = a @ x
