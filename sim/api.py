@@ -24,6 +24,7 @@ from sim.engine import ARCHITECTURES, run
 from sim.messaging.subjects import InvalidSubject, SubjectIndex, is_valid_publish_subject
 from sim.messaging.topology import check_messaging
 from sim.results import Comparison, RunResult, compare_summaries, frames_from_raw
+from sim.results.cost import inputs as cost_inputs
 from sim.scenario import Scenario, ScenarioError, scenario_hash
 from sim.scenario.loader import Source, apply_sets, validate
 from sim.scenario.loader import load as _load
@@ -129,6 +130,7 @@ def _meta(sc: Scenario) -> dict[str, object]:
         "python": platform.python_version(),
         "duration": sc.run.duration,
         "warmup": sc.run.warmup,
+        "cost": cost_inputs(sc),  # what the bill needs (sim.results.cost)
     }
 
 
