@@ -40,8 +40,8 @@ def test_changing_a_replica_count_changes_the_ledger() -> None:
     a, b = cells(base), cells(more)
     assert a["replicas: entry point"][0].startswith("1 gateway replica")
     assert b["replicas: entry point"][0].startswith("3 gateway replica")
-    assert a["replicas: on the path between services"][1].startswith("1 server")
-    assert b["replicas: on the path between services"][1].startswith("3 server")
+    assert a["replicas: between services"][1].startswith("1 server")
+    assert b["replicas: between services"][1].startswith("3 server")
     assert "TLS: broker routes" not in a and "TLS: broker routes" in b  # a cluster has routes
 
 

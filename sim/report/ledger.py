@@ -142,7 +142,7 @@ def _internal(sc: Scenario) -> tuple[str, Route]:
 def _replicas(sc: Scenario) -> list[Row]:
     h = sc.http
     gw = (
-        f"{h.gateway.replicas} gateway replica(s) behind an L4 load balancer"
+        f"{h.gateway.replicas} gateway replica(s), L4 balancer"
         if h.gateway.enabled
         else "none: clients call the services"
     )
@@ -154,14 +154,14 @@ def _replicas(sc: Scenario) -> list[Row]:
     }[h.mesh]
     cp = "istiod ×1" if h.control_plane.enabled and h.propagation() == "xds" else "none"
     return [
-        Row("replicas", "entry point", gw, "clients connect to a broker server"),
-        Row("replicas", "on the path between services", side, _servers(sc)),
-        Row("replicas", "control plane", cp, "none: servers exchange interest themselves"),
+        Row("replicas", "entry point", gw, "clients connect to a server"),
+        Row("replicas", "between services", side, _servers(sc)),
+        Row("replicas", "control plane", cp, "none (servers share interest)"),
         Row(
             "replicas",
             "discovery",
-            f"{h.discovery.catalog} catalog, propagated by {h.propagation()}",
-            "subject interest, propagated between servers",
+            f"{h.discovery.catalog} catalog via {h.propagation()}",
+            "subject interest between servers",
         ),
     ]
 
@@ -232,7 +232,7 @@ def _policies(sc: Scenario) -> list[Row]:
     h, m = sc.http, sc.messaging
     edge = h.gateway.route if h.gateway.enabled else h.client
     who, inner = _internal(sc)
-    nats_pick = "queue group: a member at random (nats-server)"
+    nats_pick = "random queue-group member"
     rows = [
         Row(
             "retries and timeouts",

@@ -137,7 +137,11 @@ def _choices(
         out.append("On infrastructure CPU HTTP is the better choice here.")
     if bool(lat["significant"]):
         faster = "messaging" if d < 0 else "HTTP"
-        out.append(f"On latency {faster} is the better choice here (a significant difference).")
+        rel = abs(d) / float(lat["http"]) if float(lat["http"]) else math.nan
+        out.append(
+            f"On latency {faster} is the better choice here: {abs(d):.3g} ms ({rel:.1%}) "
+            "faster on average, a significant difference."
+        )
     else:
         out.append("Latency does not decide between them here (no significant difference).")
     return out
