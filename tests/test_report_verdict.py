@@ -76,3 +76,13 @@ def test_no_verdict_without_both_architectures() -> None:
     sc = sim.load_scenario(ROOT / "tests" / "gold" / "tiny.yaml")
     one = summary().drop(columns=["messaging"])
     assert build_verdict(sc, one, components()).sentences == []
+
+
+def test_a_side_without_completed_requests_has_no_latency_sentence() -> None:
+    sc = sim.load_scenario(ROOT / "tests" / "gold" / "tiny.yaml", ["run.duration=10"])
+    s = summary()
+    s.loc[s["metric"] == "latency_mean", ["messaging", "difference"]] = float("nan")
+    s.loc[s["metric"] == "latency_mean", ["difference_low", "difference_high"]] = float("nan")
+    s.loc[s["metric"] == "latency_mean", "significant"] = False
+    text = " ".join(build_verdict(sc, s, components()).sentences)
+    assert "no latency to compare" in text and "nan" not in text

@@ -71,10 +71,13 @@ def build_verdict(sc: Scenario, s: pd.DataFrame, components: pd.DataFrame) -> Ve
     else:
         how = "no interval from this run"
     side = "lower" if d < 0 else "higher"
-    out.append(
-        f"Mean latency is {abs(d):.3g} ms {side} over messaging ({lat['messaging']:.3g} against "
-        f"{lat['http']:.3g} ms; {how})."
-    )
+    if math.isfinite(d):
+        out.append(
+            f"Mean latency is {abs(d):.3g} ms {side} over messaging ({lat['messaging']:.3g} "
+            f"against {lat['http']:.3g} ms; {how})."
+        )
+    else:
+        out.append("There is no latency to compare: a side completed no request.")
     parts = []
     for b, label in BUCKET_LABELS.items():
         r = _row(s, "all", f"time_{b}")
