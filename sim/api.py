@@ -150,6 +150,8 @@ def observers(sc: Scenario) -> dict[str, tuple[Observer, ...]]:
 
 
 def _meta(sc: Scenario) -> dict[str, object]:
+    from sim.results.cost import inputs as cost_inputs
+
     return {
         "scenario": sc.name,
         "scenario_hash": scenario_hash(sc),
@@ -157,6 +159,7 @@ def _meta(sc: Scenario) -> dict[str, object]:
         "python": platform.python_version(),
         "duration": sc.run.duration,
         "warmup": sc.run.warmup,
+        "cost": cost_inputs(sc),  # what the bill needs (sim.results.cost)
     }
 
 

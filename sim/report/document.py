@@ -24,8 +24,11 @@ from sim.architectures import DESCRIBE
 from sim.core.trace import BUCKETS
 from sim.report import plots, sequence, topology
 from sim.report.data import Results, sample_request
+from sim.report.ledger import Ledger, build_ledger
+from sim.report.money import CostSection, cost_section
 from sim.report.parameters import Parameter, dist_text, parameters
 from sim.report.table import headline_rows, wide
+from sim.report.verdict import Verdict, build_verdict
 from sim.results import batches
 from sim.scenario import scenario_hash
 
@@ -68,6 +71,9 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     interval: str = ""  # how the intervals were computed
     disturbances: list[dict[str, str]] = field(default_factory=list)  # timeline actions
+    verdict: Verdict = field(default_factory=Verdict)  # sim.report.verdict
+    ledger: Ledger = field(default_factory=Ledger)  # sim.report.ledger
+    cost: CostSection | None = None  # sim.report.money
 
 
 def build_report(res: Results, render: bool = True) -> Report:
@@ -132,6 +138,11 @@ def build_report(res: Results, render: bool = True) -> Report:
     rep.interval = _interval_method(res)
     rep.disturbances = _disturbances(meta.get("disturbance") or [])
     rep.sample = _sample(res)
+    if paired:
+        rep.verdict = build_verdict(sc, s, res.components)
+    rep.ledger = build_ledger(sc, res.components)
+    if len(res.components):
+        rep.cost = cost_section(sc, res.components, meta)
     rep.figures = _figures(res, rep, render)
     return rep
 

@@ -25,6 +25,8 @@ HEADLINE = [
     ("system", "memory_infra", "memory, infrastructure"),
     ("system", "memory_app", "memory, services"),
     ("system", "infra_processes", "infrastructure processes"),
+    ("system", "cost_allocation", "$ / month (allocation)"),
+    ("system", "cost_usage", "$ / month (usage)"),
 ]
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim.core.trace import BUCKETS
 from sim.results import batches
+from sim.results.cost import cost_metrics
 from sim.results.stream import Window, mean_ms, window_of_frame
 from sim.stats import paired_comparison, replication_interval
 
@@ -59,6 +60,8 @@ def run_metrics(r: RunResult, w: Window | None = None) -> list[tuple[str, str, s
         ("infra_processes", "count", float(len(infra))),
         ("warmup", "s", float(md.get("warmup", math.nan))),
     ]
+    if len(c):  # a batch view has no components (and its system rows are not used)
+        sysrows += cost_metrics(c, duration, md.get("cost"))  # sim.results.cost: both bills
     busy = c[(c["kind"] != "client") & (c["cores"] > 0)] if len(c) else c
     if len(busy):
         for kind, g in busy.groupby("kind", sort=True):

@@ -27,6 +27,7 @@ from sim.scenario.base import (  # noqa: F401  (re-exported for callers)
     cited,
 )
 from sim.scenario.common import Tls  # noqa: F401
+from sim.scenario.cost import Cost
 from sim.scenario.distributions import Constant, Distribution
 from sim.scenario.http import Gateway, HttpSettings, Pool, Proxy  # noqa: F401
 from sim.scenario.messaging import Broker, MessagingSettings  # noqa: F401
@@ -365,6 +366,9 @@ class Scenario(Strict):
     )
     failover: list[Failover] = Field(
         default_factory=list, description="DNS failover records (HTTP global failover)"
+    )
+    cost: Cost = Field(
+        default_factory=lambda: Cost(), description="nodes and prices (sim.results.cost)"
     )
     calibration: AppliedProfile | None = Field(
         None,

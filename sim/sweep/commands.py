@@ -92,7 +92,8 @@ def add_parser(subparsers: Any) -> None:
     c.add_argument(
         "--metric",
         default="p99",
-        help="p99, p50, latency, connections, cpu, memory, or FLOW:METRIC (default p99)",
+        help="p99, p50, latency, connections, cpu, memory, cost (allocation $/month), "
+        "cost-usage, or FLOW:METRIC (default p99)",
     )
     c.add_argument("--replications", type=int, default=5, help="per point (default 5)")
     c.add_argument("--tol", type=float, help="stop when the bracket is this narrow")

@@ -39,6 +39,8 @@ METRICS = {  # short names used by `sim crossover --metric`
     "connections": ("system", "connections_mean"),
     "cpu": ("system", "cpu_cores_total"),
     "memory": ("system", "memory_total"),
+    "cost": ("system", "cost_allocation"),  # sim.results.cost: nodes × price per month
+    "cost-usage": ("system", "cost_usage"),
 }
 
 
