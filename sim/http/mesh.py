@@ -50,9 +50,27 @@ from sim.http.routing import Router
 from sim.http.sidecar import dependencies
 from sim.http.wire import Call, Wire
 from sim.scenario.http import HttpSettings
-from sim.scenario.model import Tls
+from sim.scenario.model import Scenario, Tls
 
 PLAIN = Tls(version="none", mutual=False)
+
+
+def localities(sc: Scenario) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(service, request subject) → the deployments of that one service across regions: every
+    service whose operation of the same name answers the same subject with the same shape of
+    work (calls, events), as the broker's shared queue group (``http.failover: locality``).
+    Only names deployed more than once appear."""
+    by: dict[tuple[str, str, int, int], list[str]] = {}
+    for name, svc in sc.services.items():
+        for op_name, op in svc.operations.items():
+            key = (request_subject(sc, name, op_name), op_name, len(op.calls), len(op.emits))
+            by.setdefault(key, []).append(name)
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for (subject, _op, _c, _e), names in by.items():
+        if len(names) > 1:
+            for n in names:
+                out[(n, subject)] = tuple(names)
+    return out
 
 
 class HttpTransport:
@@ -94,6 +112,7 @@ class HttpTransport:
             self.kill,
         )
         self.events = EventDelivery(self)
+        self.locality = localities(app.sc) if cfg.failover == "locality" else {}
         self.running = False
         self._scope: dict[str, frozenset[str]] = {}
 

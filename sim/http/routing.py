@@ -21,6 +21,14 @@ force for the destination service (``http.routes`` overrides the picker's defaul
    answer is dropped; its time is booked as queueing, so the buckets still sum to the
    latency.
 
+**Locality** (``http.failover: locality``, Istio locality load balancing): deployments of one
+service in several regions (services answering the same request subject with the same
+operation, as on the broker) are one name. Their endpoints are ranked by the picker's
+locality — its own region first, then the others by round trip — and balancing uses the
+best-ranked region that has an endpoint left after outlier ejection (Envoy priority levels;
+the partial spill of a level below its overprovisioning factor is not modelled). So when
+the local endpoints leave discovery or are ejected, calls go to the next region at once.
+
 With ``outlier.enabled`` each destination service has its picker-local
 :class:`~sim.http.balancing.Ejections` (Envoy outlier detection): every attempt's outcome
 is counted against the host it went to, and balancing skips ejected hosts. The route
@@ -144,12 +152,30 @@ class Router:
         return (yield from self._attempts(tr, call, cfg))
 
     def _endpoints(
-        self, tr: Trace, service: str
+        self, tr: Trace, service: str, subject: str = ""
     ) -> Generator[Any, Any, tuple[ServiceInstance, ...]]:
         dns = self.view.dns
+        peers = self.t.locality.get((service, subject)) if subject else None
         if dns is not None:
-            return (yield from dns.lookup(tr, self.view, service))
-        return self.view.snapshot.get(service, ())
+            if peers is None:
+                return (yield from dns.lookup(tr, self.view, service))
+            out: tuple[ServiceInstance, ...] = ()
+            for s in peers:
+                out += yield from dns.lookup(tr, self.view, s)
+            return out
+        snap = self.view.snapshot
+        if peers is None:
+            return snap.get(service, ())
+        return tuple(e for s in peers for e in snap.get(s, ()))
+
+    def _nearest(self, eps: tuple[ServiceInstance, ...]) -> tuple[ServiceInstance, ...]:
+        """The endpoints of the best-ranked region (locality priority: own region, then by
+        round trip)."""
+        here = self.owner.place
+        rtt = self.t.net.rtt
+        best = min(eps, key=lambda e: (e.place.region != here.region, rtt(here, e.place)))
+        region = best.place.region
+        return tuple(e for e in eps if e.place.region == region)
 
     def _choose(
         self, eps: tuple[ServiceInstance, ...], call: Call, cfg: Route, tried: list[Any]
@@ -165,6 +191,8 @@ class Router:
             self.balancers[call.service] = b
         if cfg.outlier.enabled:
             eps = self._ejections(call.service, cfg).usable(eps, self.env.now)
+        if eps and call.subject and (call.service, call.subject) in self.t.locality:
+            eps = self._nearest(eps)
         return b.pick(eps, tried if cfg.retries.previous_hosts else ())
 
     def _ejections(self, service: str, cfg: Route) -> Ejections:
@@ -182,7 +210,7 @@ class Router:
         self.active_requests += 1
         try:
             while True:
-                eps = yield from self._endpoints(tr, call.service)
+                eps = yield from self._endpoints(tr, call.service, call.subject)
                 inst = self._choose(eps, call, cfg, tried)
                 if inst is None:
                     return UNAVAILABLE  # no healthy upstream: a local reply, not retried
