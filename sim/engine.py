@@ -108,10 +108,7 @@ def run(
         )
         recorder.in_system.mark()
         for c in comps_now():
-            for g in c.gauges():
-                g.mark()
-            if c.io is not None:
-                c.io.mark()
+            c.mark()  # gauges, I/O books, connection and handshake counters
         end = warmup + sc.run.duration
         env.run(until=end)
     finally:

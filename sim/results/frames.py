@@ -6,8 +6,8 @@ no rows (``run.rows: none``), whose summary comes from ``aggregate``
 (:mod:`sim.results.stream`; with a timeline, ``RunResult.outcomes`` has each measured
 request's start, end, latency and status for the disturbance measures). ``components``: one row
 per component instance; CPU, utilisation and memory are over the measured window,
-connection and handshake counts over the whole run (handshakes mostly happen at start-up,
-which is part of what each architecture costs). ``timeseries``: tidy per-interval gauges
+connections opened and closed and handshakes too (``*_run`` columns: the whole run, warm-up
+included, where most handshakes of a steady state happen). ``timeseries``: tidy per-interval gauges
 by component kind, plus throughput, errors and p99 per interval from the requests.
 """
 
@@ -105,6 +105,7 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
     comp_rows = []
     for c in raw.components:
         busy = c.cpu.busy.mean() if c.cpu is not None else 0.0
+        opened, closed, tcp, tls, mtls = c.window_counters()
         comp_rows.append(
             {
                 "architecture": raw.architecture,
@@ -121,14 +122,16 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
                 "utilisation": min(1.0, busy / c.cpu.cores) if c.cpu is not None else 0.0,
                 "memory_mean": c.memory.gauge.mean(),
                 "memory_peak": c.memory.gauge.peak,
-                "connections_opened": c.conns_opened,
-                "connections_closed": c.conns_closed,
+                "connections_opened": opened,
+                "connections_closed": closed,
+                "connections_opened_run": c.conns_opened,
                 "connections_peak": c.conns_open.peak,
                 "connections_open_end": c.conns_open.value,
                 "connections_mean": c.conns_open.mean(),
-                "tcp_handshakes": c.handshakes_tcp,
-                "tls_handshakes": c.handshakes_tls,
-                "mtls_handshakes": c.handshakes_mtls,
+                "tcp_handshakes": tcp,
+                "tls_handshakes": tls,
+                "mtls_handshakes": mtls,
+                "tls_handshakes_run": c.handshakes_tls,
                 "bytes_out": c.bytes_out,
                 "handled": c.handled,
                 **_io_columns(c),
