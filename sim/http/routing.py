@@ -26,7 +26,8 @@ service in several regions (services answering the same request subject with the
 operation, as on the broker) are one name. Their endpoints are ranked by the picker's
 locality — its own region first, then the others by round trip — and balancing uses the
 best-ranked region that has an endpoint left after outlier ejection (Envoy priority levels;
-the partial spill of a level below its overprovisioning factor is not modelled). So when
+panic only when every endpoint of every region is ejected; the partial spill of a level below
+its overprovisioning factor is not modelled). So when
 the local endpoints leave discovery or are ejected, calls go to the next region at once.
 
 With ``outlier.enabled`` each destination service has its picker-local
@@ -189,11 +190,22 @@ class Router:
         if b is None:
             b = Balancer(cfg.balancing, cfg.choice_count, self.uniform, self.active)
             self.balancers[call.service] = b
-        if cfg.outlier.enabled:
-            eps = self._ejections(call.service, cfg).usable(eps, self.env.now)
         if eps and call.subject and (call.service, call.subject) in self.t.locality:
-            eps = self._nearest(eps)
+            eps = self._by_locality(eps, call, cfg)
+        elif cfg.outlier.enabled:
+            eps = self._ejections(call.service, cfg).usable(eps, self.env.now)
         return b.pick(eps, tried if cfg.retries.previous_hosts else ())
+
+    def _by_locality(
+        self, eps: tuple[ServiceInstance, ...], call: Call, cfg: Route
+    ) -> tuple[ServiceInstance, ...]:
+        """Envoy priority levels: the best-ranked region with an endpoint not ejected; when
+        every endpoint of every region is ejected, panic over all of them."""
+        if not cfg.outlier.enabled:
+            return self._nearest(eps)
+        until, now = self._ejections(call.service, cfg).until, self.env.now
+        left = tuple(e for e in eps if until.get(e, 0.0) <= now)
+        return self._nearest(left or eps)
 
     def _ejections(self, service: str, cfg: Route) -> Ejections:
         e = self.ejections.get(service)
