@@ -125,6 +125,7 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
                 "connections_opened": opened,
                 "connections_closed": closed,
                 "connections_opened_run": c.conns_opened,
+                "connections_closed_run": c.conns_closed,
                 "connections_peak": c.conns_open.peak,
                 "connections_open_end": c.conns_open.value,
                 "connections_mean": c.conns_open.mean(),
