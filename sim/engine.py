@@ -108,7 +108,7 @@ def run(
         )
         recorder.in_system.mark()
         for c in comps_now():
-            c.mark()  # gauges, I/O books, connection and handshake counters
+            c.mark(warmup > 0)  # gauges, I/O books, connection and handshake counters
         end = warmup + sc.run.duration
         env.run(until=end)
     finally:

@@ -104,3 +104,19 @@ def test_handshakes_count_over_the_measured_window_and_the_whole_run() -> None:
     c = m.components
     assert (c["tls_handshakes"] <= c["tls_handshakes_run"]).all()
     assert (c["connections_opened"] <= c["connections_opened_run"]).all()
+
+
+def test_istiod_replicas_share_the_proxies_and_each_pushes_to_its_own() -> None:
+    sc = sim.load_scenario(
+        str(ROOT / "scenarios" / "consul-discovery.yaml"),
+        ["run.duration=20s", "run.warmup=5s", "http.control_plane.replicas=2"],
+    )
+    h = sim.simulate(sc, "http", seed=1)
+    cp = _kind(h, "control-plane").set_index("name")
+    assert list(cp.index) == ["istiod-0", "istiod-1"]
+    proxies = len(_kind(h, "sidecar")) + len(_kind(h, "gateway"))
+    # every proxy holds one stream, spread round robin
+    streams = cp["connections_open_end"]
+    assert streams.sum() == proxies and abs(streams.iloc[0] - streams.iloc[1]) <= 1
+    # the new instance's registration reached every proxy that wants it, through both
+    assert (cp["handled"] > 0).all()

@@ -74,14 +74,17 @@ class Component:
             self.handshakes_mtls,
         )
 
-    def mark(self) -> None:
-        """Start of the measured window: gauges, I/O books and counters start again there (a
-        component born later counts from its birth, inside the window)."""
+    def mark(self, counters: bool = True) -> None:
+        """Start of the measured window: gauges, I/O books and (``counters``) connection and
+        handshake counts start again there; a component born later counts from its birth,
+        inside the window. With no warm-up the window is the whole run: what was opened at
+        time 0 counts (``counters=False``)."""
         for g in self.gauges():
             g.mark()
         if self.io is not None:
             self.io.mark()
-        self.marked = self.counters()
+        if counters:
+            self.marked = self.counters()
 
     def window_counters(self) -> tuple[int, int, int, int, int]:
         """:meth:`counters` over the measured window (since :meth:`mark`)."""

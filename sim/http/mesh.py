@@ -93,7 +93,10 @@ class HttpTransport:
         self.catalog = Catalog(
             self.env, self.net, placer.infra("discovery", 0), cfg.discovery, list(app.sc.services)
         )
-        self.control_plane: ControlPlane | None = None
+        self.control_plane: ControlPlane | None = None  # the first replica
+        self.control_planes: list[ControlPlane] = []
+        self._cp_of: dict[XdsClient, ControlPlane] = {}  # which replica holds each stream
+        self._cp_next = 0  # round robin of new streams over the replicas
         self.dns: DnsServer | None = None
         self.kube_proxies: dict[str, KubeProxy] = {}
         self.gateways = GatewayTier(self.env, placer, cfg.gateway, self.log, self.wire)
@@ -126,12 +129,15 @@ class HttpTransport:
 
     def start(self) -> None:
         if self.flavour == "xds":
-            place = self.app.placer.infra("istiod", 0)
-            self.control_plane = ControlPlane(
-                self.env, self.net, place, self.cfg.control_plane, self.log
-            )
-            self.catalog.watchers.append(self.control_plane)
-            self.infra.append(self.control_plane)
+            n = self.cfg.control_plane.replicas
+            for i in range(n):
+                place = self.app.placer.infra("istiod", i)
+                name = "istiod" if n == 1 else f"istiod-{i}"
+                cp = ControlPlane(self.env, self.net, place, self.cfg.control_plane, self.log, name)
+                self.catalog.watchers.append(cp)
+                self.infra.append(cp)
+                self.control_planes.append(cp)
+            self.control_plane = self.control_planes[0]
         elif self.flavour == "dns":
             place = self.app.placer.infra("dns", 0)
             self.dns = DnsServer(
@@ -176,8 +182,10 @@ class HttpTransport:
             else:
                 cpu = owner.cfg.config_cpu if isinstance(owner, Proxy) else 0.0
                 client = self.xds[owner] = XdsClient(view, cpu)
-                assert self.control_plane is not None
-                self.control_plane.connect(client, self.cfg.tls)
+                cps = self.control_planes
+                cp = self._cp_of[client] = cps[self._cp_next % len(cps)]
+                self._cp_next += 1
+                cp.connect(client, self.cfg.tls)
         elif self.flavour == "kube-proxy":
             self._kube_proxy(owner.place).views.append(view)
         else:
@@ -262,8 +270,8 @@ class HttpTransport:
                 continue
             self.wire.kill(comp)
             x = self.xds.pop(comp, None)
-            if x is not None and self.control_plane is not None:
-                self.control_plane.disconnect(x, self.cfg.tls)
+            if x is not None and x in self._cp_of:
+                self._cp_of.pop(x).disconnect(x, self.cfg.tls)
         if sc is not None:
             sc.alive = False
             sc.memory.remove(sc.memory.gauge.value)

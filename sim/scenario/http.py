@@ -274,6 +274,13 @@ class ControlPlane(Strict):
     """istiod: one xDS stream per proxy, debounced pushes, CPU per proxy pushed to."""
 
     enabled: bool = True
+    replicas: int = cited(
+        1,
+        "Istio Helm chart (istio-discovery) values: replicaCount 1, autoscaleMin 1; each proxy "
+        "holds its xDS stream to one replica, every replica watches the catalog",
+        ge=1,
+        le=100,
+    )
     cores: int = cited(1, "Istio: 1 vCPU for 1000 services / 2000 sidecars", ge=1)
     memory: Size = cited(
         256 * 2**20, "assumption: istiod base footprint before proxies connect", ge=0
