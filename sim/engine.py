@@ -152,10 +152,7 @@ def run(
         )
         recorder.in_system.mark()
         for c in comps_now():
-            for g in c.gauges():
-                g.mark()
-            if c.io is not None:
-                c.io.mark()
+            c.mark(warmup > 0)  # gauges, I/O books, connection and handshake counters
         end = warmup + sc.run.duration
         _run_until(env, end, end, progress)
     finally:

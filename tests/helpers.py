@@ -93,6 +93,11 @@ def flagship(*sets: str) -> Scenario:
     return sim.load_scenario(FLAGSHIP, sets)
 
 
+def minimal(*sets: str) -> Scenario:
+    """The flagship's single-server teaching setup (one broker server, no ingress)."""
+    return sim.load_scenario(ROOT / "scenarios" / "order-service-minimal.yaml", sets)
+
+
 def requests_of(res: Any) -> pd.DataFrame:
     """The logical-request rows (not event deliveries) of a RunResult."""
     req: pd.DataFrame = res.requests

@@ -63,7 +63,7 @@ def test_zero_rtts_make_the_network_disappear() -> None:
 
 def test_calibrated_defaults() -> None:
     net = Network(NetworkConfig())
-    assert net.rtt(H1, H1) == 25e-6
+    assert net.rtt(H1, H1) == 5e-6
     assert net.rtt(H1, H2) == 250e-6
     assert net.rtt(H1, ZB) == 1e-3
     assert net.rtt(H1, US) == 80e-3

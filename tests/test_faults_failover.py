@@ -59,6 +59,7 @@ http:
   control_plane: {cpu_per_push: 0}
   discovery: {cpu_per_watch_event: 0}
   routes: {dispatch-eu: {retries: {attempts: 0}}, dispatch-us: {retries: {attempts: 0}}}
+  failover: dns          # each deployment its own name: only the DNS record moves callers
 messaging:
   clusters: [{name: eu, region: eu, servers: 1}, {name: us, region: us, servers: 1}]
   broker: {io: null}

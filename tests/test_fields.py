@@ -37,7 +37,7 @@ def test_defaults_are_written_in_the_units_a_person_writes() -> None:
     assert props["Service.memory"]["default"] == "128MiB"
     assert props["Service.memory"]["description"].endswith("Default: 128MiB.")
     assert props["Pool.idle_timeout"]["default"] == "1h"
-    assert props["Network.same_host_rtt"]["default"] == "25us"
+    assert props["Network.same_host_rtt"]["default"] == "5us"
     assert props["Service.instances"]["default"] == 1  # not a unit field: as it was
 
 

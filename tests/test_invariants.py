@@ -77,7 +77,11 @@ def check_components(res: RunResult) -> None:
     assert c["utilisation"].between(0.0, 1.0).all(), c[["name", "utilisation"]]
     duration = res.metadata["duration"]
     assert (c["cpu_seconds"] <= c["cores"] * duration * (1 + 1e-12)).all()
-    assert (c["connections_open_end"] == c["connections_opened"] - c["connections_closed"]).all()
+    opened, closed = c["connections_opened_run"], c["connections_closed_run"]  # whole run
+    assert (c["connections_open_end"] == opened - closed).all()
+    assert (c["connections_opened"] <= opened).all()  # measured window
+    assert (c["connections_closed"] <= closed).all()
+    assert (c["tls_handshakes"] <= c["tls_handshakes_run"]).all()
     assert (c["tls_handshakes"] <= c["tcp_handshakes"]).all()
     assert (c["mtls_handshakes"] <= c["tls_handshakes"]).all()
     assert (c["memory_peak"] >= c["memory_mean"] * (1 - 1e-12)).all()

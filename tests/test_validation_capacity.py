@@ -14,7 +14,7 @@ from sim.validation.capacity import (
     flow_rates,
     service_work,
 )
-from tests.helpers import flagship, queue_scenario, scenario
+from tests.helpers import flagship, minimal, queue_scenario, scenario
 
 MS = 1e-3
 
@@ -157,7 +157,9 @@ def test_expected_infrastructure_load_matches_a_run() -> None:
         for p in ("http.gateway", "http.sidecar", "messaging.broker")
         for f in ("cold_wakeup", "per_byte", "tls_per_byte")
     ]
-    sc = flagship("run.duration=20", "run.warmup=2", *warm)
+    # the single-server setup: the estimate knows one broker server and direct clients (no
+    # route hops, no edge bridge)
+    sc = minimal("run.duration=20", "run.warmup=2", *warm)
     loads = expected_loads(sc)
     cmp = sim.compare(sc, replications=1)
     comps = cmp.frame("components")

@@ -12,6 +12,7 @@ from typing import Any
 
 from sim.app.names import Observer, request_subject  # noqa: F401  (re-exported)
 from sim.app.plan import Planner
+from sim.app.platform import control_plane
 from sim.app.service import ServiceInstance
 from sim.app.transport import Transport
 from sim.app.workload import Workload
@@ -51,6 +52,8 @@ class Application:
             env, "client", "clients", placer.clients(), cores=sc.workload.clients
         )
         self.workload = Workload(self, sc.workload)
+        # the orchestrator's control plane: the same infrastructure on both architectures
+        self.platform = control_plane(env, placer, sc.platform)
         self._next_id = 0
         self._event_id = 0
         self._flows: dict[str, str] = {}  # event flow labels, interned (event_trace)
@@ -117,7 +120,7 @@ class Application:
         return Trace(self._event_id, self._flows.setdefault(flow, flow), start)
 
     def components(self) -> list[Component]:
-        out: list[Component] = [self.clients]
+        out: list[Component] = [*self.platform, self.clients]
         for insts in self.instances.values():
             out.extend(insts)
         return out

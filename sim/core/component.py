@@ -63,6 +63,33 @@ class Component:
         self.bytes_out = 0.0
         self.handled = 0
         self.io: Io | None = None  # what moving messages costs it (sim.core.io), if anything
+        self.marked: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # counters at warm-up end
+
+    def counters(self) -> tuple[int, int, int, int, int]:
+        """Connections opened and closed, TCP, TLS and mTLS handshakes so far."""
+        return (
+            self.conns_opened,
+            self.conns_closed,
+            self.handshakes_tcp,
+            self.handshakes_tls,
+            self.handshakes_mtls,
+        )
+
+    def mark(self, counters: bool = True) -> None:
+        """Start of the measured window: gauges, I/O books and (``counters``) connection and
+        handshake counts start again there; a component born later counts from its birth,
+        inside the window. With no warm-up the window is the whole run: what was opened at
+        time 0 counts (``counters=False``)."""
+        for g in self.gauges():
+            g.mark()
+        if self.io is not None:
+            self.io.mark()
+        if counters:
+            self.marked = self.counters()
+
+    def window_counters(self) -> tuple[int, int, int, int, int]:
+        """:meth:`counters` over the measured window (since :meth:`mark`)."""
+        return tuple(now - then for now, then in zip(self.counters(), self.marked, strict=True))  # type: ignore[return-value]
 
     def gauges(self) -> list[Gauge]:
         out = [self.memory.gauge, self.conns_open]

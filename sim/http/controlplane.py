@@ -17,6 +17,10 @@ served after k × cpu_per_push — propagation grows with mesh size), then the u
 (``push_bytes_per_cluster`` + ``push_bytes_per_endpoint`` per endpoint of each changed
 cluster, envoyproxy/envoy PR #15231) and the client spends ``config_cpu`` applying it
 before its view switches. The log gets ``(t, "push", "istiod", n_clients)``.
+
+With ``replicas`` > 1 (``istiod-0``, ``istiod-1``, …) every replica watches the catalog and
+debounces on its own, and the proxies' streams are spread over them round robin in the order
+they connect; each replica pushes to its own proxies.
 """
 
 from __future__ import annotations
@@ -47,9 +51,15 @@ class ControlPlane(Component):
     """istiod: memory per connected proxy, debounced pushes, CPU per proxy pushed to."""
 
     def __init__(
-        self, env: Any, net: Network, place: Place, cfg: ControlPlaneConfig, log: list[LogRow]
+        self,
+        env: Any,
+        net: Network,
+        place: Place,
+        cfg: ControlPlaneConfig,
+        log: list[LogRow],
+        name: str = "istiod",
     ):
-        super().__init__(env, "control-plane", "istiod", place, cores=cfg.cores, memory=cfg.memory)
+        super().__init__(env, "control-plane", name, place, cores=cfg.cores, memory=cfg.memory)
         self.net = net
         self.cfg = cfg
         self.log = log

@@ -20,6 +20,15 @@ force for the destination service (``http.routes`` overrides the picker's defaul
    answer is dropped; its time is booked as queueing, so the buckets still sum to the
    latency.
 
+**Locality** (``http.failover: locality``, Istio locality load balancing): deployments of one
+service in several regions (services answering the same request subject with the same
+operation, as on the broker) are one name. Their endpoints are ranked by the picker's
+locality — its own region first, then the others by round trip — and balancing uses the
+best-ranked region that has an endpoint left after outlier ejection (Envoy priority levels;
+panic only when every endpoint of every region is ejected; the partial spill of a level below
+its overprovisioning factor is not modelled). So when
+the local endpoints leave discovery or are ejected, calls go to the next region at once.
+
 With ``outlier.enabled`` each destination service has its picker-local
 :class:`~sim.http.balancing.Ejections` (Envoy outlier detection): every attempt's outcome
 is counted against the host it went to, and balancing skips ejected hosts. The route
@@ -144,12 +153,30 @@ class Router:
         return (yield from self._attempts(tr, call, cfg))
 
     def _endpoints(
-        self, tr: Trace, service: str
+        self, tr: Trace, service: str, subject: str = ""
     ) -> Generator[Any, Any, tuple[ServiceInstance, ...]]:
         dns = self.view.dns
+        peers = self.t.locality.get((service, subject)) if subject else None
         if dns is not None:
-            return (yield from dns.lookup(tr, self.view, service))
-        return self.view.snapshot.get(service, ())
+            if peers is None:
+                return (yield from dns.lookup(tr, self.view, service))
+            out: tuple[ServiceInstance, ...] = ()
+            for s in peers:
+                out += yield from dns.lookup(tr, self.view, s)
+            return out
+        snap = self.view.snapshot
+        if peers is None:
+            return snap.get(service, ())
+        return tuple(e for s in peers for e in snap.get(s, ()))
+
+    def _nearest(self, eps: tuple[ServiceInstance, ...]) -> tuple[ServiceInstance, ...]:
+        """The endpoints of the best-ranked region (locality priority: own region, then by
+        round trip)."""
+        here = self.owner.place
+        rtt = self.t.net.rtt
+        best = min(eps, key=lambda e: (e.place.region != here.region, rtt(here, e.place)))
+        region = best.place.region
+        return tuple(e for e in eps if e.place.region == region)
 
     def _choose(
         self, eps: tuple[ServiceInstance, ...], call: Call, cfg: Route, tried: list[Any]
@@ -163,9 +190,22 @@ class Router:
         if b is None:
             b = Balancer(cfg.balancing, cfg.choice_count, self.uniform, self.active)
             self.balancers[call.service] = b
-        if cfg.outlier.enabled:
+        if eps and call.subject and (call.service, call.subject) in self.t.locality:
+            eps = self._by_locality(eps, call, cfg)
+        elif cfg.outlier.enabled:
             eps = self._ejections(call.service, cfg).usable(eps, self.env.now)
         return b.pick(eps, tried if cfg.retries.previous_hosts else ())
+
+    def _by_locality(
+        self, eps: tuple[ServiceInstance, ...], call: Call, cfg: Route
+    ) -> tuple[ServiceInstance, ...]:
+        """Envoy priority levels: the best-ranked region with an endpoint not ejected; when
+        every endpoint of every region is ejected, panic over all of them."""
+        if not cfg.outlier.enabled:
+            return self._nearest(eps)
+        until, now = self._ejections(call.service, cfg).until, self.env.now
+        left = tuple(e for e in eps if until.get(e, 0.0) <= now)
+        return self._nearest(left or eps)
 
     def _ejections(self, service: str, cfg: Route) -> Ejections:
         e = self.ejections.get(service)
@@ -182,7 +222,7 @@ class Router:
         self.active_requests += 1
         try:
             while True:
-                eps = yield from self._endpoints(tr, call.service)
+                eps = yield from self._endpoints(tr, call.service, call.subject)
                 inst = self._choose(eps, call, cfg, tried)
                 if inst is None:
                     return UNAVAILABLE  # no healthy upstream: a local reply, not retried

@@ -70,6 +70,24 @@ def converged(rows: list[LogRow], t: float, service: str) -> float:
     return max(views, default=t)
 
 
+def localities(sc: Scenario) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(service, request subject) → the deployments of that one service across regions: every
+    service whose operation of the same name answers the same subject with the same shape of
+    work (calls, events), as the broker's shared queue group (``http.failover: locality``).
+    Only names deployed more than once appear."""
+    by: dict[tuple[str, str, int, int], list[str]] = {}
+    for name, svc in sc.services.items():
+        for op_name, op in svc.operations.items():
+            key = (request_subject(sc, name, op_name), op_name, len(op.calls), len(op.emits))
+            by.setdefault(key, []).append(name)
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for (subject, _op, _c, _e), names in by.items():
+        if len(names) > 1:
+            for n in names:
+                out[(n, subject)] = tuple(names)
+    return out
+
+
 class HttpTransport:
     """The service-mesh architecture behind the Transport seam."""
 
@@ -111,7 +129,10 @@ class HttpTransport:
         self.catalog = Catalog(
             self.env, self.net, placer.infra("discovery", 0), cfg.discovery, list(app.sc.services)
         )
-        self.control_plane: ControlPlane | None = None
+        self.control_plane: ControlPlane | None = None  # the first replica
+        self.control_planes: list[ControlPlane] = []
+        self._cp_of: dict[XdsClient, ControlPlane] = {}  # which replica holds each stream
+        self._cp_next = 0  # round robin of new streams over the replicas
         self.dns: DnsServer | None = None
         self.kube_proxies: dict[str, KubeProxy] = {}
         self.gateways = GatewayTier(self.env, placer, cfg.gateway, self.log, self.wire)
@@ -130,6 +151,7 @@ class HttpTransport:
             self.kill,
         )
         self.events = EventDelivery(self)
+        self.locality = localities(app.sc) if cfg.failover == "locality" else {}
         self.running = False
         self._scope: dict[str, frozenset[str]] = {}
 
@@ -143,12 +165,15 @@ class HttpTransport:
 
     def start(self) -> None:
         if self.flavour == "xds":
-            place = self.app.placer.infra("istiod", 0)
-            self.control_plane = ControlPlane(
-                self.env, self.net, place, self.cfg.control_plane, self.log
-            )
-            self.catalog.watchers.append(self.control_plane)
-            self.infra.append(self.control_plane)
+            n = self.cfg.control_plane.replicas
+            for i in range(n):
+                place = self.app.placer.infra("istiod", i)
+                name = "istiod" if n == 1 else f"istiod-{i}"
+                cp = ControlPlane(self.env, self.net, place, self.cfg.control_plane, self.log, name)
+                self.catalog.watchers.append(cp)
+                self.infra.append(cp)
+                self.control_planes.append(cp)
+            self.control_plane = self.control_planes[0]
         elif self.flavour == "dns":
             place = self.app.placer.infra("dns", 0)
             self.dns = DnsServer(
@@ -191,8 +216,10 @@ class HttpTransport:
             else:
                 cpu = owner.cfg.config_cpu if isinstance(owner, Proxy) else 0.0
                 client = self.xds[owner] = XdsClient(view, cpu)
-                assert self.control_plane is not None
-                self.control_plane.connect(client, self.cfg.tls)
+                cps = self.control_planes
+                cp = self._cp_of[client] = cps[self._cp_next % len(cps)]
+                self._cp_next += 1
+                cp.connect(client, self.cfg.tls)
         elif self.flavour == "kube-proxy":
             self._kube_proxy(owner.place).views.append(view)
         else:
@@ -278,8 +305,8 @@ class HttpTransport:
                 continue
             self.wire.kill(comp)
             x = self.xds.pop(comp, None)
-            if x is not None and self.control_plane is not None:
-                self.control_plane.disconnect(x, self.cfg.tls)
+            if x is not None and x in self._cp_of:
+                self._cp_of.pop(x).disconnect(x, self.cfg.tls)
         if sc is not None:
             sc.alive = False
             sc.memory.remove(sc.memory.gauge.value)

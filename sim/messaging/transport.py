@@ -47,6 +47,7 @@ from sim.core.io import Io
 from sim.core.retry import backoff, budget_allows
 from sim.core.schedule import Task, first_of
 from sim.core.trace import Trace
+from sim.messaging.bridge import BridgeTier
 from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
 from sim.messaging.cluster import Fabric
@@ -107,6 +108,12 @@ class MessagingTransport:
         self.retry = RetryBooks()
         self._flight: dict[ClientConn, InFlight] = {}
         self._backoff = Uniforms(app.streams.get("messaging/backoff"))
+        self.bridges: BridgeTier | None = None  # ingress http-bridge: the edge's front door
+        if cfg.ingress.kind == "http-bridge":
+            edge_tls = cfg.tls.model_copy(update={"mutual": False})  # as the HTTP side's edge
+            self.bridges = BridgeTier(
+                self.env, app.net, app.placer, cfg.ingress, edge_tls, app.clients
+            )
 
     @property
     def server(self) -> BrokerServer:
@@ -118,12 +125,21 @@ class MessagingTransport:
         self.fabric = Fabric(self.env, app.net, app.streams, app.placer, self.cfg, clusters(app.sc))
         self.fabric.start()
         account = account_for(self.users, EDGE_USER)
-        for k in range(app.sc.workload.clients):
-            conn = self.fabric.connect(app.clients, f"client-{k}", account, next(self._cid))
+        # the edge's NATS connections: one per edge client, or one per bridge replica
+        owners: list[tuple[Component, str]] = [
+            (app.clients, f"client-{k}") for k in range(app.sc.workload.clients)
+        ]
+        if self.bridges is not None:
+            owners = [(b, b.name) for b in self.bridges.replicas]
+        for owner, name in owners:
+            conn = self.fabric.connect(owner, name, account, next(self._cid))
             conn.restrict(self.perms.get(EDGE_USER))
             conn.connect()
             self.edge.append(conn)
             self.every.append(conn)
+        if self.bridges is not None:
+            for b, conn in zip(self.bridges.replicas, self.edge, strict=True):
+                b.conn = conn
         servers = list(self.fabric.servers.values())
         self.env.process(sample(self.env, servers, app.sc.run.timeseries_interval, self.samples))
 
@@ -166,7 +182,10 @@ class MessagingTransport:
             conn.crash(CLOSED)
 
     def components(self) -> list[Component]:
-        return self.fabric.components() if self.fabric is not None else []
+        out = self.fabric.components() if self.fabric is not None else []
+        if self.bridges is not None:
+            out = [*out, *self.bridges.replicas]
+        return out
 
     # ------------------------------------------------------------------ failures
     def crash(self, inst: ServiceInstance, mode: str = CLOSED) -> None:
@@ -241,12 +260,38 @@ class MessagingTransport:
         sc = self.app.sc
         op = sc.services[service].operations[operation]
         if caller is self.app.clients:
+            bridges = self.bridges
+            if bridges is not None:  # HTTP to a bridge replica, which asks on its connection
+
+                def ask(b: Any) -> Generator[Any, Any, str]:
+                    return self._request(tr, b.conn, service, operation, plan, instance)
+
+                client = tr.id % sc.workload.clients
+                return (
+                    yield from bridges.exchange(
+                        tr, client, op.request_bytes, op.response_bytes, ask
+                    )
+                )
             conn = self.edge[tr.id % len(self.edge)]
         else:
             found = self.conns.get(caller)
             if found is None:
                 return ERROR  # the caller's process is gone: nothing is sent
             conn = found
+        return (yield from self._request(tr, conn, service, operation, plan, instance))
+
+    def _request(
+        self,
+        tr: Trace,
+        conn: ClientConn,
+        service: str,
+        operation: str,
+        plan: Plan,
+        instance: int | None,
+    ) -> Generator[Any, Any, str]:
+        """A request on one connection: timeout, retries, attempts."""
+        sc = self.app.sc
+        op = sc.services[service].operations[operation]
         subject = request_subject(sc, service, operation)
         if instance is not None:
             subject = instance_subject(subject, instance)

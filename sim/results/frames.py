@@ -7,8 +7,8 @@ no rows (``run.rows: none``), whose summary comes from ``aggregate``
 request's start, end, latency and status for the disturbance measures). ``components``: one row
 per component instance; CPU, utilisation and memory are over the measured window (for a
 component created mid-run, the part of it after its birth: ``present_seconds``),
-connection and handshake counts over the whole run (handshakes mostly happen at start-up,
-which is part of what each architecture costs). ``timeseries``: tidy per-interval gauges
+connections opened and closed and handshakes too (``*_run`` columns: the whole run, warm-up
+included, where most handshakes of a steady state happen). ``timeseries``: tidy per-interval gauges
 by component kind, plus throughput, errors and p99 per interval from the requests.
 """
 
@@ -122,6 +122,7 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
         # birth), so they add up across components to the time-average of the total
         present = max(0.0, raw.end - max(warmup, c.born))
         cpu_seconds = c.cpu.busy.window_area() if c.cpu is not None else 0.0
+        opened, closed, tcp, tls, mtls = c.window_counters()
         comp_rows.append(
             {
                 "architecture": raw.architecture,
@@ -140,14 +141,17 @@ def frames_from_raw(raw: RawRun, meta: dict[str, Any]) -> RunResult:
                 ),
                 "memory_mean": c.memory.gauge.window_area() / duration,
                 "memory_peak": c.memory.gauge.peak,
-                "connections_opened": c.conns_opened,
-                "connections_closed": c.conns_closed,
+                "connections_opened": opened,
+                "connections_closed": closed,
+                "connections_opened_run": c.conns_opened,
+                "connections_closed_run": c.conns_closed,
                 "connections_peak": c.conns_open.peak,
                 "connections_open_end": c.conns_open.value,
                 "connections_mean": c.conns_open.window_area() / duration,
-                "tcp_handshakes": c.handshakes_tcp,
-                "tls_handshakes": c.handshakes_tls,
-                "mtls_handshakes": c.handshakes_mtls,
+                "tcp_handshakes": tcp,
+                "tls_handshakes": tls,
+                "mtls_handshakes": mtls,
+                "tls_handshakes_run": c.handshakes_tls,
                 "bytes_out": c.bytes_out,
                 "handled": c.handled,
                 **_io_columns(c),

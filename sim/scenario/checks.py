@@ -72,6 +72,12 @@ def check_structure(sc: Scenario) -> None:
                     "a round-trip time is the same both ways: give it once",
                 )
     check_http(sc.http, sc.services)
+    if sc.platform.kind == "vm" and sc.http.discovery.catalog == "kubernetes":
+        raise LocatedError(
+            ("platform", "kind"),
+            "a Kubernetes catalog needs platform kind kubernetes "
+            "(on VMs set http.discovery.catalog: consul)",
+        )
     check_timeline(sc)
     _check_cycles(sc)
 

@@ -145,10 +145,11 @@ class Proxy(Strict):
     )
     """CPU seconds per request passing through the proxy (both directions)."""
     on_path_fraction: float = cited(
-        0.15,
+        0.30,
         "derived: Istio 1.20 two-proxy p90 +0.228 ms ⇒ ≤114 µs per proxy, less its ≈70 µs "
-        "of I/O (on the path) and the two loopback crossings (≈25 µs) already charged: "
-        "≈19 µs of the L7 work on the path, the rest (telemetry, stats) after the response",
+        "of I/O (on the path) and the two loopback crossings (one same-host round trip, "
+        "≈5 µs) already charged: ≈39 µs of the 130 µs L7 work on the path, the rest "
+        "(telemetry, stats) after the response",
         description="share of cpu_per_request done while the request waits",
         ge=0,
         le=1,
@@ -324,6 +325,14 @@ class ControlPlane(Strict):
 
     enabled: bool = True
     """Run a control plane (istiod) that pushes configuration to the proxies."""
+    replicas: int = cited(
+        1,
+        "Istio Helm chart (istio-discovery) values: replicaCount 1, autoscaleMin 1; each proxy "
+        "holds its xDS stream to one replica, every replica watches the catalog",
+        description="istiod replicas (each proxy holds its xDS stream to one of them)",
+        ge=1,
+        le=100,
+    )
     cores: int = cited(1, "Istio: 1 vCPU for 1000 services / 2000 sidecars", ge=1)
     """Cores of the control plane (count)."""
     memory: Size = cited(
@@ -492,6 +501,16 @@ class HttpSettings(Strict):
         "mesh", "Istio: service-to-service traffic goes sidecar to sidecar"
     )
     """Service-to-service path: sidecar to sidecar ('mesh'), through the gateway, or 'direct' (no proxy)."""
+    failover: Literal["locality", "dns"] = cited(
+        "locality",
+        "Istio locality load balancing (on by default; failover needs outlier detection): "
+        "services deployed in several regions under one name are one service, the local "
+        "region is preferred and the next region by round trip takes over when no local "
+        "endpoint is left or usable",
+        description="locality: a service spans regions (deployments answering the same "
+        "request subject and operation), picked by locality priority; dns: each deployment "
+        "is its own name, only a DNS failover record (failover:) moves callers",
+    )
     gateway: Gateway = Field(default_factory=lambda: Gateway())
     """The API gateway replicas at the edge."""
     sidecar: Sidecar = Field(default_factory=lambda: Sidecar())

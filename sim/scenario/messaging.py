@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sim.scenario.base import Strict, cited
-from sim.scenario.common import IoCost, Tls
+from sim.scenario.common import PROXY_IO, PROXY_IO_SOURCE, IoCost, Tls
 from sim.scenario.units import Duration, Size
 
 
@@ -200,9 +200,67 @@ class RequestPolicy(Strict):
     """Retries of requests to this service."""
 
 
+_MIRROR = "assumption, mirroring the HTTP side's API gateway so both sides pay alike: "
+
+
+class Ingress(Strict):
+    """How edge clients reach the messaging system (:mod:`sim.messaging.bridge`).
+
+    ``none``: each edge client holds its own NATS connection to the broker (the NATS docs'
+    plain client port). ``http-bridge``: the edge clients speak HTTP (one-way TLS from the
+    edge, keep-alive pools as Go's net/http keeps them) to bridge replicas behind an L4
+    balancer; each replica is a process with its own cores, memory and I/O costs that holds
+    one long-lived NATS connection and makes the NATS request on the client's behalf. No
+    published figure exists for such a bridge: its costs are the gateway's (an Envoy doing
+    the same per-request L7 work), stated as assumptions. Leafnode and websocket listeners
+    are not modelled."""
+
+    kind: Literal["none", "http-bridge"] = cited(
+        "none",
+        "NATS docs (connecting): clients connect to the server's client port directly",
+        description="none: every edge client connects to the broker; http-bridge: edge clients "
+        "send HTTP requests to bridge replicas that hold the NATS connections",
+    )
+    replicas: int = cited(
+        2, _MIRROR + "http.gateway.replicas 2", description="bridge processes", ge=1, le=1000
+    )
+    cores: int = cited(2, _MIRROR + "an Envoy with 2 worker threads", ge=1)
+    """Cores of each bridge replica (count)."""
+    io: IoCost | None = cited(
+        PROXY_IO,
+        _MIRROR + PROXY_IO_SOURCE,
+        description="what reading and writing requests, responses and NATS messages costs the "
+        "bridge's cores (sim.core.io); null: free",
+    )
+    cpu_per_request: Duration = cited(
+        0.13e-3,
+        _MIRROR + "the gateway's L7 work per request (Istio 1.24: 0.20 vCPU per 1000 rps less "
+        "its I/O): parse the HTTP request, map it to a subject, frame the reply",
+        description="L7 work per request beyond moving its bytes (CPU seconds)",
+        ge=0,
+    )
+    on_path_fraction: float = cited(0.30, _MIRROR + "http.gateway.on_path_fraction", ge=0, le=1)
+    """Share of cpu_per_request done while the request waits."""
+    memory: Size = cited(45 * 2**20, _MIRROR + "the gateway's 45 MB baseline", ge=0)
+    """Resident memory of each bridge replica, in bytes."""
+    max_connections: int = cited(
+        1024,
+        "as the HTTP side's edge pools (http.pool.max_connections: Envoy circuit breaker 1024)",
+        description="connections one edge client may open to one bridge replica",
+        ge=1,
+    )
+    idle_timeout: Duration = cited(
+        90.0, "Go net/http DefaultTransport IdleConnTimeout 90 s (the edge clients)", gt=0
+    )
+    """How long an edge client keeps an idle connection to a bridge replica, in seconds."""
+
+
 class MessagingSettings(Strict):
     broker: Broker = Field(default_factory=lambda: Broker())
     """Each broker server: cores, costs per message, memory and limits."""
+    ingress: Ingress = Field(
+        default_factory=lambda: Ingress(), description="how edge clients reach the broker"
+    )
     clusters: list[Cluster] = Field(
         default_factory=list,
         description="clusters joined by gateways; default one cluster of broker.servers",
