@@ -10,7 +10,7 @@ import sim
 from sim.scenario.loader import ScenarioError
 from tests.helpers import ROOT, queue_scenario, requests_of, scenario
 from tests.test_faults_failover import CRASH, FAILOVER, RTT
-from tests.test_faults_world import world
+from tests.worlds import world
 
 MINIMAL = str(ROOT / "scenarios" / "order-service-minimal.yaml")
 
