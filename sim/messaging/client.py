@@ -117,6 +117,7 @@ class ClientConn:
         self.draining = False
         self.idle: Event | None = None  # fires when busy drops to 0 (a drain waits on it)
         self._tokens = count()
+        self.sent_until = 0.0  # when the last message sent reaches the server
         # the client library's reads and writes on the owner's cores (sim.core.io; None: free)
         io = owner.io
         secure = tls_active(fabric.cfg.tls)
@@ -316,8 +317,9 @@ class ClientConn:
         if self.client_hb is not None:
             self.client_hb.stop()
         server = self.registered
-        if server is not None:
-            at(self.env, self._one_way(server), lambda: server.close_client(self, "client_closed"))
+        if server is not None:  # the FIN follows the bytes already sent (TCP keeps the order)
+            delay = max(self._one_way(server), self.sent_until - self.env.now)
+            at(self.env, delay, lambda: server.close_client(self, "client_closed"))
 
     def drain(self, timeout: float, then: Callable[[], None] | None = None) -> None:
         """nats.go Drain: unsubscribe, flush, finish what is in hand, close; then ``then``."""
@@ -351,11 +353,17 @@ class ClientConn:
         if tx is None:
             # on the wire for d: started where a process would start, so events keep their order
             call_soon(self.env, partial(self._send, server, msg, d))
-        else:  # written by the client library first (one wake-up with what is queued with it)
-            tx.send(n, msg.tr, partial(self._send, server, msg, d, None))
+        else:  # written by the client library first (one wake-up with what is queued with it);
+            self.hold(+1)  # in hand until written: a drain flushes it before it closes
+            tx.send(n, msg.tr, partial(self._sent, server, msg, d))
         return True
 
+    def _sent(self, server: BrokerServer, msg: Msg, d: float) -> None:
+        self._send(server, msg, d, None)
+        self.hold(-1)
+
     def _send(self, server: BrokerServer, msg: Msg, d: float, _e: Any) -> None:
+        self.sent_until = max(self.sent_until, self.env.now + d)
         call_at(self.env, d, partial(self._to_server, server, msg))
 
     def _to_server(self, server: BrokerServer, msg: Msg, _e: Any) -> None:
@@ -445,8 +453,14 @@ class ClientConn:
         rx = self.rx
         if rx is None:
             self._arrive(msg, interest)
-        else:
-            rx.send(msg.nbytes, msg.tr, partial(self._arrive, msg, interest))
+        else:  # in hand from now on: a drain waits for it as for a handler at work
+            self.hold(+1)
+            rx.send(msg.nbytes, msg.tr, partial(self._read_done, msg, interest))
+
+    def _read_done(self, msg: Msg, interest: Interest) -> None:
+        self._arrive(msg, interest)
+        # let go once the handler it started (a task starting now) has taken it in hand
+        call_soon(self.env, lambda _e: self.hold(-1))
 
     def _pend(self, server: BrokerServer, n: float) -> None:
         self.pending += n

@@ -14,12 +14,39 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
+from sim.core.io import pass_through
 from sim.core.schedule import at
 from sim.messaging.message import Interest
 from sim.messaging.subjects import Subscription
 
 if TYPE_CHECKING:
     from sim.messaging.client import ClientConn
+
+
+def flushed(conn: ClientConn, server: Any) -> Event:
+    """An event that fires when a PING sent now has been answered: the PONG is written after
+    every message the server queued for this connection before the PING arrived, and read by
+    the client after them (nats.go Flush; both ends move messages through their I/O,
+    sim.core.io, in order)."""
+    env = conn.env
+    done = Event(env)
+    one_way = conn.fabric.net.one_way(conn.owner.place, server.place, 0.0)
+
+    def at_client() -> None:
+        pass_through(conn.rx, 0.0, None, done.succeed)
+
+    def written() -> None:
+        start = max(env.now, conn.link_free)  # behind the bytes already on the link
+        at(env, start - env.now + one_way, at_client)
+
+    def at_server() -> None:
+        if not server.alive or conn.registered is not server:
+            done.succeed()  # nothing more will come from it
+            return
+        pass_through(server._out(conn), 0.0, None, written, conn.account)  # type: ignore[union-attr]
+
+    at(env, one_way, at_server)
+    return done
 
 
 def draining(
@@ -39,11 +66,12 @@ def draining(
                     server.remove_local(i, h)
 
             at(env, conn.fabric.net.one_way(conn.owner.place, server.place, 0.0), unsub)
-    if server is not None:
-        yield env.timeout(conn.fabric.net.rtt(conn.owner.place, server.place))  # the flush
-    if conn.busy:
+    if server is not None:  # the flush: a PING that the server answers after what it queued
+        yield flushed(conn, server) | env.timeout(timeout)
+    deadline = env.now + timeout
+    while conn.busy and env.now < deadline:  # a handler's last write may follow its end
         conn.idle = Event(env)
-        yield conn.idle | env.timeout(timeout)
+        yield conn.idle | env.timeout(deadline - env.now)
         conn.idle = None
     if conn.state != "closed":
         conn.close()

@@ -239,7 +239,7 @@ class Ingress(Strict):
         description="L7 work per request beyond moving its bytes (CPU seconds)",
         ge=0,
     )
-    on_path_fraction: float = cited(0.30, _MIRROR + "http.gateway.on_path_fraction", ge=0, le=1)
+    on_path_fraction: float = cited(0.58, _MIRROR + "http.gateway.on_path_fraction", ge=0, le=1)
     """Share of cpu_per_request done while the request waits."""
     memory: Size = cited(45 * 2**20, _MIRROR + "the gateway's 45 MB baseline", ge=0)
     """Resident memory of each bridge replica, in bytes."""

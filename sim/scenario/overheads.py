@@ -84,15 +84,31 @@ def zero_overheads(sc: Scenario) -> Scenario:
     for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt", "default_region_rtt"):
         net[k] = 0
     net["region_rtt"] = {a: dict.fromkeys(x, 0) for a, x in net.get("region_rtt", {}).items()}
+    # a service some call addresses by instance keeps its instances (no balancing choice
+    # differs between the sides for those calls, and the indexes must exist)
+    addressed = {
+        c.service
+        for svc in sc.services.values()
+        for op in svc.operations.values()
+        for c in op.calls
+        if c.instance is not None
+    }
     for name, svc in d["services"].items():
-        n = sc.services[name].instances
-        svc["instances"] = min(1, n)
-        svc["cores"] = max(1, n) * sc.services[name].cores
+        if name not in addressed:
+            n = sc.services[name].instances
+            svc["instances"] = min(1, n)
+            svc["cores"] = max(1, n) * sc.services[name].cores
         svc.pop("autoscale", None)
         for op in svc.get("operations", {}).values():
             op["request_bytes"] = op["response_bytes"] = 0
             for e in op.get("emits", []):
                 e["bytes"] = 0
+    events = d.get("http", {}).get("events")
+    if isinstance(events, dict) and "audit" in events:  # a webhook after the request is a
+        events["audit"] = "mirror"  # later copy than the broker's: the tap copies as it routes
+    ingress = d.get("messaging", {}).get("ingress")
+    if isinstance(ingress, dict):  # edge clients straight to the broker (a bridge's L7 work
+        ingress["kind"] = "none"  # is an overhead)
     d["timeline"] = []
     d["failover"] = []
     d.pop("calibration", None)
