@@ -449,9 +449,22 @@ def validate(data: Any, src: Source) -> Scenario:
         sc = Scenario.model_validate(data)
     except ValidationError as e:  # every error, in the file's order, overrides last
         found: dict[str, ScenarioError] = {}
+        at: dict[tuple[Any, ...], ScenarioError] = {}
         for err in e.errors(include_url=False):
             one = _located(err, src, data)
-            found.setdefault(str(one), one)  # a union reports one bad value once per member
+            key = (one.file, one.line, tuple(one.path))
+            prev = at.get(key)
+            if prev is not None:  # one value that fits no member of a union: one line
+                if one.message not in prev.message:
+                    both = ScenarioError(
+                        prev.file, prev.line, prev.path, f"{prev.message}; or {one.message}"
+                    )
+                    found[str(both)] = both
+                    del found[str(prev)]
+                    at[key] = both
+                continue
+            at[key] = one
+            found.setdefault(str(one), one)
         first, *rest = sorted(
             found.values(), key=lambda x: (x.file == "--set", x.line or 0, str(x))
         )
@@ -476,6 +489,8 @@ def _located(err: Any, src: Source, data: Any) -> ScenarioError:
         ):
             cur = cur[el]
             path.append(el)
+        elif isinstance(el, str) and not isinstance(cur, dict | list) and k > 0:
+            pass  # a union member's tag under a plain value (constrained-int, literal…)
         elif (is_last and names_key) or not isinstance(el, str) or not isinstance(cur, dict):
             path.append(el)  # a missing or unknown key: name it, at its parent's line
         # else: a union tag pydantic adds to the location; not a key in the file
