@@ -21,7 +21,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-FLAGSHIP = ROOT / "scenarios" / "order-service.yaml"
+FLAGSHIP = ROOT / "scenarios" / "order-service-minimal.yaml"  # the path the hand-made model walks
 CLOCK = time.process_time  # CPU seconds of this process (the sampler thread sleeps)
 
 MM1_RATE, MM1_MU = 800.0, 1000.0

@@ -3,15 +3,19 @@
 What someone would write in an afternoon with SimPy alone: ``simpy.Resource`` for cores,
 one process per request, ``timeout`` for every network leg and CPU burst, Python's
 ``random.Random`` (one seeded instance per purpose) for the draws. It walks the same hops as
-the simulator on the flagship scenario (``scenarios/order-service.yaml``):
+the simulator on the flagship's single-server teaching variant (``scenarios/order-service-minimal.yaml``:
+one broker server, clients straight to it; the production flagship adds a cluster and an
+edge bridge this minimal model does not walk):
 
 * http: client → gateway → sidecar → order-create → its sidecar → dispatch's sidecar →
   order-dispatch and back, each proxy pass ``cpu_per_request × on_path_fraction / 2`` on
   the proxy's cores, the off-path rest held after the response; the gateway and the
   outbound sidecar mirror each request to the listen-only audit service, and
   ``ORDERS.created`` goes as one webhook per observer through both sidecars.
-* messaging: every hop through the broker, ``cpu_per_message + cpu_per_delivery × copies``
-  per routed message, queue-group members picked at random, audit copies of every message.
+* messaging: every hop through the broker, one read and one write per copy, each a warm
+  wake-up of the broker's ``io`` (``wakeup + per_message``: no batching, no cold wake-ups,
+  as a minimal model would write it), queue-group members picked at random, audit copies of
+  every message.
 
 It leaves out what a minimal model leaves out — connection pools, handshakes, memory and
 connection accounting, per-request latency breakdowns, timeseries — so the simulator doing
@@ -82,8 +86,8 @@ class Params:
             tail_work=sp.cpu_per_request - on,
             proxy_cores=sp.cores,
             broker_cores=b.cores,
-            per_message=b.cpu_per_message,
-            per_delivery=b.cpu_per_delivery,
+            per_message=(b.io.wakeup + b.io.per_message) if b.io is not None else 0.0,
+            per_delivery=(b.io.wakeup + b.io.per_message) if b.io is not None else 0.0,
             rtt_host=net.same_host_rtt,
             rtt_zone=net.same_zone_rtt,
             rtt_cross=net.cross_zone_rtt,

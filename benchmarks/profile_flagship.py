@@ -20,7 +20,7 @@ import pstats
 import sys
 from pathlib import Path
 
-FLAGSHIP = Path(__file__).resolve().parents[1] / "scenarios" / "order-service.yaml"
+FLAGSHIP = Path(__file__).resolve().parents[1] / "scenarios" / "order-service-minimal.yaml"
 
 
 def profile(arch: str, duration: float, top: int, sort: str, path: Path = FLAGSHIP) -> str:

@@ -47,7 +47,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-FLAGSHIP = ROOT / "scenarios" / "order-service.yaml"
+FLAGSHIP = ROOT / "scenarios" / "order-service-minimal.yaml"  # the path the hand-made model walks
 sys.path.insert(0, str(HERE))
 
 from contenders import (  # noqa: E402  (a script beside its helpers)
