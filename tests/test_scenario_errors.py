@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -91,9 +90,7 @@ def test_each_file_is_a_small_edit_of_base(path: Path) -> None:
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
 def test_validate_prints_one_located_line(path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     _, line, fragment = _header(path)
-    t0 = time.perf_counter()
     code = main(["validate", str(path)])
-    elapsed = time.perf_counter() - t0
     out, err = capfd.readouterr()
     assert code == 2
     assert out == ""
@@ -103,8 +100,7 @@ def test_validate_prints_one_located_line(path: Path, capfd: pytest.CaptureFixtu
     assert m, lines[0]
     assert int(m.group(1)) == line, lines[0]
     assert fragment in lines[0]
-    assert "Traceback" not in err
-    assert elapsed < 2.0  # alias bombs and absurd sizes are refused, not expanded
+    assert "Traceback" not in err  # (that hostile sizes are not expanded: the memory test below)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])

@@ -277,18 +277,17 @@ def test_no_responders_status_503(nats_server: Callable[..., NatsServer]) -> Non
 
     srv = nats_server()
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         nc = await nats.connect(srv.url)
         try:
-            start = time.monotonic()
+            # the server's 503 status, not the client's 5 s timeout (that would raise
+            # TimeoutError): no responders is answered at once
             with pytest.raises(NoRespondersError):
                 await nc.request("nobody.home", b"ping", timeout=5)
-            return time.monotonic() - start
         finally:
             await nc.close()
 
-    elapsed = asyncio.run(scenario())
-    assert elapsed < 1.0  # at once, not after the 5 s timeout
+    asyncio.run(scenario())
 
     raw = RawClient(srv.port, verbose=False)
     raw.sub("_INBOX.raw.*", 1)
