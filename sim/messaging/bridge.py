@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
 from sim.core.connections import Pool
-from sim.core.io import Io, wait
+from sim.core.io import Channel, Io, wait
 from sim.core.network import Network
 from sim.core.placement import Placer
 from sim.core.trace import Trace
@@ -100,30 +100,34 @@ class BridgeTier:
         if conn is None:
             conn = yield from pool.acquire(tr)
         assert conn is not None  # bridge pools are never closed under a caller
-        if conn.a_tx is not None:
-            yield wait(env, conn.a_tx, req, tr)
-        d = net.one_way(edge.place, b.place, req)
-        edge.bytes_out += req
-        if tr.hops is not None:
-            tr.hops.append((env.now, edge.name, b.name, "request"))
-        if d > 0:
-            yield env.timeout(d)
-            tr.network += d
-        if conn.b_rx is not None:
-            yield wait(env, conn.b_rx, req, tr)
+        yield from self._leg(tr, conn.a_tx, conn.b_rx, edge, b, req, "request")
         yield from b.work(tr, 0.0)
         status = yield from ask(b)
         yield from b.work(tr, b.tail_work)
-        if conn.b_tx is not None:
-            yield wait(env, conn.b_tx, resp, tr)
-        d = net.one_way(b.place, edge.place, resp)
-        b.bytes_out += resp
+        yield from self._leg(tr, conn.b_tx, conn.a_rx, b, edge, resp, "response")
+        pool.release(conn)
+        return status
+
+    def _leg(
+        self,
+        tr: Trace,
+        tx: Channel | None,
+        rx: Channel | None,
+        frm: Component,
+        to: Component,
+        nbytes: float,
+        what: str,
+    ) -> Generator[Any, Any, None]:
+        """One way of the exchange: written by ``frm``, on the wire, read by ``to``."""
+        env = self.env
+        if tx is not None:
+            yield wait(env, tx, nbytes, tr)
+        d = self.net.one_way(frm.place, to.place, nbytes)
+        frm.bytes_out += nbytes
         if tr.hops is not None:
-            tr.hops.append((env.now, b.name, edge.name, "response"))
+            tr.hops.append((env.now, frm.name, to.name, what))
         if d > 0:
             yield env.timeout(d)
             tr.network += d
-        if conn.a_rx is not None:
-            yield wait(env, conn.a_rx, resp, tr)
-        pool.release(conn)
-        return status
+        if rx is not None:
+            yield wait(env, rx, nbytes, tr)
