@@ -1,7 +1,8 @@
 """The I/O cost mechanism (sim.core.io): exact traces of wake-ups, batching and cold starts.
 
 Costs are round numbers in microseconds so every instant is known by hand: a wake-up 10 µs,
-a message 1 µs, a byte 0.01 µs, a cold wake-up 100 µs extra after 1 ms asleep.
+a message 1 µs, a byte 0.01 µs, a cold wake-up 100 µs extra after 1 ms asleep (and, where a
+test says so, a 50 µs wait for the sleeping core: ``cold_latency``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ US = 1e-6
 COST = IoCost(
     wakeup=10 * US,
     cold_wakeup=100 * US,
+    cold_latency=0.0,
     warm_window=1e-3,
     per_message=1 * US,
     per_byte=0.01 * US,
@@ -191,3 +193,46 @@ def test_a_batch_queued_behind_other_work_is_warm() -> None:
     at(env, 6e-3, lambda: chan.send(0, None, lambda: None))  # waits for the core
     env.run()
     assert (io.wakeups, io.cold_wakeups) == (1, 0)  # the process was awake all along
+
+
+def test_a_wakeup_from_idle_waits_cold_latency_and_takes_what_arrives_meanwhile() -> None:
+    env, cpu, io = world(cost=COST.model_copy(update={"cold_latency": 50 * US}))
+    done: list[tuple[str, float]] = []
+    traces = {n: Trace(i, "f", 0.0) for i, n in enumerate("abc")}
+    chan = io.channel(tls=False)
+
+    def send(name: str) -> None:
+        chan.send(0, traces[name], lambda: done.append((name, env.now)))
+
+    # "a" at 2 ms finds the process asleep: its core wakes until 2.05 ms, using no CPU; "b"
+    # arrives at 2.02 ms while it wakes and is read in the same wake-up (10 + 2 µs of work);
+    # "c" at 2.6 ms (0.438 ms after the cold extra freed the core) is warm: no wait
+    at(env, 2e-3, lambda: send("a"))
+    at(env, 2.02e-3, lambda: send("b"))
+    at(env, 2.6e-3, lambda: send("c"))
+    env.run()
+    assert done == [
+        ("a", pytest.approx(2.062e-3)),
+        ("b", pytest.approx(2.062e-3)),
+        ("c", pytest.approx(2.611e-3)),
+    ]
+    assert (io.wakeups, io.cold_wakeups, io.messages) == (2, 1, 3)
+    # CPU: 12 µs of reads, the 100 µs cold extra after them, 11 µs for "c"; the wait is free
+    assert cpu.busy.area() == pytest.approx(123 * US)
+    # the wait for the core is the transport's latency (infra), not queueing for a core
+    assert traces["a"].infra == pytest.approx(62 * US) and traces["a"].queueing == pytest.approx(0)
+    assert traces["b"].infra == pytest.approx(42 * US) and traces["b"].queueing == pytest.approx(0)
+    assert traces["c"].infra == pytest.approx(11 * US)
+
+
+def test_no_wait_while_any_core_is_busy_or_the_process_slept_briefly() -> None:
+    env, _cpu, io = world(cores=2, cost=COST.model_copy(update={"cold_latency": 50 * US}))
+    done: list[tuple[str, float]] = []
+    one, two = io.channel(tls=False), io.channel(tls=False)
+    io.cpu.background(5e-3)  # one core busy from 0 to 5 ms: the process is awake
+    at(env, 2e-3, lambda: one.send(0, None, lambda: done.append(("a", env.now))))
+    # 5 ms: every core idle; 5.5 ms is within the warm window
+    at(env, 5.5e-3, lambda: two.send(0, None, lambda: done.append(("b", env.now))))
+    env.run()
+    assert done == [("a", pytest.approx(2.011e-3)), ("b", pytest.approx(5.511e-3))]
+    assert io.cold_wakeups == 0

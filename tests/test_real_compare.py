@@ -13,11 +13,13 @@ from sim.real.calibrate import Calibration, profile, with_io, write_profile
 from sim.real.cases import Case, grid, scenario
 from sim.real.compare import Row, load_profile, table_csv, table_md, write
 from sim.real.fit import Fit
-from sim.real.measure import Measurement
+from sim.real.measure import Loopback, Measurement
 from sim.real.procstat import Window
 
 MACHINE = {"cores": 2.0, "other_cores_mean": 0.1, "other_cores_max": 0.2, "loadavg_max": 0.3,
-           "loopback_rtt": 30e-6}  # fmt: skip
+           "loopback_rtt": 30e-6, "loopback_rtt_after_sleep": 110e-6, "cold_latency": 40e-6,
+           "lateness_median": 0.6e-3}  # fmt: skip
+NET = Loopback(30e-6, 110e-6)
 
 
 def row(metric: str, measured: float, predicted: float, judged: bool = True) -> Row:
@@ -94,19 +96,24 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     assert values["messaging.broker.memory"]["value"] == 15 << 20
     assert "reqreply, 100-800 rps, fit R^2 0.95" in values["messaging.broker.io.wakeup"]["source"]
     case = Case("reqreply", 100)
-    sc = scenario(case, 20e-6, 30e-6, 1.0, loaded)
+    sc = scenario(case, 20e-6, NET, 1.0, loaded)
     assert sc["messaging"]["broker"]["io"]["wakeup"] == pytest.approx(20e-6)
     assert sc["messaging"]["broker"]["servers"] == 1
-    assert sc["messaging"]["client"]["io"] is None  # switched off in the case: no calibration
+    # the machine's measured wake-up wait wins over any profile's
+    assert sc["messaging"]["broker"]["io"]["cold_latency"] == pytest.approx(40e-6)
+    # the peers' CPU is their measured demand: their io costs nothing, only the wait to wake
+    peer = sc["messaging"]["client"]["io"]
+    assert peer["cold_latency"] == pytest.approx(40e-6)
+    assert not any(v for k, v in peer.items() if k != "cold_latency")
 
 
 def test_case_scenarios_load_and_io_lands_in_the_right_section() -> None:
     from sim.api import scenario_from_dict
 
     for case in grid((100.0,), big=True):
-        sc = scenario_from_dict(scenario(case, 10e-6, 30e-6, 1.0))
+        sc = scenario_from_dict(scenario(case, 10e-6, NET, 1.0))
         assert sc.services["svc"].instances == case.responders
-    sc2 = with_io(scenario(Case("proxy", 100, responders=1), 0, 30e-6, 1.0), "gateway",
+    sc2 = with_io(scenario(Case("proxy", 100, responders=1), 0, NET, 1.0), "gateway",
                   {"wakeup": 1e-5})  # fmt: skip
     assert scenario_from_dict(sc2).http.gateway.io.wakeup == pytest.approx(1e-5)
 
@@ -149,5 +156,5 @@ def test_shipped_profiles_state_their_origin_and_apply(name: str) -> None:
     if name == "measured.yaml":  # written by sim calibrate: every value measured here
         assert all(v.source.startswith("measured: sim calibrate") for v in data.values.values())
     for case in (Case("reqreply", 100, tls=True), Case("proxy", 100, responders=1)):
-        sc = scenario_from_dict(scenario(case, 10e-6, 30e-6, 1.0, data))
+        sc = scenario_from_dict(scenario(case, 10e-6, NET, 1.0, data))
         assert sc.messaging.broker.memory == data.values["messaging.broker.memory"].value

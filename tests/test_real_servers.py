@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sim.real.cases import Case, predict, scenario
-from sim.real.measure import measure
+from sim.real.measure import Loopback, measure
 from sim.real.servers import NatsServer, find_proxy, nats_server_binary
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
@@ -84,7 +84,7 @@ def test_server_process_group_is_stopped(nats_binary: Path, tmp_path: Path) -> N
 def test_the_simulator_runs_the_same_topology(nats_binary: Path, tmp_path: Path) -> None:
     case = Case("reqreply", 200)
     m = measure(case, 1.5, tmp_path)
-    p = predict(scenario(case, m.service_demand, 50e-6, 2.0), case)
+    p = predict(scenario(case, m.service_demand, Loopback(50e-6, 130e-6), 2.0), case)
     assert p.requests > 0
     assert p.server["connections_peak"] == m.connections
     assert p.server["cpu_seconds"] > 0

@@ -12,11 +12,15 @@ with no curve fitted by hand. A wake-up that finds the whole process asleep (eve
 for at least ``warm_window``) pays ``cold_wakeup`` on top: the thread is woken from
 epoll/futex sleep with cold caches, and the runtime's other threads spin looking for work.
 That is why a real nats-server spends 220 µs of CPU per request/reply at 100 req/s but 130 µs
-at 800 (figures and sources: ``IoCost`` in :mod:`sim.scenario.common`). The cold extra is
+at 800 (figures and sources: ``IoCost`` in :mod:`sim.scenario.common`). The cold extra CPU is
 paid *around* the message, not before it is handed on: the same server answers a raw-protocol
 round trip in 31–50 µs on loopback, far less than 200 µs. So it keeps the core busy after the
-batch (a tail, as a proxy's telemetry is) and the batch's messages go on when its warm work
-is done.
+batch (a tail, as a proxy's telemetry is). What a sleeping process does delay is its waking:
+the core it slept on must come out of its idle state (on a VM, the host must run the halted
+vCPU again) before the first read, ``cold_latency`` (measured here: a loopback round trip
+between two processes takes 19 µs when both woke within the last millisecond, 112 µs after
+20 ms asleep). That wait uses no CPU of the process; messages that arrive meanwhile are read
+in the same wake-up, and the trace books it as ``infra`` (the transport's latency).
 
 :class:`Channel` is one direction (read or write) of one connection at one component. It has
 at most one batch on a core at a time (one goroutine or event-loop callback per connection
@@ -39,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
+from sim.core.schedule import call_at
+
 if TYPE_CHECKING:
     from sim.core.cpu import Cpu
     from sim.core.trace import Trace
@@ -56,6 +62,7 @@ class Io:
         "_mark",
         "bytes",
         "cold",
+        "cold_latency",
         "cold_wakeups",
         "cpu",
         "messages",
@@ -76,6 +83,7 @@ class Io:
         self.cpu = cpu
         self.wakeup = cost.wakeup
         self.cold = cost.cold_wakeup
+        self.cold_latency = cost.cold_latency
         self.warm = cost.warm_window
         self.per_message = cost.per_message
         self.per_byte = cost.per_byte
@@ -114,7 +122,7 @@ class Io:
             self.tls_records += messages
             self.tls_bytes += nbytes
         cold = 0.0
-        if cpu.free == cpu.cores and cpu.env.now - cpu.idle_since >= self.warm:
+        if self.asleep():
             cold = self.cold
             self.cold_wakeups += 1
         self.wakeups += 1
@@ -122,6 +130,11 @@ class Io:
         self.bytes += nbytes
         self.seconds += work + cold
         return work, cold
+
+    def asleep(self) -> bool:
+        """Every core of the process has been idle for at least ``warm_window``."""
+        cpu = self.cpu
+        return cpu.free == cpu.cores and cpu.env.now - cpu.idle_since >= self.warm
 
     def background(self, messages: int = 1, nbytes: float = 0.0, tls: bool = False) -> float:
         """One wake-up off any request's path (PING/PONG, interest updates): the work keeps a
@@ -156,7 +169,7 @@ class Io:
 class _Batch:
     """Messages read or written in one wake-up."""
 
-    __slots__ = ("chan", "cold", "items", "nbytes", "work")
+    __slots__ = ("chan", "cold", "items", "nbytes", "woke", "work")
 
     def __init__(self, chan: Channel):
         self.chan = chan
@@ -164,6 +177,7 @@ class _Batch:
         self.nbytes = 0.0
         self.work = 0.0
         self.cold = 0.0
+        self.woke = -1.0  # when the process had woken up for it (cold_latency), else -1
 
     def seal(self) -> tuple[float, float]:
         """The batch gets a core: what arrived so far is in it; later messages wait for the
@@ -185,10 +199,12 @@ class _Batch:
         now = io.cpu.env.now
         share = io.on_share
         each = (work + self.cold) / len(self.items)  # the cold extra is theirs too
+        woke = self.woke
         for tr, t0, fn, tag in self.items:
             if tr is not None:
-                tr.infra += work
-                tr.queueing += now - t0 - work
+                waking = woke - t0 if woke > t0 else 0.0  # this message's wait for the wake-up
+                tr.infra += work + waking
+                tr.queueing += now - t0 - work - waking
             if share is not None and tag is not None:
                 share(tag, each)
             fn()
@@ -214,10 +230,20 @@ class Channel:
             b.items.append((tr, self.io.cpu.env.now, done, tag))
             b.nbytes += nbytes
             if not self.running:  # else it asks for a core when the running batch is done
-                self.submit(b)
+                io = self.io
+                if io.cold_latency > 0.0 and io.asleep():
+                    self.running = True  # waking up: what arrives meanwhile joins this batch
+                    call_at(io.cpu.env, io.cold_latency, lambda _e: self._woken(b))
+                else:
+                    self.submit(b)
             return
         b.items.append((tr, self.io.cpu.env.now, done, tag))
         b.nbytes += nbytes
+
+    def _woken(self, b: _Batch) -> None:
+        self.running = False
+        b.woke = self.io.cpu.env.now
+        self.submit(b)
 
     def submit(self, b: _Batch) -> None:
         ev: Event = self.io.cpu.execute_batch(b.seal)

@@ -43,7 +43,7 @@ from sim.io import atomic_text
 from sim.real import procstat
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
 from sim.real.fit import COUNTERS, PER_REQUEST, TERMS, Fit, fit
-from sim.real.measure import Measurement, loopback_rtt, measure
+from sim.real.measure import COLD_GAP, WARM_GAP, Loopback, Measurement, loopback, measure
 from sim.real.servers import (
     NatsServer,
     Proxy,
@@ -59,8 +59,18 @@ IDLE_CONNECTIONS = 200
 WARM_WINDOWS = (50e-6, 200e-6, 1e-3, 5e-3)
 DURATION, QUICK_DURATION = 6.0, 2.5  # seconds of arrivals per case
 SIM_DURATION = 3.0  # simulated seconds per case when counting (counts are per request)
-LOOPBACK_RTT = 30e-6  # only to read the model's defaults; fitting uses the measured RTT
+NOMINAL = Loopback(30e-6, 30e-6)  # only to read the model's defaults; fitting uses the measured
 SECTIONS = {"broker": "messaging.broker.io", "gateway": "http.gateway.io"}
+# every io section: the wait of a wake-up from idle is the machine's, whoever wakes
+WAKING = (
+    "messaging.broker.io",
+    "messaging.client.io",
+    "messaging.ingress.io",
+    "http.stack.io",
+    "http.gateway.io",
+    "http.sidecar.io",
+    "http.ambient.io",
+)
 # A proxy's measured CPU includes its L7 work (http.gateway.cpu_per_request, one per request);
 # it is fitted first, so the wake-up and per-message terms, proportional to it when nothing
 # batches, keep their defaults. The broker has no such term: all its CPU is I/O.
@@ -87,7 +97,7 @@ class Calibration:
     memory: dict[str, int] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     busiest_other: float = 0.0  # most cores other work used during any case
-    rtt: float = LOOPBACK_RTT  # measured loopback round trip (s)
+    net: Loopback = NOMINAL  # measured loopback: round trip, wake-up from idle
 
     def io_values(self, component: str) -> dict[str, float]:
         """Fitted cost-model values of one component, with its warm window."""
@@ -183,11 +193,11 @@ def with_io(sc: dict[str, Any], component: str, values: dict[str, float]) -> dic
 
 
 def simulated_counts(
-    m: Measurement, values: dict[str, float], rtt: float, duration: float = SIM_DURATION
+    m: Measurement, values: dict[str, float], net: Loopback, duration: float = SIM_DURATION
 ) -> dict[str, float]:
     """Cost-model counts per request of the measured component, simulating ``m``'s case."""
     case = m.case
-    sc = with_io(scenario(case, m.service_demand, rtt, duration), case.component, values)
+    sc = with_io(scenario(case, m.service_demand, net, duration), case.component, values)
     pred = predict(sc, case)
     missing = [c for c in COUNTERS.values() if c != "requests" and c not in pred.server]
     if missing:
@@ -203,7 +213,7 @@ def defaults(component: str) -> dict[str, float]:
     from sim.api import scenario_from_dict
 
     case = Case("proxy" if component == "gateway" else "reqreply", 100.0)
-    model = scenario_from_dict(scenario(case, 0.0, LOOPBACK_RTT, 1.0))
+    model = scenario_from_dict(scenario(case, 0.0, NOMINAL, 1.0))
     out = {}
     for term in (*FITTED[component], "warm_window"):
         node: Any = model
@@ -214,7 +224,7 @@ def defaults(component: str) -> dict[str, float]:
 
 
 def fit_component(
-    ms: Sequence[Measurement], component: str, rtt: float, say: Say
+    ms: Sequence[Measurement], component: str, net: Loopback, say: Say
 ) -> tuple[Fit, float]:
     """Grid-search ``warm_window``, NNLS the linear terms, then refit from the best."""
     rows = [m for m in ms if m.case.component == component and m.requests > 0]
@@ -225,14 +235,14 @@ def fit_component(
     terms = FITTED[component]
     best: tuple[float, Fit, float] | None = None
     for w in WARM_WINDOWS:
-        counts = [simulated_counts(m, base | {"warm_window": w}, rtt) for m in rows]
+        counts = [simulated_counts(m, base | {"warm_window": w}, net) for m in rows]
         f = fit(counts, y, fixed=base, terms=terms)
         score = sum(r * r for r in f.residuals)
         if best is None or score < best[0]:
             best = (score, f, w)
     assert best is not None
     _, f, w = best
-    counts = [simulated_counts(m, f.values | {"warm_window": w}, rtt) for m in rows]
+    counts = [simulated_counts(m, f.values | {"warm_window": w}, net) for m in rows]
     f = fit(counts, y, fixed=base, terms=terms)
     kept = [t for t in terms if not f.identified[t]]
     say(
@@ -260,13 +270,17 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
     say(f"versions: {versions}; {len(cases)} cases at {', '.join(f'{r:g}' for r in chosen)} rps")
     with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
         memory = idle_memory(Path(d), say)
-    rtt = loopback_rtt()
-    say(f"loopback round trip {rtt * 1e6:.0f} µs (every RTT of the simulated cases)")
+    net = loopback()
+    say(
+        f"loopback round trip {net.rtt * 1e6:.0f} µs (every RTT of the simulated cases), "
+        f"{net.cold_rtt * 1e6:.0f} µs after {COLD_GAP * 1e3:g} ms asleep: a wake-up from idle "
+        f"waits {net.cold_latency * 1e6:.0f} µs"
+    )
     ms = measure_grid(cases, QUICK_DURATION if quick else DURATION, say)
-    cal = Calibration(ms, memory=memory, versions=versions, rtt=rtt)
+    cal = Calibration(ms, memory=memory, versions=versions, net=net)
     cal.busiest_other = max(m.other_cores for m in ms)
     for component in dict.fromkeys(m.case.component for m in ms):
-        cal.fits[component], cal.warm_window[component] = fit_component(ms, component, rtt, say)
+        cal.fits[component], cal.warm_window[component] = fit_component(ms, component, net, say)
     return cal
 
 
@@ -300,6 +314,13 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
             "value": cal.warm_window[component],
             "source": f"{src}; grid search over {', '.join(f'{w:g}' for w in WARM_WINDOWS)} s",
         }
+    waking = (
+        f"measured: sim calibrate, one-byte loopback round trip between two processes "
+        f"{cal.net.rtt * 1e6:.0f} µs {WARM_GAP * 1e3:g} ms apart, {cal.net.cold_rtt * 1e6:.0f} µs "
+        f"{COLD_GAP * 1e3:g} ms apart: half the difference per wake-up (the machine's, every process)"
+    )
+    for section in WAKING:
+        values[f"{section}.cold_latency"] = {"value": cal.net.cold_latency, "source": waking}
     nats = f"measured: sim calibrate, nats-server {cal.versions['nats-server']}"
     values["messaging.broker.memory"] = {
         "value": cal.memory["broker"],
@@ -322,7 +343,8 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         "machine": machine_description()
         | {
             "other_load_cores": round(cal.busiest_other, 2),
-            "loopback_rtt": round(cal.rtt, 7),
+            "loopback_rtt": round(cal.net.rtt, 7),
+            "loopback_rtt_after_sleep": round(cal.net.cold_rtt, 7),
             "python": sys.version.split()[0],
         },
         "versions": cal.versions,

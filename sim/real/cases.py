@@ -16,7 +16,10 @@ sidecar unless the case has a proxy, the requesters as the workload's clients, a
 service's demand set to what the real peer process (a Python responder or backend) was
 measured to spend per request, so the simulator and the real system run the same work (that
 CPU includes the peer's own socket I/O, so the in-service protocol costs, ``messaging.client.io``
-and ``http.stack.io``, are off: counted once, not twice).
+and ``http.stack.io``, cost no CPU: counted once, not twice). What the machine itself adds —
+the round trip and the wait of a wake-up from idle (``cold_latency``, for the server and for
+the peers alike) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
+process, as the RTT is.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from sim.real.measure import Loopback
     from sim.scenario.profile import Profile
 
 Kind = Literal["reqreply", "fanout", "proxy"]
 RATES = (100, 200, 400, 800, 1200, 2000)
 QUICK_RATES = (200, 800)
+IO_COSTS = ("wakeup", "cold_wakeup", "per_message", "per_byte", "tls_per_record", "tls_per_byte")
 PAYLOAD = 128  # bytes per request and reply body (small RPCs, as in nats bench -s 128)
 BIG = 16384  # bytes: a large body, to separate per-byte from per-message costs
 
@@ -107,15 +112,19 @@ def with_rate(case: Case, rate: float) -> Case:
 def scenario(
     case: Case,
     demand: float,
-    rtt: float,
+    net: Loopback,
     duration: float,
     profile: Profile | None = None,
 ) -> dict[str, Any]:
-    """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s).
+    """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s),
+    ``net`` this machine's loopback.
 
-    ``profile``: a calibration profile, applied under the scenario's own values (parts the
-    case switches off, such as the in-service ``io``, take none of it)."""
-    net = {k: f"{rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
+    ``profile``: a calibration profile, applied under the scenario's own values (the peers'
+    in-service ``io``, set here in full, takes none of it)."""
+    rtts = {k: f"{net.rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
+    waking = {"cold_latency": net.cold_latency}  # the server's; its costs from the profile
+    # the peers: their CPU is the measured demand; what stays is the wait to wake them
+    peer_io = {k: 0.0 for k in IO_COSTS} | waking
     op: dict[str, Any] = {
         "subject": "svc.req",
         "demand": {"dist": "constant", "value": f"{max(demand, 0.0)}s"},
@@ -145,7 +154,7 @@ def scenario(
             "seed": case.seed,
             "replications": 1,
         },
-        "placement": {"network": net, "instances_per_host": 64},
+        "placement": {"network": rtts, "instances_per_host": 64},
         "services": services,
         "workload": {
             "arrivals": {"kind": "poisson", "rate": case.rate},
@@ -153,12 +162,16 @@ def scenario(
             "flows": [{"name": case.kind, "service": "svc", "operation": "req"}],
         },
         "http": {
-            "gateway": {"enabled": case.kind == "proxy", "replicas": 1},
+            "gateway": {"enabled": case.kind == "proxy", "replicas": 1, "io": dict(waking)},
             "sidecar": {"enabled": False},
             "tls": {"version": "none"},
-            "stack": {"io": None},  # the measured demand already includes the peer's I/O
+            "stack": {"io": dict(peer_io)},
         },
-        "messaging": {"broker": {"servers": 1}, "tls": tls, "client": {"io": None}},
+        "messaging": {
+            "broker": {"servers": 1, "io": dict(waking)},
+            "tls": tls,
+            "client": {"io": dict(peer_io)},
+        },
     }
     if profile is None:
         return sc

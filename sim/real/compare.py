@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.calibration import DEFAULT_PROFILE
+from sim.calibration import DEFAULT_PROFILE, PROXY_PROFILES
 from sim.io import atomic_text, save_figure
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
-from sim.real.measure import Measurement, loopback_rtt, measure
+from sim.real.measure import COLD_GAP, Loopback, Measurement, loopback, measure
 from sim.real.servers import ServerError, find_proxy, nats_server_binary
 
 if TYPE_CHECKING:
@@ -87,11 +87,11 @@ class Row:
 
 
 def rows_for(
-    m: Measurement, rtt: float, profile: Path | None, cores: int, duration: float
+    m: Measurement, net: Loopback, profile: Path | None, cores: int, duration: float
 ) -> list[Row]:
     """Simulate ``m``'s case and compare its four metrics."""
     case = m.case
-    sc = scenario(case, m.service_demand, rtt, duration, load_profile(profile) if profile else None)
+    sc = scenario(case, m.service_demand, net, duration, load_profile(profile) if profile else None)
     p = predict(sc, case)
     other = m.other_cores
     judged = other <= BUSY_FRACTION * cores
@@ -121,21 +121,36 @@ def cases_for(rates: Sequence[float] | None, quick: bool) -> list[Case]:
     return [c for c in grid(chosen, tls=True) if has_proxy or c.kind != "proxy"]
 
 
+def profiles_for(chosen: Path | None, proxy: str | None) -> dict[str, Path]:
+    """The profile each server's cases are simulated with: ``chosen`` (``--calibration``)
+    for all; without one, the shipped default for the broker and, for the proxy, the shipped
+    profile of the proxy found here (``sim/calibration/haproxy.yaml``): the gateway's
+    defaults describe Envoy, and a proxy is checked against its own figures."""
+    base = chosen or DEFAULT_PROFILE
+    own = PROXY_PROFILES.get(proxy or "")
+    gateway = own if chosen is None and own is not None and own.exists() else base
+    return {"broker": base, "gateway": gateway}
+
+
 def run(
-    cases: Sequence[Case], duration: float, profile: Path | None, say: Any
+    cases: Sequence[Case], duration: float, profiles: dict[str, Path], say: Any
 ) -> tuple[list[Row], dict[str, float]]:
     """Measure and simulate every case; return the rows and the machine's load."""
     import os
 
     cores = os.cpu_count() or 1
-    rtt = loopback_rtt()
-    say(f"loopback round trip {rtt * 1e6:.0f} µs; {len(cases)} cases, {duration:g} s each")
+    net = loopback()
+    say(
+        f"loopback round trip {net.rtt * 1e6:.0f} µs, {net.cold_rtt * 1e6:.0f} µs after "
+        f"{COLD_GAP * 1e3:g} ms asleep; {len(cases)} cases, {duration:g} s each"
+    )
     rows: list[Row] = []
-    others, loads = [], []
+    others, loads, lateness = [], [], []
     for i, case in enumerate(cases, 1):
         with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
             m = measure(case, duration, Path(d))
-        got = rows_for(m, rtt, profile, cores, duration)
+        got = rows_for(m, net, profiles[case.component], cores, duration)
+        lateness.append(m.lateness)
         rows += got
         others.append(m.other_cores)
         loads.append(m.machine.loadavg)
@@ -146,7 +161,10 @@ def run(
         "other_cores_mean": float(np.mean(others)) if others else 0.0,
         "other_cores_max": float(np.max(others)) if others else 0.0,
         "loadavg_max": float(np.max(loads)) if loads else 0.0,
-        "loopback_rtt": rtt,
+        "loopback_rtt": net.rtt,
+        "loopback_rtt_after_sleep": net.cold_rtt,
+        "cold_latency": net.cold_latency,
+        "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
     return rows, machine
 
@@ -156,18 +174,33 @@ def _fmt(metric: str, value: float) -> str:
     return f"{v:.0f}" if metric == "connections" else f"{v:.3g}"
 
 
-def table_md(rows: Sequence[Row], machine: dict[str, float], profile: Path | None) -> str:
+def _profiles_line(profiles: dict[str, Path] | None) -> str:
+    if not profiles:
+        return "Profile: scenario defaults."
+    if len(set(profiles.values())) == 1:
+        return f"Profile: `{next(iter(profiles.values())).name}`."
+    return "Profiles: " + ", ".join(f"{k} `{p.name}`" for k, p in profiles.items()) + "."
+
+
+def table_md(
+    rows: Sequence[Row], machine: dict[str, float], profiles: dict[str, Path] | None
+) -> str:
     """The Markdown table with a header on the machine's load."""
     judged = [r for r in rows if r.judged]
     lines = [
         "# sim validate --real",
         "",
-        f"Profile: `{profile.name if profile else 'scenario defaults'}`. Machine: "
+        f"{_profiles_line(profiles)} Machine: "
         f"{machine['cores']:.0f} cores; other work during the measurements "
         f"{machine['other_cores_mean']:.2f} cores on average, at most "
         f"{machine['other_cores_max']:.2f} (judged only below {BUSY_FRACTION:.0%} of the "
-        f"cores); 1-minute load average up to {machine['loadavg_max']:.2f}; loopback round "
-        f"trip {machine['loopback_rtt'] * 1e6:.0f} µs.",
+        f"cores); 1-minute load average up to {machine['loadavg_max']:.2f}. Loopback round "
+        f"trip {machine['loopback_rtt'] * 1e6:.0f} µs, {machine['loopback_rtt_after_sleep'] * 1e6:.0f}"
+        f" µs after {COLD_GAP * 1e3:g} ms asleep: each wake-up from idle waits "
+        f"{machine['cold_latency'] * 1e6:.0f} µs (both given to the simulator as this machine's). "
+        "Latency is timed from each request's send: the load processes sent a median "
+        f"{machine['lateness_median'] * 1e3:.2f} ms after the scheduled arrivals (their "
+        "timers' resolution), which is not the servers' time.",
         "",
         f"Judged {len(judged)} of {len(rows)} rows; passed {sum(r.passed for r in judged)}. "
         "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact.",
@@ -238,11 +271,13 @@ def plot(rows: Sequence[Row]) -> Any:
     return fig
 
 
-def write(out: Path, rows: Sequence[Row], machine: dict[str, float], profile: Path | None) -> None:
+def write(
+    out: Path, rows: Sequence[Row], machine: dict[str, float], profiles: dict[str, Path] | None
+) -> None:
     """table.csv, table.md and measured-vs-predicted.png in ``out`` (atomically)."""
     out.mkdir(parents=True, exist_ok=True)
     atomic_text(out / "table.csv", table_csv(rows))
-    atomic_text(out / "table.md", table_md(rows, machine, profile))
+    atomic_text(out / "table.md", table_md(rows, machine, profiles))
     import matplotlib.pyplot as plt
 
     fig = plot(rows)
@@ -256,7 +291,8 @@ def cmd_validate_real(args: Any) -> int:
     if out is not None and out.exists() and not out.is_dir():
         print(f"sim validate: --out {out} exists and is not a folder", file=sys.stderr)
         return 2
-    profile = Path(args.calibration) if getattr(args, "calibration", None) else DEFAULT_PROFILE
+    chosen = Path(args.calibration) if getattr(args, "calibration", None) else None
+    profile = chosen or DEFAULT_PROFILE
     if not profile.exists():
         print(f"sim validate: --calibration {profile}: no such file", file=sys.stderr)
         return 2
@@ -274,14 +310,16 @@ def cmd_validate_real(args: Any) -> int:
         print(f"sim validate --real: {line}", file=sys.stderr, flush=True)
 
     cases = cases_for(getattr(args, "rates", None), args.quick)
+    found = find_proxy()
+    profiles = profiles_for(chosen, found[0] if found else None)
     try:
-        rows, machine = run(cases, QUICK_DURATION if args.quick else DURATION, profile, say)
+        rows, machine = run(cases, QUICK_DURATION if args.quick else DURATION, profiles, say)
     except ServerError as e:
         print(f"sim validate: {e}", file=sys.stderr)
         return 1
-    print(table_md(rows, machine, profile), end="")
+    print(table_md(rows, machine, profiles), end="")
     if out is not None:
-        write(out, rows, machine, profile)
+        write(out, rows, machine, profiles)
         say(f"wrote {out}/table.md, table.csv, measured-vs-predicted.png")
     judged = [r for r in rows if r.judged]
     if not judged:

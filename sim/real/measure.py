@@ -8,7 +8,8 @@ processes together at one instant and reads, over exactly their run:
 * the server's CPU (``/proc/PID/stat`` utime + stime, all threads) and the machine's,
   so the CPU of everything else on the machine is known (:mod:`sim.real.procstat`);
 * the server's RSS and established connections half-way through;
-* each request's latency (scheduled arrival → reply) from the load processes.
+* each request's latency (sent → reply) from the load processes, and how late the load
+  processes sent (their timers' lateness: :mod:`sim.real.load`).
 
 Every process is stopped on the way out, whatever happens (:mod:`sim.real.servers`).
 """
@@ -51,6 +52,7 @@ class Measurement:
     machine: procstat.Window
     load_cpu: float  # CPU seconds of the load generators and peers
     service_cpu: float  # CPU seconds of the serving peers (responders, or the HTTP backend)
+    lateness: float = 0.0  # median s the load processes sent after the scheduled arrivals
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -189,6 +191,7 @@ def _finish(
 ) -> Measurement:
     results: list[Result] = gathered["requester"]
     lat = np.array([x for r in results for x in r.latencies])
+    late = np.array([x for r in results for x in r.lateness])
     return Measurement(
         case=case,
         seconds=window.seconds,
@@ -203,6 +206,7 @@ def _finish(
         machine=window,
         load_cpu=max(0.0, float(gathered["load_cpu"])),
         service_cpu=max(0.0, float(gathered["service_cpu"])),
+        lateness=float(np.median(late)) if len(late) else 0.0,
     )
 
 
@@ -327,8 +331,36 @@ def _echo(sock: socket.socket) -> None:
             sock.sendall(data)
 
 
-def loopback_rtt(samples: int = 400) -> float:
-    """Median round trip of one byte to an echo in another process over loopback (s)."""
+@dataclass(frozen=True)
+class Loopback:
+    """This machine's loopback between two processes: the round trip when both are awake,
+    and the wait each wake-up adds after the process slept (``IoCost.cold_latency``)."""
+
+    rtt: float  # s: one byte there and back, both processes woken within WARM_GAP
+    cold_rtt: float  # s: the same after COLD_GAP asleep
+
+    @property
+    def cold_latency(self) -> float:
+        """The extra wait of one wake-up from idle (two per round trip), seconds."""
+        return max(0.0, (self.cold_rtt - self.rtt) / 2)
+
+
+WARM_GAP, COLD_GAP = 0.2e-3, 20e-3  # s between round trips: inside / well past warm_window
+WARM_UP = 100  # untimed round trips first
+
+
+def loopback(samples: int = 200) -> Loopback:
+    """Median one-byte round trips to an echo in another process over loopback, ``samples``
+    spaced :data:`WARM_GAP` apart and ``samples // 2`` spaced :data:`COLD_GAP` apart (≈2 s),
+    after :data:`WARM_UP` untimed ones.
+
+    Round trips sent back to back measure something else (on a 2-vCPU VM they took 46–65 µs
+    against 19 µs at 0.2 ms spacing: both processes busy-wait or share one core), and
+    scenarios do not send that way."""
+    return Loopback(_round_trip(samples, WARM_GAP), _round_trip(samples // 2, COLD_GAP))
+
+
+def _round_trip(samples: int, gap: float) -> float:
     import multiprocessing as mp
 
     with socket.socket() as lsock:
@@ -342,8 +374,13 @@ def loopback_rtt(samples: int = 400) -> float:
             child.start()
             b.close()
             try:
+                for _ in range(WARM_UP):  # untimed: the first round trips of new processes
+                    time.sleep(WARM_GAP)  # run slower (measured: 48 µs, then 19–24 µs)
+                    a.sendall(b"x")
+                    a.recv(1)
                 times = []
                 for _ in range(samples):
+                    time.sleep(gap)
                     t = time.perf_counter()
                     a.sendall(b"x")
                     a.recv(1)

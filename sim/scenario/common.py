@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator
 
 from sim.scenario.base import Strict, cited
 from sim.scenario.units import Duration, Size
@@ -43,6 +45,17 @@ _GO_SOURCE = (
 )
 
 
+# The wait of a wake-up from idle (sim.core.io), the same for every process on a machine.
+COLD_LATENCY = 46e-6
+COLD_LATENCY_SOURCE = (
+    "measured: 2-vCPU KVM guest (cpuidle haltpoll), one-byte loopback round trip between two "
+    "processes 19 µs when both woke within the last 0.2 ms, 112 µs after 20 ms asleep: "
+    "≈46 µs for each of its two wake-ups (sim calibrate measures it on the user's machine); "
+    "on bare metal it is the idle state's exit latency (Linux intel_idle, Skylake-SP: C1E "
+    "10 µs, C6 133 µs)"
+)
+
+
 class IoCost(Strict):
     """What moving messages costs a component's cores (sim.core.io): per wake-up (one read or
     write system call batch with its scheduling), extra for a wake-up after the whole process
@@ -63,7 +76,16 @@ class IoCost(Strict):
         description="extra CPU seconds for a wake-up after every core of the process was idle "
         "for warm_window (threads woken from epoll/futex sleep, cold caches, the runtime "
         "spinning for work): it keeps a core busy after the wake-up but delays no message "
-        "(measured: the same server answers a loopback round trip in 31–50 µs)",
+        "(measured: the same server answers a loopback round trip in 31–50 µs); the wait "
+        "for the core itself is cold_latency",
+        ge=0,
+    )
+    cold_latency: Duration = cited(
+        COLD_LATENCY,
+        COLD_LATENCY_SOURCE,
+        description="seconds a wake-up after every core of the process was idle for "
+        "warm_window waits before its first read (the core leaving its idle state; on a VM "
+        "the host running the halted vCPU again): on the message's path, no CPU",
         ge=0,
     )
     warm_window: Duration = cited(
@@ -115,3 +137,15 @@ PROXY_IO_SOURCE = _HAPROXY_SOURCE.format(
     "wake-up after ≥ 1 ms asleep (the fit gives 84 µs at 400 req/s, as measured); Envoy and "
     "ztunnel are assumed to pay the same for I/O, their L7 work is cpu_per_request"
 )
+
+
+def _onto_proxy_io(v: Any) -> Any:
+    """A proxy's partial ``io`` mapping (a scenario's, or a calibration profile's few fitted
+    values) fills in from :data:`PROXY_IO`, not from ``IoCost``'s own (a Go server's)."""
+    if isinstance(v, dict):
+        return {**PROXY_IO.model_dump(), **v}
+    return v
+
+
+ProxyIoCost = Annotated[IoCost | None, BeforeValidator(_onto_proxy_io)]
+"""The ``io`` of an event-driven C/C++ proxy (gateway, sidecar, ztunnel, edge bridge)."""

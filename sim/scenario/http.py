@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from sim.scenario.base import LocatedError, Strict, cited
-from sim.scenario.common import PROXY_IO, PROXY_IO_SOURCE, IoCost, Tls
+from sim.scenario.common import PROXY_IO, PROXY_IO_SOURCE, IoCost, ProxyIoCost, Tls
 from sim.scenario.units import Duration, Size
 
 RetryOn = Literal["connect-failure", "reset", "503", "5xx", "per-try-timeout"]
@@ -129,7 +129,7 @@ class Proxy(Strict):
     """Whether this proxy is deployed."""
     cores: int = cited(2, "Istio ProxyConfig concurrency default: 2 worker threads", ge=1)
     """Worker threads (cores) of each proxy (count)."""
-    io: IoCost | None = cited(
+    io: ProxyIoCost = cited(
         PROXY_IO,
         PROXY_IO_SOURCE,
         description="what reading and writing requests and responses costs the proxy's cores "

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sim.scenario.base import Strict, cited
-from sim.scenario.common import PROXY_IO, PROXY_IO_SOURCE, IoCost, Tls
+from sim.scenario.common import PROXY_IO, PROXY_IO_SOURCE, IoCost, ProxyIoCost, Tls
 from sim.scenario.units import Duration, Size
 
 
@@ -226,7 +226,7 @@ class Ingress(Strict):
     )
     cores: int = cited(2, _MIRROR + "an Envoy with 2 worker threads", ge=1)
     """Cores of each bridge replica (count)."""
-    io: IoCost | None = cited(
+    io: ProxyIoCost = cited(
         PROXY_IO,
         _MIRROR + PROXY_IO_SOURCE,
         description="what reading and writing requests, responses and NATS messages costs the "
