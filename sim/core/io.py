@@ -19,7 +19,8 @@ batch (a tail, as a proxy's telemetry is). What a sleeping process does delay is
 the core it slept on must come out of its idle state (on a VM, the host must run the halted
 vCPU again) before the first read, ``cold_latency`` (measured here: a loopback round trip
 between two processes takes 19 µs when both woke within the last millisecond, 112 µs after
-20 ms asleep). That wait uses no CPU of the process; messages that arrive meanwhile are read
+20 ms asleep; the threshold, ``cold_latency_after``, is the machine's, not the process's
+``warm_window``). That wait uses no CPU of the process; messages that arrive meanwhile are read
 in the same wake-up, and the trace books it as ``infra`` (the transport's latency).
 
 :class:`Channel` is one direction (read or write) of one connection at one component. It has
@@ -63,6 +64,7 @@ class Io:
         "bytes",
         "cold",
         "cold_latency",
+        "cold_latency_after",
         "cold_wakeups",
         "cpu",
         "messages",
@@ -84,6 +86,7 @@ class Io:
         self.wakeup = cost.wakeup
         self.cold = cost.cold_wakeup
         self.cold_latency = cost.cold_latency
+        self.cold_latency_after = cost.cold_latency_after
         self.warm = cost.warm_window
         self.per_message = cost.per_message
         self.per_byte = cost.per_byte
@@ -122,7 +125,7 @@ class Io:
             self.tls_records += messages
             self.tls_bytes += nbytes
         cold = 0.0
-        if self.asleep():
+        if self.asleep(self.warm):
             cold = self.cold
             self.cold_wakeups += 1
         self.wakeups += 1
@@ -131,10 +134,10 @@ class Io:
         self.seconds += work + cold
         return work, cold
 
-    def asleep(self) -> bool:
-        """Every core of the process has been idle for at least ``warm_window``."""
+    def asleep(self, window: float) -> bool:
+        """Every core of the process has been idle for at least ``window`` seconds."""
         cpu = self.cpu
-        return cpu.free == cpu.cores and cpu.env.now - cpu.idle_since >= self.warm
+        return cpu.free == cpu.cores and cpu.env.now - cpu.idle_since >= window
 
     def background(self, messages: int = 1, nbytes: float = 0.0, tls: bool = False) -> float:
         """One wake-up off any request's path (PING/PONG, interest updates): the work keeps a
@@ -231,7 +234,7 @@ class Channel:
             b.nbytes += nbytes
             if not self.running:  # else it asks for a core when the running batch is done
                 io = self.io
-                if io.cold_latency > 0.0 and io.asleep():
+                if io.cold_latency > 0.0 and io.asleep(io.cold_latency_after):
                     self.running = True  # waking up: what arrives meanwhile joins this batch
                     call_at(io.cpu.env, io.cold_latency, lambda _e: self._woken(b))
                 else:

@@ -65,6 +65,7 @@ class Row:
     predicted: float
     other_cores: float
     judged: bool
+    own_cores: float = 0.0  # cores the case's own processes used on the shared machine
 
     @property
     def ratio(self) -> float:
@@ -102,7 +103,8 @@ def rows_for(
         ("RSS", float(m.server_rss), srv["memory_peak"]),
         ("connections", float(m.connections), srv["connections_peak"]),
     ]
-    return [Row(case.name, case.component, k, a, b, other, judged) for k, a, b in pairs]
+    own = m.own_cores
+    return [Row(case.name, case.component, k, a, b, other, judged, own) for k, a, b in pairs]
 
 
 def load_profile(path: Path) -> Profile:
@@ -205,14 +207,16 @@ def table_md(
         f"Judged {len(judged)} of {len(rows)} rows; passed {sum(r.passed for r in judged)}. "
         "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact.",
         "",
-        "| case | server | metric | measured | predicted | predicted / measured | verdict |",
-        "|---|---|---|---:|---:|---:|---|",
+        "| case | server | metric | measured | predicted | predicted / measured | verdict "
+        "| cores used by the case |",
+        "|---|---|---|---:|---:|---:|---|---:|",
     ]
     for r in rows:
         unit = f" {UNITS[r.metric]}" if UNITS[r.metric] else ""
         lines.append(
             f"| {r.case} | {r.server} | {r.metric} | {_fmt(r.metric, r.measured)}{unit} | "
-            f"{_fmt(r.metric, r.predicted)}{unit} | {r.ratio:.2f} | {r.verdict} |"
+            f"{_fmt(r.metric, r.predicted)}{unit} | {r.ratio:.2f} | {r.verdict} | "
+            f"{r.own_cores:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -222,10 +226,11 @@ def table_csv(rows: Sequence[Row]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["case", "server", "metric", "measured", "predicted", "ratio", "other_cores",
-                "judged", "verdict"])  # fmt: skip
+                "judged", "verdict", "own_cores"])  # fmt: skip
     for r in rows:
         w.writerow([r.case, r.server, r.metric, f"{r.measured:.6g}", f"{r.predicted:.6g}",
-                    f"{r.ratio:.4f}", f"{r.other_cores:.3f}", r.judged, r.verdict])  # fmt: skip
+                    f"{r.ratio:.4f}", f"{r.other_cores:.3f}", r.judged, r.verdict,
+                    f"{r.own_cores:.3f}"])  # fmt: skip
     return buf.getvalue()
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from sim.real import procstat
-from sim.real.cases import Case
+from sim.real.cases import PAYLOAD, Case
 from sim.real.load import Result, http_backend, http_requester, nats_requester, responder, sink
 from sim.real.servers import NatsServer, Proxy, ServerError, find_proxy, nats_server_binary
 
@@ -69,6 +69,13 @@ class Measurement:
     def p50(self) -> float:
         """Median latency (s)."""
         return float(np.median(self.latencies)) if len(self.latencies) else float("nan")
+
+    @property
+    def own_cores(self) -> float:
+        """Cores the server, the peers and the load processes kept busy, on average: they
+        share this machine's cores, which the simulated case does not (each process has its
+        own there), so waits for a core grow with this in the measurement only."""
+        return (self.server_cpu + self.load_cpu) / self.seconds if self.seconds else 0.0
 
     @property
     def other_cores(self) -> float:
@@ -326,8 +333,8 @@ def _measure_proxy(
 
 
 def _echo(sock: socket.socket) -> None:
-    with sock:
-        while data := sock.recv(1):
+    with sock:  # as a responder does: read what is there, write it back
+        while data := sock.recv(65536):
             sock.sendall(data)
 
 
@@ -345,24 +352,32 @@ class Loopback:
         return max(0.0, (self.cold_rtt - self.rtt) / 2)
 
 
-WARM_GAP, COLD_GAP = 0.2e-3, 20e-3  # s between round trips: inside / well past warm_window
+WARM_GAP, COLD_GAP = 0.5e-3, 10e-3  # s between round trips: inside / well past warm_window
 WARM_UP = 100  # untimed round trips first
 
 
-def loopback(samples: int = 200) -> Loopback:
-    """Median one-byte round trips to an echo in another process over loopback, ``samples``
-    spaced :data:`WARM_GAP` apart and ``samples // 2`` spaced :data:`COLD_GAP` apart (≈2 s),
-    after :data:`WARM_UP` untimed ones.
+def loopback(samples: int = 200, repeats: int = 3) -> Loopback:
+    """Median round trips to an echo in another process over loopback: ``samples`` spaced
+    :data:`WARM_GAP` apart and ``samples`` spaced :data:`COLD_GAP` apart, after
+    :data:`WARM_UP` untimed ones, each with a new pair of processes ``repeats`` times; the
+    median of those medians (≈7 s in all: one pair's median varied from 26 to 53 µs warm and
+    78 to 140 µs cold on a 2-vCPU VM, whether the two processes shared a vCPU or not).
 
-    Round trips sent back to back measure something else (on a 2-vCPU VM they took 46–65 µs
-    against 19 µs at 0.2 ms spacing: both processes busy-wait or share one core), and
-    scenarios do not send that way."""
-    return Loopback(_round_trip(samples, WARM_GAP), _round_trip(samples // 2, COLD_GAP))
+    Round trips sent back to back measure something else (46–65 µs on that VM, against
+    19–26 µs at 0.2–0.5 ms spacing), and scenarios do not send that way."""
+    warm = [_round_trip(samples, WARM_GAP) for _ in range(repeats)]
+    cold = [_round_trip(samples, COLD_GAP) for _ in range(repeats)]
+    return Loopback(float(np.median(warm)), float(np.median(cold)))
 
 
 def _round_trip(samples: int, gap: float) -> float:
+    """The load processes' own way: wait in ``select`` until the send is due, send a
+    :data:`~sim.real.cases.PAYLOAD`-byte message with ``sendall``, wait in ``select`` for
+    the echo, ``recv`` it (:mod:`sim.real.load`)."""
     import multiprocessing as mp
+    import selectors
 
+    msg = b"x" * PAYLOAD
     with socket.socket() as lsock:
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(1)
@@ -373,18 +388,25 @@ def _round_trip(samples: int, gap: float) -> float:
             child = mp.get_context("fork").Process(target=_echo, args=(b,), daemon=True)
             child.start()
             b.close()
+            sel = selectors.DefaultSelector()
+            sel.register(a, selectors.EVENT_READ)
+
+            def once(wait: float) -> float:
+                due = time.perf_counter() + wait
+                while (left := due - time.perf_counter()) > 0:
+                    sel.select(left)
+                t = time.perf_counter()
+                a.sendall(msg)
+                got = 0
+                while got < len(msg):
+                    sel.select(5.0)
+                    got += len(a.recv(65536))
+                return time.perf_counter() - t
+
             try:
                 for _ in range(WARM_UP):  # untimed: the first round trips of new processes
-                    time.sleep(WARM_GAP)  # run slower (measured: 48 µs, then 19–24 µs)
-                    a.sendall(b"x")
-                    a.recv(1)
-                times = []
-                for _ in range(samples):
-                    time.sleep(gap)
-                    t = time.perf_counter()
-                    a.sendall(b"x")
-                    a.recv(1)
-                    times.append(time.perf_counter() - t)
+                    once(WARM_GAP)  # run slower (measured: 48 µs, then 19–24 µs)
+                times = [once(gap) for _ in range(samples)]
             finally:
                 a.shutdown(socket.SHUT_WR)
                 child.join(timeout=5)

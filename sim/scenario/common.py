@@ -88,6 +88,14 @@ class IoCost(Strict):
         "the host running the halted vCPU again): on the message's path, no CPU",
         ge=0,
     )
+    cold_latency_after: Duration = cited(
+        1e-3,
+        "measured: the loopback round trip of COLD_LATENCY's source stays at 19–28 µs for "
+        "round trips up to 1 ms apart, and grows from 2 ms apart (36–52 µs) to 10 ms (≈110 µs)",
+        description="idle time of every core after which a wake-up waits cold_latency (the "
+        "machine's idle states; warm_window is the process's CPU threshold)",
+        ge=0,
+    )
     warm_window: Duration = cited(
         1e-3,
         _GO_SOURCE.format(what="a process idle ≥ 1 ms pays the cold wake-up"),
