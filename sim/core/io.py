@@ -118,7 +118,6 @@ class Io:
     def cost(self, messages: int, nbytes: float, tls: bool) -> tuple[float, float]:
         """One wake-up carrying ``messages`` messages of ``nbytes`` bytes in all, counted:
         (the work the messages wait for, the cold extra that follows it, 0 when warm)."""
-        cpu = self.cpu
         work = self.wakeup + messages * self.per_message + nbytes * self.per_byte
         if tls:
             work += messages * self.tls_record + nbytes * self.tls_byte

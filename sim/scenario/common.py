@@ -90,7 +90,7 @@ class IoCost(Strict):
     )
     cold_latency_after: Duration = cited(
         1e-3,
-        "measured: the loopback round trip of COLD_LATENCY's source stays at 19–28 µs for "
+        "measured (as cold_latency): a one-byte loopback round trip stays at 19–28 µs for "
         "round trips up to 1 ms apart, and grows from 2 ms apart (36–52 µs) to 10 ms (≈110 µs)",
         description="idle time of every core after which a wake-up waits cold_latency (the "
         "machine's idle states; warm_window is the process's CPU threshold)",
