@@ -120,3 +120,39 @@ def test_istiod_replicas_share_the_proxies_and_each_pushes_to_its_own() -> None:
     assert streams.sum() == proxies and abs(streams.iloc[0] - streams.iloc[1]) <= 1
     # the new instance's registration reached every proxy that wants it, through both
     assert (cp["handled"] > 0).all()
+
+
+def test_a_partly_ejected_region_spills_its_share_to_the_next_by_priority_load() -> None:
+    """Envoy priority load: half of eu's endpoints ejected ⇒ eu keeps min(1, 0.5 × 1.4) = 70 %
+    of the calls and 30 % spill to us, until discovery drops the crashed endpoint (then eu's
+    one endpoint is all of it, healthy: 100 % again)."""
+    text = (
+        FAILOVER.replace("  failover: dns ", "  failover: locality ")
+        .replace(
+            "  routes: {dispatch-eu: {retries: {attempts: 0}}, dispatch-us: {retries: {attempts: 0}}}",
+            "  routes: {dispatch-eu: {retries: {attempts: 0}, outlier: {enabled: true, "
+            "consecutive_5xx: 1, max_ejection_percent: 100}}}",
+        )
+        .replace(
+            "service: dispatch-eu, instance: all, mode: closed",
+            "service: dispatch-eu, instance: 0, mode: closed",
+        )
+    )
+    w = world(scenario(text), "http").run(8)
+    req = w.requests()
+    ok = req[req["status"] == "ok"]
+    in_us = ok["network"].round(9) == RTT
+    before = in_us[ok["start"] < CRASH]
+    window = in_us[(ok["start"] > CRASH + 0.05) & (ok["start"] < CRASH + 0.95)]
+    after = in_us[ok["start"] > CRASH + 1.5]
+    assert not before.any() and not after.any()
+    assert len(window) > 80 and 0.15 < window.mean() < 0.45  # 30 % expected (binomial sd 5 %)
+    # overprovisioning 1 (no headroom): eu keeps exactly its healthy half
+    w1 = world(scenario(text.replace("  failover: locality ", "  locality_overprovisioning: 1\n"
+                                     "  failover: locality ")), "http").run(8)  # fmt: skip
+    r1 = w1.requests()
+    ok1 = r1[r1["status"] == "ok"]
+    win1 = (ok1["network"].round(9) == RTT)[
+        (ok1["start"] > CRASH + 0.05) & (ok1["start"] < CRASH + 0.95)
+    ]
+    assert 0.35 < win1.mean() < 0.65  # 50 % expected

@@ -24,10 +24,14 @@ force for the destination service (``http.routes`` overrides the picker's defaul
 service in several regions (services answering the same request subject with the same
 operation, as on the broker) are one name. Their endpoints are ranked by the picker's
 locality — its own region first, then the others by round trip — and balancing uses the
-best-ranked region that has an endpoint left after outlier ejection (Envoy priority levels;
-panic only when every endpoint of every region is ejected; the partial spill of a level below
-its overprovisioning factor is not modelled). So when
-the local endpoints leave discovery or are ejected, calls go to the next region at once.
+regions as Envoy's priority levels: each level takes as much of the load as its health allows,
+``min(what is left, healthy share × http.locality_overprovisioning)`` (1.4 by default), the
+healthy share being its endpoints not ejected by outlier detection. So a region that loses a
+few endpoints keeps all of its calls until fewer than 1/1.4 ≈ 71 % are healthy, then spills
+that proportion to the next region; when the local endpoints leave discovery or are all
+ejected, calls go to the next region at once; when every endpoint of every region is ejected,
+balancing panics over the nearest region's. When every level is degraded their loads are
+scaled to add up to all the calls, as Envoy normalises them.
 
 With ``outlier.enabled`` each destination service has its picker-local
 :class:`~sim.http.balancing.Ejections` (Envoy outlier detection): every attempt's outcome
@@ -199,13 +203,44 @@ class Router:
     def _by_locality(
         self, eps: tuple[ServiceInstance, ...], call: Call, cfg: Route
     ) -> tuple[ServiceInstance, ...]:
-        """Envoy priority levels: the best-ranked region with an endpoint not ejected; when
-        every endpoint of every region is ejected, panic over all of them."""
+        """Envoy priority levels (module docstring): the level a call goes to, drawn by the
+        levels' priority loads only when more than one level has a share."""
         if not cfg.outlier.enabled:
             return self._nearest(eps)
         until, now = self._ejections(call.service, cfg).until, self.env.now
-        left = tuple(e for e in eps if until.get(e, 0.0) <= now)
-        return self._nearest(left or eps)
+        levels = self._levels(eps)
+        healthy = [tuple(e for e in lv if until.get(e, 0.0) <= now) for lv in levels]
+        if not any(healthy):
+            return levels[0]  # panic
+        opf = self.t.cfg.locality_overprovisioning
+        loads, left = [], 1.0
+        for lv, ok in zip(levels, healthy, strict=True):
+            share = min(left, len(ok) / len(lv) * opf)
+            loads.append(share)
+            left -= share
+        shares = [(ok, x) for ok, x in zip(healthy, loads, strict=True) if x > 0.0]
+        if len(shares) == 1:
+            return shares[0][0]
+        u = self.uniform() * sum(x for _, x in shares)
+        for ok, x in shares:
+            if u < x:
+                return ok
+            u -= x
+        return shares[-1][0]
+
+    def _levels(self, eps: tuple[ServiceInstance, ...]) -> list[tuple[ServiceInstance, ...]]:
+        """The endpoints grouped by region, best-ranked first (own region, then by round trip
+        to its nearest endpoint)."""
+        here = self.owner.place
+        rtt = self.t.net.rtt
+        rank: dict[str, tuple[bool, float]] = {}
+        for e in eps:
+            key = (e.place.region != here.region, rtt(here, e.place))
+            r = e.place.region
+            if r not in rank or key < rank[r]:
+                rank[r] = key
+        order = sorted(rank, key=lambda r: rank[r])
+        return [tuple(e for e in eps if e.place.region == r) for r in order]
 
     def _ejections(self, service: str, cfg: Route) -> Ejections:
         e = self.ejections.get(service)

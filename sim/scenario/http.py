@@ -512,6 +512,14 @@ class HttpSettings(Strict):
         "request subject and operation), picked by locality priority; dns: each deployment "
         "is its own name, only a DNS failover record (failover:) moves callers",
     )
+    locality_overprovisioning: float = cited(
+        1.4,
+        "Envoy priority levels (arch overview, load balancing): overprovisioning factor "
+        "default 140 %; a level's load is min(100 %, its healthy share × 1.4)",
+        description="with failover locality: a region keeps all of its calls while at least "
+        "1/this of its endpoints are healthy, and spills the rest to the next region",
+        ge=1,
+    )
     gateway: Gateway = Field(default_factory=lambda: Gateway())
     """The API gateway replicas at the edge."""
     sidecar: Sidecar = Field(default_factory=lambda: Sidecar())
