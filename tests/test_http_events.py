@@ -33,8 +33,8 @@ workload:
   arrivals: {{kind: constant, rate: 1}}
   flows: [{{name: f, service: pub, operation: make}}]
 http:
-  gateway: {{replicas: 1}}
-  sidecar: {{io: null}}
+  gateway: {{replicas: 1, pools_per_worker: false}}
+  sidecar: {{io: null, pools_per_worker: false}}  # one pool each: the reuse counted here
   tls: {QUIET_TLS}
 """
         )

@@ -13,7 +13,13 @@ import pytest
 from tests.worlds import QUIET_NET, QUIET_PROXY, QUIET_TLS, World, quiet
 
 
-def _world(protocol: str, max_connections: int = 1, idle: float = 3600.0) -> World:
+def _world(
+    protocol: str,
+    max_connections: int = 1,
+    idle: float = 3600.0,
+    callers: int = 1,
+    sidecar: str = QUIET_PROXY,
+) -> World:
     return World(
         quiet(
             f"""
@@ -22,7 +28,7 @@ placement:
   {QUIET_NET}
 services:
   api:
-    instances: 1
+    instances: {callers}
     operations:
       call: {{calls: [{{service: backend, operation: op}}]}}
   backend:
@@ -36,7 +42,7 @@ workload:
 http:
   protocol: {protocol}
   gateway: {{enabled: false}}
-  sidecar: {QUIET_PROXY}
+  sidecar: {sidecar}
   pool: {{max_connections: {max_connections}, idle_timeout: {idle}}}
   tls: {QUIET_TLS}
 """
@@ -111,3 +117,28 @@ def test_idle_timeout_costs_new_handshakes_after_quiet_periods() -> None:
     assert w.comp("api-0").handshakes_tcp == 3  # app → sidecar: the same idle timeout
     assert sc.conns_closed == 2 + 2  # both links closed at 4.01 and 7.51 s
     assert w.comp("backend-0.sidecar").handshakes_tls == 3 + 1
+
+
+def _two_callers(per_worker: bool) -> World:
+    """Two caller instances, each with one keep-alive connection into the backend's sidecar
+    (2 workers): the connections are accepted by worker 0 and worker 1 in turn."""
+    flag = str(per_worker).lower()
+    return _world("http1", callers=2, sidecar=QUIET_PROXY[:-1] + f", pools_per_worker: {flag}}}")
+
+
+@pytest.mark.parametrize("per_worker", [True, False])
+def test_each_envoy_worker_keeps_its_own_upstream_pools(per_worker: bool) -> None:
+    """Envoy: a connection stays on the worker that accepted it and pools are not shared
+    between workers, so requests arriving on two connections bound to two workers open two
+    connections to the same upstream, one after the other — not one, as a shared pool would."""
+    w = _two_callers(per_worker)
+    w.send(0.1, w.inst("api-0"), "backend", "op")  # api-0's sidecar → backend's: worker 0
+    w.send(0.5, w.inst("api-1"), "backend", "op")  # api-1's sidecar → backend's: worker 1
+    w.send(0.9, w.inst("api-0"), "backend", "op")  # worker 0 again: its pool is warm
+    w.run(2)
+    assert len(w.done) == 3
+    inbound = w.comp("backend-0.sidecar")
+    # into the app behind it: one connection per worker's pool, or one shared
+    into_app = inbound.peers.get("backend-0", 0)
+    assert into_app == (2 if per_worker else 1)
+    assert w.comp("backend-0").handshakes_tcp == into_app

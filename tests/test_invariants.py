@@ -74,7 +74,8 @@ def check_breakdown(res: RunResult) -> None:
 
 def check_components(res: RunResult) -> None:
     c = res.components
-    assert c["utilisation"].between(0.0, 1.0).all(), c[["name", "utilisation"]]
+    # a core busy the whole window sums its busy spans to 1 within round-off (as cpu_seconds)
+    assert c["utilisation"].between(0.0, 1.0 + 1e-12).all(), c[["name", "utilisation"]]
     duration = res.metadata["duration"]
     assert (c["cpu_seconds"] <= c["cores"] * duration * (1 + 1e-12)).all()
     opened, closed = c["connections_opened_run"], c["connections_closed_run"]  # whole run

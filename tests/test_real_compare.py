@@ -158,3 +158,24 @@ def test_shipped_profiles_state_their_origin_and_apply(name: str) -> None:
     for case in (Case("reqreply", 100, tls=True), Case("proxy", 100, responders=1)):
         sc = scenario_from_dict(scenario(case, 10e-6, NET, 1.0, data))
         assert sc.messaging.broker.memory == data.values["messaging.broker.memory"].value
+
+
+def test_validate_checks_haproxy_with_its_own_profile_and_envoy_with_the_defaults() -> None:
+    from sim.api import scenario_from_dict
+    from sim.calibration import DEFAULT_PROFILE, PROXY_PROFILES
+    from sim.real.compare import profiles_for
+
+    mine = Path("/tmp/mine.yaml")
+    assert profiles_for(None, "haproxy") == {
+        "broker": DEFAULT_PROFILE,
+        "gateway": PROXY_PROFILES["haproxy"],
+    }
+    assert profiles_for(None, "envoy") == {"broker": DEFAULT_PROFILE, "gateway": DEFAULT_PROFILE}
+    assert profiles_for(mine, "haproxy") == {"broker": mine, "gateway": mine}  # the user's wins
+    data = load_profile(PROXY_PROFILES["haproxy"])
+    assert data.versions["haproxy"] and {"cpu", "cores"} <= set(data.machine)
+    gw = scenario_from_dict(scenario(Case("proxy", 100, responders=1), 0.0, NET, 1.0, data))
+    gw_cfg = gw.http.gateway
+    assert gw_cfg.pools_per_worker is False  # haproxy shares idle connections between threads
+    assert gw_cfg.memory == data.values["http.gateway.memory"].value
+    assert gw_cfg.io is not None and gw_cfg.io.cold_latency == pytest.approx(NET.cold_latency)

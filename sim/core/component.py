@@ -63,7 +63,20 @@ class Component:
         self.bytes_out = 0.0
         self.handled = 0
         self.io: Io | None = None  # what moving messages costs it (sim.core.io), if anything
+        self.workers = 1  # threads that each keep their own upstream pools (bind)
+        self.accepted = 0  # connections accepted, when workers > 1
         self.marked: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # counters at warm-up end
+
+    def bind(self) -> int:
+        """The worker thread a connection this component accepts now is bound to for its
+        life (Envoy's threading model; the kernel spreads accepts over the workers, taken as
+        round robin); always 0 where one set of pools serves every thread."""
+        w = self.workers
+        if w == 1:
+            return 0
+        n = self.accepted
+        self.accepted = n + 1
+        return n % w
 
     def counters(self) -> tuple[int, int, int, int, int]:
         """Connections opened and closed, TCP, TLS and mTLS handshakes so far."""

@@ -100,6 +100,7 @@ class Connection:
         "ready",
         "streams",
         "timer",
+        "worker",
     )
 
     def __init__(self, pool: Pool | None, a: Component, b: Component):
@@ -110,6 +111,7 @@ class Connection:
         self.idle_since = 0.0
         self.timer = False
         self.ready: Event | None = None
+        self.worker = b.bind()  # the accepting side's worker thread (Component.bind)
         # each end's reads and writes on its own cores (sim.core.io); None where they are free
         secure = pool is not None and tls_active(pool.tls)
         self.a_rx = a.io.channel(secure) if a.io is not None else None

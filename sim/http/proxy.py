@@ -49,6 +49,7 @@ class Proxy(Component):
         )
         self.cfg = cfg
         self.io = Io.of(self.cpu, cfg.io)  # reading and writing requests and responses
+        self.workers = cfg.cores if cfg.pools_per_worker else 1  # own upstream pools each
         self.alive = True
         on_path = cfg.cpu_per_request * cfg.on_path_fraction
         self.pass_work = on_path / 2

@@ -473,7 +473,7 @@ class HttpTransport:
     ) -> Generator[Any, Any, str]:
         gw = self.gateways.pick()
         gen = self._at_proxy(tr, gw, call)
-        client = call.client if frm is self.app.clients else 0
+        client = call.client if frm is self.app.clients else call.worker(frm)
         return (yield from self.wire.exchange(tr, frm, gw, tls, call, gen, client))
 
     def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
@@ -495,7 +495,7 @@ class HttpTransport:
         self, tr: Trace, frm: Component, inst: ServiceInstance, call: Call
     ) -> Generator[Any, Any, str]:
         """One try from a picker to the instance's inbound side, and its answer."""
-        client = call.client if frm is self.app.clients else 0
+        client = call.client if frm is self.app.clients else call.worker(frm)
         tls = self.edge_tls if frm is self.app.clients else self.cfg.tls
         w = self.wire
         if self.mesh == "sidecar":
@@ -520,7 +520,7 @@ class HttpTransport:
     ) -> Generator[Any, Any, str]:
         yield from p.request_pass(tr)
         gen = self._serve(tr, inst, call)
-        status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen)
+        status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p))
         yield from p.response_pass(tr)
         return status
 

@@ -71,6 +71,13 @@ class Call:
     shadow: bool = False  # a mirrored copy: fire and forget, no mirrors, no retries
     released: float = 0.0  # long polling: when the held response left the publisher
     items: list[Any] = field(default_factory=list)  # long polling: the batch it carries
+    # the worker thread it arrived on at each proxy with per-worker pools (Component.bind)
+    via: dict[Component, int] | None = None
+
+    def worker(self, proxy: Component) -> int:
+        """The worker of ``proxy`` handling this request: its pools are that worker's."""
+        via = self.via
+        return via.get(proxy, 0) if via else 0
 
 
 def alive(c: Component) -> bool:
@@ -155,6 +162,10 @@ class Wire:
             yield Event(env)  # never answers: only the caller's timeout ends this
         if conn.b_rx is not None:
             yield wait(env, conn.b_rx, call.req, tr)
+        if to.workers > 1:  # a proxy with per-worker pools: its upstream pools are the worker's
+            if call.via is None:
+                call.via = {}
+            call.via[to] = conn.worker
         status = yield from at_dest
         if not alive(to):
             self.resets += 1

@@ -250,6 +250,7 @@ def _policies(sc: Scenario) -> list[Row]:
             "balancing", "edge requests", _balance(edge), f"{nats_pick}; server: {m.client.spread}"
         ),
         Row("balancing", f"service to service (HTTP: {who})", _balance(inner), nats_pick),
+        Row("connections", "pools", _pools(sc), "one long-lived connection per client"),
     ]
     for name in sorted(set(h.routes) | set(m.requests)):
         r = h.routes.get(name, inner)
@@ -266,6 +267,19 @@ def _policies(sc: Scenario) -> list[Row]:
         if name in h.routes:
             rows.append(Row("balancing", f"calls to {name}", _balance(r), nats_pick))
     return rows
+
+
+def _pools(sc: Scenario) -> str:
+    """How HTTP keeps connections to a destination: per proxy worker thread (Envoy) or not."""
+    h = sc.http
+    proxy = h.ambient if h.ambient.enabled else h.sidecar if h.sidecar.enabled else None
+    what = f"{h.protocol} pools per destination"
+    if proxy is None:
+        return what
+    name = "ztunnel" if proxy is h.ambient else "sidecar"
+    if proxy.pools_per_worker and proxy.cores > 1:
+        return f"{what}, one set per worker thread ({proxy.cores} per {name})"
+    return f"{what}, shared by each {name}'s workers"
 
 
 def _failover(sc: Scenario) -> list[Row]:

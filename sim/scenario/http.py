@@ -129,6 +129,14 @@ class Proxy(Strict):
     """Whether this proxy is deployed."""
     cores: int = cited(2, "Istio ProxyConfig concurrency default: 2 worker threads", ge=1)
     """Worker threads (cores) of each proxy (count)."""
+    pools_per_worker: bool = cited(
+        True,
+        "Envoy threading model: an accepted connection stays on one worker thread for its "
+        "life; Envoy FAQ (load balancing, concurrency): connection pools are not shared "
+        "between workers",
+        description="each worker thread keeps its own upstream connection pools (a request "
+        "uses its downstream connection's worker's); false: one pool shared by the workers",
+    )
     io: ProxyIoCost = cited(
         PROXY_IO,
         PROXY_IO_SOURCE,
@@ -265,6 +273,12 @@ class Ztunnel(Proxy):
     """Ambient mode: a ztunnel per node replaces the sidecars."""
     cores: int = cited(2, "ztunnel worker_threads default 2", ge=1)
     """Worker threads (cores) of each ztunnel (count)."""
+    pools_per_worker: bool = cited(
+        False,
+        "assumption: ztunnel (Rust, tokio) keeps one HBONE connection pool per destination "
+        "shared by its worker threads",
+    )
+    """Whether each worker thread keeps its own upstream pools."""
     cpu_per_request: Duration = cited(
         0.0,
         "derived: Istio 1.22/1.24 ztunnel 0.06 vCPU per 1000 rps; its I/O under `io` alone "
