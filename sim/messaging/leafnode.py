@@ -250,7 +250,11 @@ class LeafTier:
 
     # ------------------------------------------------------------------ the Door
     def connect(self, owner: Component, name: str, account: str, cid: int) -> ClientConn:
-        """An edge client's connection to a leaf (ordered by ``client.spread``)."""
+        """An edge client's connection to a leaf (ordered by ``client.spread``). The cluster's
+        server list is drawn and left unused, as the client port's would be: the services'
+        lists, drawn after the edge's, are then the same with every ingress (common random
+        numbers: a comparison of ingress kinds is not also a lottery of who connects where)."""
+        self.hub_fabric.pool_for(owner.place)
         return ClientConn(
             self.hub_fabric, owner, name, account, self.fabric.pool_for(owner.place), cid
         )
