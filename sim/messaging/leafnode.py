@@ -329,9 +329,11 @@ class LeafTier:
         acc = self.account
         local = hub.refs.get((acc, subject, queue), 0) - up.own(subject, queue)
         w = local if queue is not None else min(local, 1)
-        for (_, a, s, q), (_, ri) in hub.mirrors.items():
-            if a == acc and s == subject and q == queue:
-                w += ri.weight if queue is not None else 1
+        mirrors = hub.mirrors
+        for origin in self.hub_fabric.servers:  # what each other server told it
+            entry = mirrors.get((origin, acc, subject, queue))
+            if entry is not None:
+                w += entry[1].weight if queue is not None else 1
         return max(w, 0)
 
     def _set(
