@@ -120,7 +120,8 @@ class ClientConn:
         self.sent_until = 0.0  # when the last message sent reaches the server
         # the client library's reads and writes on the owner's cores (sim.core.io; None: free)
         io = owner.io
-        secure = tls_active(fabric.cfg.tls)
+        self.tls = fabric.cfg.tls  # TLS on this connection (a websocket's is its listener's)
+        secure = tls_active(self.tls)
         self.rx: Channel | None = io.channel(secure) if io is not None else None
         self.tx: Channel | None = io.channel(secure) if io is not None else None
         self.inbox_interest = self.subscribe(f"{self.inbox}*", None, "inbox")
@@ -200,7 +201,7 @@ class ClientConn:
             cur = pool[0]
             if i + 1 >= len(pool):
                 i = 0
-                tls = tls_active(self.fabric.cfg.tls)
+                tls = tls_active(self.tls)
                 jitter = cfg.reconnect_jitter_tls if tls else cfg.reconnect_jitter
                 yield self.env.timeout(cfg.reconnect_wait + self.fabric.jitter() * jitter)
             else:
@@ -219,7 +220,7 @@ class ClientConn:
             silent = server.death == SILENT or math.isinf(rtt)
             yield env.timeout(fabric.cfg.client.connect_timeout if silent else rtt)
             return False
-        tls = fabric.cfg.tls
+        tls = self.tls
         open_accounting(self.owner, server, tls)
         self.open_on = server
         server.opening[self] = None
@@ -227,6 +228,9 @@ class ClientConn:
         if not server.alive:
             return False  # it died meanwhile (and closed the books of what it held)
         server.book.count("account", self.account, "cpu_seconds", server.handshake_cpu)
+        yield from self.opened(server)
+        if not server.alive:
+            return False
         self.server = server
         yield env.timeout(self._one_way(server))  # CONNECT + SUBs arrive
         if not server.alive:
@@ -252,9 +256,15 @@ class ClientConn:
             self.publish(msg)
         return True
 
+    def opened(self, server: BrokerServer) -> Generator[Any, Any, None]:
+        """What follows the TCP and TLS handshakes before CONNECT: nothing on the client port
+        (a websocket does its HTTP upgrade here, :mod:`sim.messaging.websocket`)."""
+        return
+        yield
+
     def _close_books(self) -> None:
         if self.open_on is not None:
-            close_accounting(self.owner, self.open_on, self.fabric.cfg.tls)
+            close_accounting(self.owner, self.open_on, self.tls)
             self.open_on = None
 
     def attach_to(self, server: BrokerServer) -> None:

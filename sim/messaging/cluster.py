@@ -28,7 +28,7 @@ and what each server notices goes to ``log``.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -111,6 +111,8 @@ class Fabric:
         self._gateway_tallies: dict[tuple[BrokerServer, str], tuple[Tally, Tally]] = {}
         self.lost = 0
         self.log: list[tuple[float, str, str, str]] = []  # (t, what, about whom, detail)
+        # told of every RS+/RS- as it is sent (leaf nodes follow their hub's interest)
+        self.watchers: list[Callable[[BrokerServer, str, str, str | None, int], None]] = []
 
     # ------------------------------------------------------------------ wiring
     def start(self) -> None:
@@ -303,13 +305,12 @@ class Fabric:
             if c == origin.cluster:
                 continue
             for z in members:
-                gw = self.gateways.get((z, origin.cluster))
-                if gw is None or not gw.up or gw.dst is None:
+                found = self.via_gateway(origin, z)
+                if found is None:
                     continue
+                gw, d = found
                 t = gw.dst
-                d = net.one_way(t.place, z.place, 0)
-                if t is not origin:
-                    d += net.one_way(origin.place, t.place, 0)
+                assert t is not None
                 t.protocol(account, parse=False)  # writes it on its inbound gateway
 
                 def learn_gw(z: BrokerServer = z, gw: Link = gw, t: BrokerServer = t) -> None:
@@ -317,6 +318,20 @@ class Fabric:
                         z.mirror(origin, True, account, subject, queue, delta)
 
                 at(env, d, learn_gw)
+        for watch in self.watchers:
+            watch(origin, account, subject, queue, delta)
+
+    def via_gateway(self, origin: BrokerServer, z: BrokerServer) -> tuple[Link, float] | None:
+        """z's outbound gateway to origin's cluster, and how long an RS+ of origin takes to
+        reach z through it (origin → the gateway's target → z); None while it is down."""
+        gw = self.gateways.get((z, origin.cluster))
+        if gw is None or not gw.up or gw.dst is None:
+            return None
+        t = gw.dst
+        d = self.net.one_way(t.place, z.place, 0)
+        if t is not origin:
+            d += self.net.one_way(origin.place, t.place, 0)
+        return gw, d
 
     # ------------------------------------------------------------------ failures
     def server_died(self, dead: BrokerServer, mode: str) -> None:

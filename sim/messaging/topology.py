@@ -84,6 +84,14 @@ def check_messaging(sc: Scenario, src: Source) -> None:
         if c.name in seen:
             raise src.error(("messaging", "clusters", i, "name"), f"duplicate cluster {c.name!r}")
         seen.add(c.name)
+    if m.ingress.kind == "leafnode":
+        for name, body in m.accounts.items():
+            if (body or {}).get("imports"):
+                raise src.error(
+                    ("messaging", "ingress", "kind"),
+                    f"leaf nodes with account imports are not modelled (account {name!r} "
+                    "imports): the hub would send the imported subjects as interest",
+                )
     try:
         AccountSpace.from_config(m.accounts)
     except AccountConfigError as e:

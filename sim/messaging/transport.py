@@ -22,6 +22,10 @@ Each service (and the edge clients) connects as the account its ``users`` entry 
 ``messaging.accounts`` (else ``$G``); traffic crosses accounts only through matching
 exports and imports (:mod:`sim.messaging.accounts`).
 
+The edge clients' connections go where ``messaging.ingress`` says: to the servers' client
+port, through HTTP bridge replicas (:mod:`sim.messaging.bridge`), to their websocket
+listener or to leaf node servers (:mod:`sim.messaging.ingress`).
+
 A request that gets no answer may be sent again (``messaging.retries``: back-off, jitter and
 a retry budget, :mod:`sim.messaging.retry`); every attempt carries the same drawn plan.
 ``messaging.requests`` gives one destination service its own timeout and retries.
@@ -52,6 +56,7 @@ from sim.messaging.broker import BrokerServer
 from sim.messaging.client import ClientConn
 from sim.messaging.cluster import Fabric
 from sim.messaging.failure import CLOSED, MODES
+from sim.messaging.ingress import Door, door
 from sim.messaging.message import NO_RESPONDERS_STATUS, Interest, Msg, add_buckets
 from sim.messaging.observe import broker_rows, sample
 from sim.messaging.permissions import of_users
@@ -86,9 +91,13 @@ class MessagingTransport:
         else:
             brokers = f"{m.broker.servers} broker server(s)"
         tls = f"TLS {m.tls.version}{' mutual' if m.tls.mutual else ''}"
+        edge = {
+            "websocket": "; edge clients on the websocket listener",
+            "leafnode": f"; edge clients through {m.ingress.replicas} leaf node server(s)",
+        }.get(m.ingress.kind, "")
         return (
             f"{brokers} with {m.broker.cores} cores each, one connection per client "
-            f"and instance, {tls}, request/reply through _INBOX subjects"
+            f"and instance, {tls}, request/reply through _INBOX subjects{edge}"
         )
 
     def __init__(self, app: Application, cfg: MessagingSettings):
@@ -109,6 +118,7 @@ class MessagingTransport:
         self._flight: dict[ClientConn, InFlight] = {}
         self._backoff = Uniforms(app.streams.get("messaging/backoff"))
         self.bridges: BridgeTier | None = None  # ingress http-bridge: the edge's front door
+        self.door: Door | None = None  # ingress websocket or leafnode: where the edge connects
         if cfg.ingress.kind == "http-bridge":
             edge_tls = cfg.tls.model_copy(update={"mutual": False})  # as the HTTP side's edge
             self.bridges = BridgeTier(
@@ -124,6 +134,8 @@ class MessagingTransport:
         app = self.app
         self.fabric = Fabric(self.env, app.net, app.streams, app.placer, self.cfg, clusters(app.sc))
         self.fabric.start()
+        self.door = door(self.fabric, app, self.cfg)
+        connect = self.fabric.connect if self.door is None else self.door.connect
         account = account_for(self.users, EDGE_USER)
         # the edge's NATS connections: one per edge client, or one per bridge replica
         owners: list[tuple[Component, str]] = [
@@ -132,7 +144,7 @@ class MessagingTransport:
         if self.bridges is not None:
             owners = [(b, b.name) for b in self.bridges.replicas]
         for owner, name in owners:
-            conn = self.fabric.connect(owner, name, account, next(self._cid))
+            conn = connect(owner, name, account, next(self._cid))
             conn.restrict(self.perms.get(EDGE_USER))
             conn.connect()
             self.edge.append(conn)
@@ -140,7 +152,7 @@ class MessagingTransport:
         if self.bridges is not None:
             for b, conn in zip(self.bridges.replicas, self.edge, strict=True):
                 b.conn = conn
-        servers = list(self.fabric.servers.values())
+        servers = self._servers()
         self.env.process(sample(self.env, servers, app.sc.run.timeseries_interval, self.samples))
 
     def attach(self, inst: ServiceInstance) -> None:
@@ -185,7 +197,14 @@ class MessagingTransport:
         out = self.fabric.components() if self.fabric is not None else []
         if self.bridges is not None:
             out = [*out, *self.bridges.replicas]
+        if self.door is not None:
+            out = [*out, *self.door.components()]
         return out
+
+    def _servers(self) -> list[BrokerServer]:
+        """Every nats-server: the cluster's, then any leaf nodes'."""
+        extra = self.door.servers() if self.door is not None else []
+        return [*self.fabric.servers.values(), *extra]
 
     # ------------------------------------------------------------------ failures
     def crash(self, inst: ServiceInstance, mode: str = CLOSED) -> None:
@@ -453,7 +472,7 @@ class MessagingTransport:
     def observations(self) -> dict[str, Any]:
         """The architecture's own books (every server's, route's, account's and the clients'
         counters) and extra timeseries rows (connections per server)."""
-        rows = broker_rows(self.fabric.servers.values())
+        rows = broker_rows(self._servers())
         rows.append(("client", "all", "payload_errors", float(self.payload_errors)))
         rows.append(("client", "all", "reconnect_buffer_errors", float(self.buffer_errors)))
         every = self.every

@@ -139,6 +139,20 @@ def _internal(sc: Scenario) -> tuple[str, Route]:
     return "client library", h.client
 
 
+def _door(sc: Scenario) -> str:
+    """Where the messaging side's edge clients connect (``messaging.ingress``)."""
+    m = sc.messaging
+    i = m.ingress
+    if i.kind == "websocket":
+        return "clients connect to a server's websocket listener (HTTP upgrade, framing)"
+    if i.kind == "leafnode":
+        return (
+            f"{i.replicas} leaf node server(s) at the edge, {m.broker.cores} cores each, "
+            "one leafnode connection each to the cluster"
+        )
+    return "clients connect to a server"
+
+
 def _replicas(sc: Scenario) -> list[Row]:
     h = sc.http
     gw = (
@@ -154,7 +168,7 @@ def _replicas(sc: Scenario) -> list[Row]:
     }[h.mesh]
     cp = "istiod ×1" if h.control_plane.enabled and h.propagation() == "xds" else "none"
     return [
-        Row("replicas", "entry point", gw, "clients connect to a server"),
+        Row("replicas", "entry point", gw, _door(sc)),
         Row("replicas", "between services", side, _servers(sc)),
         Row("replicas", "control plane", cp, "none (servers share interest)"),
         Row(
@@ -207,15 +221,14 @@ def _tls_rows(sc: Scenario) -> list[Row]:
         inner = f"ztunnel → ztunnel {_tls(h.tls)} (HBONE); app ↔ ztunnel plaintext"
     else:
         inner = f"app → app {_tls(h.tls)}"
+    door = {
+        "websocket": f"clients → websocket listener: {_tls(m.tls, False)}",
+        "leafnode": f"clients → leaf node: {_tls(m.tls)}",
+    }.get(m.ingress.kind, f"clients → server: {_tls(m.tls)}")
     rows = []
     if h.tls.version != "none" or m.tls.version != "none":  # both plaintext: no difference
         rows += [
-            Row(
-                "TLS",
-                "edge",
-                f"clients → {edge_to}: {_tls(h.tls, False)}",
-                f"clients → server: {_tls(m.tls)}",
-            ),
+            Row("TLS", "edge", f"clients → {edge_to}: {_tls(h.tls, False)}", door),
             Row("TLS", "service to service", inner, f"each leg through the broker: {_tls(m.tls)}"),
         ]
     servers = max([m.broker.servers] + [c.servers for c in m.clusters])
@@ -223,6 +236,8 @@ def _tls_rows(sc: Scenario) -> list[Row]:
         rows.append(Row("TLS", "broker routes", NONE, f"server ↔ server: {_tls(m.tls)}"))
     if len(m.clusters) > 1 and m.tls.version != "none":
         rows.append(Row("TLS", "broker gateways", NONE, f"cluster ↔ cluster: {_tls(m.tls)}"))
+    if m.ingress.kind == "leafnode" and m.tls.version != "none":
+        rows.append(Row("TLS", "leafnode connections", NONE, f"leaf → cluster: {_tls(m.tls)}"))
     if h.propagation() == "xds" and h.control_plane.enabled and h.tls.version != "none":
         rows.append(Row("TLS", "control plane (xDS)", f"proxy → istiod: {_tls(h.tls)}", NONE))
     return rows
@@ -335,6 +350,18 @@ def _costs(sc: Scenario) -> list[Row]:
                 str(path[-2]),
                 cell if path[0] == "http" else NONE,
                 cell if path[0] == "messaging" else NONE,
+            )
+        )
+    ws = sc.messaging.ingress
+    if ws.kind == "websocket":
+        w = ws.websocket
+        rows.append(
+            Row(
+                "I/O cost",
+                "websocket framing",
+                NONE,
+                f"+{w.per_message * 1e6:.3g} µs per message, +{w.per_byte * 1e9:.3g} ns per byte; "
+                f"upgrade {w.upgrade_cpu * 1e6:.3g} µs and one round trip per connection",
             )
         )
     for path, (what, v) in found.items():

@@ -203,26 +203,97 @@ class RequestPolicy(Strict):
 _MIRROR = "assumption, mirroring the HTTP side's API gateway so both sides pay alike: "
 
 
+_WS_SOURCE = (
+    "measured: nats-server 2.15.1 on a 2-core VM (AMD EPYC, loopback), websocket listener "
+    "(no_tls) against the client port, server CPU from /proc/PID/stat, medians of 3 "
+    "interleaved runs (`nice -n 10 .venv/bin/python tools/measure_websocket.py --seconds 4 "
+    "--connections 2000`): {what}"
+)
+
+
+class Websocket(Strict):
+    """What nats-server's websocket listener (``websocket {}`` in nats-server.conf) costs the
+    server over its plain client port, for ``ingress.kind: websocket``
+    (:mod:`sim.messaging.websocket`).
+
+    RFC 6455 framing as ``server/websocket.go`` does it: every frame from a client is masked
+    and the server unmasks it in place (wsReadLoop, ``wsReadInfo.unmask``: 8 bytes at a
+    time), reading a 2–14 byte header per frame; what the server flushes to a client goes out
+    in one unmasked frame per flush (wsCollapsePtoNB; a browser's, in frames of at most 4 KiB,
+    wsFrameSizeForBrowsers), so writing costs a header and, for browsers, a copy. Per-message
+    compression (permessage-deflate) is off unless ``compression: true``: not modelled. A
+    connection opens with an HTTP/1.1 upgrade after TCP and TLS (wsUpgrade: GET with
+    ``Upgrade: websocket`` → ``101 Switching Protocols``, one more round trip). The listener
+    requires TLS unless ``no_tls: true`` (validateWebsocketOptions), and browsers present no
+    client certificate: its TLS is ``messaging.tls`` with ``mutual: false``."""
+
+    per_message: Duration = cited(
+        0.06e-6,
+        _WS_SOURCE.format(
+            what="128 B messages cost +0.06 µs more on average (−0.25, 0, 0, +0.5 µs: read and "
+            "write, saturated and 5,000/s; ±0.25 µs resolution)"
+        ),
+        description="extra CPU seconds per message read or written on a websocket connection "
+        "(frame header, unmasking set-up)",
+        ge=0,
+    )
+    per_byte: Duration = cited(
+        0.25e-9,
+        _WS_SOURCE.format(
+            what="8 KiB messages +2.06 µs on average (read +1.0 saturated, +2.5 at 5,000/s; "
+            "write to a browser, 4 KiB frames, +2.75 and +2.0 µs), less the 128 B extra, over "
+            "8,064 bytes ⇒ ≈0.25 ns per byte"
+        ),
+        description="extra CPU seconds per byte read or written on a websocket connection "
+        "(unmasking, framing copies)",
+        ge=0,
+    )
+    upgrade_cpu: Duration = cited(
+        100e-6,
+        _WS_SOURCE.format(
+            what="opening, setting up (CONNECT, PING/PONG) and closing one connection costs "
+            "200 and 215 µs plain, 295 and 325 µs over a websocket (2 runs of 2,000 each): the "
+            "upgrade ≈100 µs (idle RSS per connection showed no difference above the noise)"
+        ),
+        description="server CPU seconds of one HTTP upgrade (parse the GET, the accept key's "
+        "SHA-1, the 101 response, hijacking the connection), beyond a plain connection's",
+        ge=0,
+    )
+
+
 class Ingress(Strict):
-    """How edge clients reach the messaging system (:mod:`sim.messaging.bridge`).
+    """How edge clients reach the messaging system.
 
     ``none``: each edge client holds its own NATS connection to the broker (the NATS docs'
-    plain client port). ``http-bridge``: the edge clients speak HTTP (one-way TLS from the
-    edge, keep-alive pools as Go's net/http keeps them) to bridge replicas behind an L4
-    balancer; each replica is a process with its own cores, memory and I/O costs that holds
-    one long-lived NATS connection and makes the NATS request on the client's behalf. No
-    published figure exists for such a bridge: its costs are the gateway's (an Envoy doing
-    the same per-request L7 work), stated as assumptions. Leafnode and websocket listeners
-    are not modelled."""
+    plain client port). ``http-bridge`` (:mod:`sim.messaging.bridge`): the edge clients speak
+    HTTP (one-way TLS from the edge, keep-alive pools as Go's net/http keeps them) to bridge
+    replicas behind an L4 balancer; each replica is a process with its own cores, memory and
+    I/O costs that holds one long-lived NATS connection and makes the NATS request on the
+    client's behalf. No published figure exists for such a bridge: its costs are the
+    gateway's (an Envoy doing the same per-request L7 work), stated as assumptions; ``cores``,
+    ``io``, ``cpu_per_request``, ``on_path_fraction``, ``memory``, ``max_connections`` and
+    ``idle_timeout`` are the bridge's. ``websocket`` (:mod:`sim.messaging.websocket`): each
+    edge client (a browser) holds a websocket connection to the broker's websocket listener
+    (one-way TLS, an HTTP upgrade when it opens, framing costs per message: ``websocket``).
+    ``leafnode`` (:mod:`sim.messaging.leafnode`): each edge client holds a NATS connection to
+    one of ``replicas`` leaf node servers at the edge (nats-servers configured as the
+    cluster's: ``broker``'s cores, memory and costs), and each leaf holds one leafnode
+    connection to a cluster server: messages cross the leaf and then the cluster."""
 
-    kind: Literal["none", "http-bridge"] = cited(
+    kind: Literal["none", "http-bridge", "websocket", "leafnode"] = cited(
         "none",
         "NATS docs (connecting): clients connect to the server's client port directly",
         description="none: every edge client connects to the broker; http-bridge: edge clients "
-        "send HTTP requests to bridge replicas that hold the NATS connections",
+        "send HTTP requests to bridge replicas that hold the NATS connections; websocket: edge "
+        "clients connect to the broker's websocket listener; leafnode: edge clients connect to "
+        "leaf node servers that connect to the cluster",
     )
     replicas: int = cited(
-        2, _MIRROR + "http.gateway.replicas 2", description="bridge processes", ge=1, le=1000
+        2,
+        _MIRROR + "http.gateway.replicas 2",
+        description="bridge processes (http-bridge) or leaf node servers (leafnode)",
+        ge=1,
+        le=1000,
     )
     cores: int = cited(2, _MIRROR + "an Envoy with 2 worker threads", ge=1)
     """Cores of each bridge replica (count)."""
@@ -253,6 +324,8 @@ class Ingress(Strict):
         90.0, "Go net/http DefaultTransport IdleConnTimeout 90 s (the edge clients)", gt=0
     )
     """How long an edge client keeps an idle connection to a bridge replica, in seconds."""
+    websocket: Websocket = Field(default_factory=lambda: Websocket())
+    """What the broker's websocket listener costs over its plain client port (websocket)."""
 
 
 class MessagingSettings(Strict):

@@ -9,7 +9,9 @@ type, not by name, so a component added to the model later is found too. The fai
 
 :func:`zero_overheads` is the scenario in which the two architectures must give identical
 results on the same random numbers (DESIGN.md, "Fairness ledger"): every ``io`` null, every
-TLS ``none``, every proxy disabled, every round trip zero and every message zero bytes. What
+TLS ``none``, every proxy disabled, every round trip zero and every message zero bytes; the
+messaging side's edge clients connect to the broker's client port (``ingress.kind: none``: an
+HTTP bridge's work, websocket framing and a leaf node's hop are overheads). What
 the two sides do *differently by design* rather than at a cost is taken out as well, and said
 here: each service runs as one instance with the cores of all its instances (balancing —
 Envoy least-request against the broker's random queue-group pick — then has one choice;
@@ -107,8 +109,9 @@ def zero_overheads(sc: Scenario) -> Scenario:
     if isinstance(events, dict) and "audit" in events:  # a webhook after the request is a
         events["audit"] = "mirror"  # later copy than the broker's: the tap copies as it routes
     ingress = d.get("messaging", {}).get("ingress")
-    if isinstance(ingress, dict):  # edge clients straight to the broker (a bridge's L7 work
-        ingress["kind"] = "none"  # is an overhead)
+    if isinstance(ingress, dict):  # edge clients straight to the broker's client port: a
+        ingress["kind"] = "none"  # bridge's L7 work, websocket framing and a leaf node's hop
+        # are overheads
     d["timeline"] = []
     d["failover"] = []
     d.pop("calibration", None)
