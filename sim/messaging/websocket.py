@@ -50,6 +50,8 @@ class FramedIo(Io):
         self.inner = inner
         self.cpu = inner.cpu
         self.on_share = inner.on_share
+        self.cold_latency = inner.cold_latency  # the wait of a wake-up from idle (sim.core.io)
+        self.cold_latency_after = inner.cold_latency_after
         self.extra_message = cfg.per_message
         self.extra_byte = cfg.per_byte
         self.tally = tally
