@@ -35,9 +35,12 @@ textbook queue the validation suite checks against closed forms.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from simpy import Event
+
+from sim.core.schedule import fire
 
 if TYPE_CHECKING:
     from sim.core.cpu import Cpu
@@ -226,9 +229,10 @@ class Channel:
 
 
 def wait(env: Any, chan: Channel, nbytes: float, tr: Trace | None) -> Event:
-    """An event that fires once ``chan`` has read or written the message (for processes)."""
+    """An event that fires once ``chan`` has read or written the message (for processes):
+    processed at once when the wake-up's work ends (no zero-delay queue entry)."""
     ev = Event(env)
-    chan.send(nbytes, tr, ev.succeed)
+    chan.send(nbytes, tr, partial(fire, ev))
     return ev
 
 
