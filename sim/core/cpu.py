@@ -66,28 +66,39 @@ class Cpu:
     @property
     def busy(self) -> Gauge:
         """Busy cores, a time-weighted gauge (tails that ended by now released)."""
-        if self._tails:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
             self._settle()
         return self._busy
 
     @property
     def free(self) -> int:
         """Cores free now."""
-        if self._tails:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
             self._settle()
         return self._free
 
     @property
     def idle_since(self) -> float:
         """When every core last became free."""
-        if self._tails:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
             self._settle()
         return self._idle_since
+
+    def asleep(self, warm: float) -> bool:
+        """Has every core been free for at least ``warm`` seconds (a cold wake-up)?"""
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        return self._free == self.cores and self.env.now - self._idle_since >= warm
 
     def execute(self, work: float, tail: float = 0.0) -> Event:
         """An event that fires once `work` seconds have been served on a core."""
         ev = Event(self.env)
-        if self._tails:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
             self._settle()
         if self._free > 0:
             self._start(ev, work, tail)
@@ -99,7 +110,8 @@ class Cpu:
         """Like :meth:`execute`, but ``(work, tail) = seal()``, asked for when the job gets a
         core: a batch of messages (:mod:`sim.core.io`) takes in whatever arrived until then."""
         ev = Event(self.env)
-        if self._tails:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
             self._settle()
         if self._free > 0:
             self._start(ev, seal, -1.0)
@@ -110,7 +122,8 @@ class Cpu:
     def background(self, work: float) -> None:
         """Occupy a core for `work` seconds with nobody waiting (off-path work)."""
         if work > 0:
-            if self._tails:
+            tails = self._tails
+            if tails and tails[0][0] <= self.env.now:
                 self._settle()
             if self._free > 0:
                 self._start(None, 0.0, work)
@@ -160,7 +173,8 @@ class Cpu:
                 self._idle_since = t
 
     def _release(self, _e: Any) -> None:
-        if self._tails:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
             self._settle()
         if self._queue:
             ev, work, tail = self._queue.popleft()

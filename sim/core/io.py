@@ -110,14 +110,13 @@ class Io:
     def cost(self, messages: int, nbytes: float, tls: bool) -> tuple[float, float]:
         """One wake-up carrying ``messages`` messages of ``nbytes`` bytes in all, counted:
         (the work the messages wait for, the cold extra that follows it, 0 when warm)."""
-        cpu = self.cpu
         work = self.wakeup + messages * self.per_message + nbytes * self.per_byte
         if tls:
             work += messages * self.tls_record + nbytes * self.tls_byte
             self.tls_records += messages
             self.tls_bytes += nbytes
         cold = 0.0
-        if cpu.free == cpu.cores and cpu.env.now - cpu.idle_since >= self.warm:
+        if self.cpu.asleep(self.warm):
             cold = self.cold
             self.cold_wakeups += 1
         self.wakeups += 1
