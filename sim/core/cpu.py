@@ -163,14 +163,16 @@ class Cpu:
         the timer of each would have, the queue being empty)."""
         tails = self._tails
         now = self.env.now
-        busy = self._busy
         while tails and tails[0][0] <= now:
-            t = heappop(tails)[0]
-            free = self._free + 1
-            self._free = free
-            busy.set_at(t, self.cores - free)
-            if free == self.cores:
-                self._idle_since = t
+            self._tail_ended(heappop(tails)[0])
+
+    def _tail_ended(self, t: float) -> None:
+        """A core held by a tail alone is free again from time ``t`` (not after now)."""
+        free = self._free + 1
+        self._free = free
+        self._busy.set_at(t, self.cores - free)
+        if free == self.cores:
+            self._idle_since = t
 
     def _release(self, _e: Any) -> None:
         tails = self._tails
