@@ -47,6 +47,7 @@ class JobLog:
 def logging_jobs() -> Iterator[JobLog]:
     log = JobLog()
     start, release = cpu_module.Cpu._start, cpu_module.Cpu._release
+    tail_ended = cpu_module.Cpu._tail_ended  # a tail nobody waited for: released late, at t
 
     def logged_start(self: Any, ev: Any, work: float, tail: float) -> None:
         log.starts[id(self)].append(self.env.now)
@@ -56,9 +57,14 @@ def logging_jobs() -> Iterator[JobLog]:
         log.ends[id(self)].append(self.env.now)
         release(self, e)
 
+    def logged_tail_ended(self: Any, t: float) -> None:
+        log.ends[id(self)].append(t)
+        tail_ended(self, t)
+
     with pytest.MonkeyPatch.context() as m:
         m.setattr(cpu_module.Cpu, "_start", logged_start)
         m.setattr(cpu_module.Cpu, "_release", logged_release)
+        m.setattr(cpu_module.Cpu, "_tail_ended", logged_tail_ended)
         yield log
 
 

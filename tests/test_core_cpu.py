@@ -193,3 +193,23 @@ def test_busy_never_exceeds_cores_under_a_burst(env: simpy.Environment, log: Log
         ("j9 done", 6),
         ("j8 done", 7),
     ]
+
+
+def test_a_tail_nobody_waits_for_is_released_when_next_looked_at(env: simpy.Environment) -> None:
+    """No timer for a tail while the queue is empty: the core is released at the tail's end
+    when the Cpu is next read or used, with the gauge and idle_since as a timer would leave
+    them; a job queued during the tail still starts exactly at its end."""
+    cpu = Cpu(env, 1)
+    cpu.execute(1, tail=2)  # the caller goes on at 1, the core stays busy until 3
+    assert len(env._queue) == 1  # the caller's event: nothing is scheduled for the tail's end
+    env.run(until=2)
+    assert cpu.free == 0
+    env.run(until=4)
+    assert cpu.free == 1 and cpu.idle_since == 3
+    assert cpu.busy.area() == 3 and cpu.busy.value == 0
+    cpu.execute(1, tail=1)  # busy 4..6; a job arriving at 5 waits for the tail
+    env.run(until=5)
+    done = cpu.execute(0.5)
+    env.run()
+    assert done.processed and env.now == 6.5
+    assert cpu.busy.area() == 5.5

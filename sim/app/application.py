@@ -20,6 +20,7 @@ from sim.core.component import Component
 from sim.core.network import Network
 from sim.core.placement import Placer
 from sim.core.recorder import Recorder
+from sim.core.schedule import Task
 from sim.core.streams import Streams
 from sim.core.trace import Trace
 from sim.scenario.model import Flow, Scenario
@@ -96,7 +97,7 @@ class Application:
 
     def launch(self, flow: Flow) -> None:
         """An open arrival: one logical request on its own process."""
-        self.env.process(self.client_request(flow))
+        Task(self.env, self.client_request(flow), inline=True)
 
     def client_request(self, flow: Flow, client: int | None = None) -> Generator[Any, Any, None]:
         """One logical request from the edge, recorded when its reply arrives."""

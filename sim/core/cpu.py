@@ -11,33 +11,40 @@ takes.
 It is callback-driven, one event per job: when a job gets a core, the event handed to the
 caller is scheduled straight for the instant its work ends (SimPy's ``Timeout`` does the
 same: an event whose outcome is known when it is scheduled), with the core's release as its
-first callback; a job with a tail gets one more timer, for the release at the end of the
-tail. No SimPy process, no intermediate events.
+first callback. A tail needs a timer only if a job waits for its core: while the queue
+is empty, the core's release at the tail's end is computed, not scheduled — applied when the
+Cpu is next used or read (``busy``, ``free``, ``idle_since``), in order and each at its own
+instant (:meth:`Gauge.set_at`), so the gauge's arithmetic is the one a timer would have
+done; a job that queues while tails run gives them their timers then, landing exactly where
+they would have. No SimPy process, no intermediate events.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
 
 from simpy import Event
 
 from sim.core.metrics import Gauge
-from sim.core.schedule import succeed_at
+from sim.core.schedule import call_at, succeed_at
 
 
 class Cpu:
     """c identical cores with one FIFO queue."""
 
     __slots__ = (
+        "_busy",
+        "_free",
+        "_idle_since",
         "_queue",
         "_release_cb",
-        "busy",
+        "_tails",
         "cores",
         "env",
-        "free",
-        "idle_since",
         "jobs",
         "slowdown",
     )
@@ -45,48 +52,100 @@ class Cpu:
     def __init__(self, env: Any, cores: int):
         self.env = env
         self.cores = cores
-        self.free = cores
+        self._free = cores
         self._queue: deque[tuple[Event | None, Any, float]] = deque()
-        self.idle_since = env.now  # when every core last became free (sim.core.io: cold wake-ups)
-        self.busy = Gauge(env)
+        self._idle_since = env.now  # when every core last became free (sim.core.io: cold wake-ups)
+        self._busy = Gauge(env)
+        # cores held by a tail that nobody waits for, released when read (_settle): (when
+        # it ends, in what order it began)
+        self._tails: list[tuple[float, int]] = []
         self.jobs = 0
         self.slowdown = 1.0
         self._release_cb = self._release  # one bound method, not one per job
 
+    @property
+    def busy(self) -> Gauge:
+        """Busy cores, a time-weighted gauge (tails that ended by now released)."""
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        return self._busy
+
+    @property
+    def free(self) -> int:
+        """Cores free now."""
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        return self._free
+
+    @property
+    def idle_since(self) -> float:
+        """When every core last became free."""
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        return self._idle_since
+
+    def asleep(self, warm: float) -> bool:
+        """Has every core been free for at least ``warm`` seconds (a cold wake-up)?"""
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        return self._free == self.cores and self.env.now - self._idle_since >= warm
+
     def execute(self, work: float, tail: float = 0.0) -> Event:
         """An event that fires once `work` seconds have been served on a core."""
         ev = Event(self.env)
-        if self.free > 0:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        if self._free > 0:
             self._start(ev, work, tail)
         else:
-            self._queue.append((ev, work, tail))
+            self._wait(ev, work, tail)
         return ev
 
     def execute_batch(self, seal: Callable[[], tuple[float, float]]) -> Event:
         """Like :meth:`execute`, but ``(work, tail) = seal()``, asked for when the job gets a
         core: a batch of messages (:mod:`sim.core.io`) takes in whatever arrived until then."""
         ev = Event(self.env)
-        if self.free > 0:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        if self._free > 0:
             self._start(ev, seal, -1.0)
         else:
-            self._queue.append((ev, seal, -1.0))
+            self._wait(ev, seal, -1.0)
         return ev
 
     def background(self, work: float) -> None:
         """Occupy a core for `work` seconds with nobody waiting (off-path work)."""
         if work > 0:
-            if self.free > 0:
+            tails = self._tails
+            if tails and tails[0][0] <= self.env.now:
+                self._settle()
+            if self._free > 0:
                 self._start(None, 0.0, work)
             else:
-                self._queue.append((None, 0.0, work))
+                self._wait(None, 0.0, work)
+
+    def _wait(self, ev: Event | None, work: Any, tail: float) -> None:
+        """Every core is busy: queue the job. The cores held by tails now get the timers
+        that hand them to the queue when their tails end."""
+        self._queue.append((ev, work, tail))
+        tails = self._tails
+        while tails:
+            t, _ = heappop(tails)
+            call_at(self.env, _until(self.env.now, t), self._release_cb)
 
     def _start(self, ev: Event | None, work: Any, tail: float) -> None:
         if tail < 0:  # a batch: its work is known now (before this core counts as busy)
             work, tail = work()
-        free = self.free - 1
-        self.free = free
+        free = self._free - 1
+        self._free = free
         self.jobs += 1
-        self.busy.set(self.cores - free)
+        self._busy.set(self.cores - free)
         env = self.env
         served = work * self.slowdown if work > 0 else 0.0
         if ev is not None:
@@ -94,24 +153,56 @@ class Cpu:
             if tail <= 0:
                 ev.callbacks.insert(0, self._release_cb)  # free the core before the caller goes on
                 return
-        t = env.timeout(served + tail)  # the core stays busy through the tail
-        t.callbacks.append(self._release_cb)
+        if self._queue:  # someone waits for this core: a timer hands it over
+            call_at(env, served + tail, self._release_cb)
+        else:  # the core stays busy through the tail, released when next looked at
+            heappush(self._tails, (env.now + (served + tail), self.jobs))
+
+    def _settle(self) -> None:
+        """Release the cores whose tails have ended by now, in order, each at its instant (as
+        the timer of each would have, the queue being empty)."""
+        tails = self._tails
+        now = self.env.now
+        while tails and tails[0][0] <= now:
+            self._tail_ended(heappop(tails)[0])
+
+    def _tail_ended(self, t: float) -> None:
+        """A core held by a tail alone is free again from time ``t`` (not after now)."""
+        free = self._free + 1
+        self._free = free
+        self._busy.set_at(t, self.cores - free)
+        if free == self.cores:
+            self._idle_since = t
 
     def _release(self, _e: Any) -> None:
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
         if self._queue:
             ev, work, tail = self._queue.popleft()
-            self.free += 1
+            self._free += 1
             # the core passes straight to the next job: the process never slept (a batch
             # starting now must not count as a cold wake-up, sim.core.io)
-            self.idle_since = self.env.now
+            self._idle_since = self.env.now
             self._start(ev, work, tail)
         else:
-            free = self.free + 1
-            self.free = free
-            self.busy.set(self.cores - free)
+            free = self._free + 1
+            self._free = free
+            self._busy.set(self.cores - free)
             if free == self.cores:
-                self.idle_since = self.env.now
+                self._idle_since = self.env.now
 
     @property
     def queue_length(self) -> int:
         return len(self._queue)
+
+
+def _until(now: float, t: float) -> float:
+    """The delay that lands a timer scheduled now exactly at time ``t`` (``now + d == t``
+    in floating point, as the timer scheduled when the tail began would have landed)."""
+    d = t - now
+    while now + d < t:
+        d = math.nextafter(d, math.inf)
+    while now + d > t:
+        d = math.nextafter(d, -math.inf)
+    return d

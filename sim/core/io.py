@@ -40,11 +40,12 @@ textbook queue the validation suite checks against closed forms.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from simpy import Event
 
-from sim.core.schedule import call_at
+from sim.core.schedule import call_at, fire
 
 if TYPE_CHECKING:
     from sim.core.cpu import Cpu
@@ -124,7 +125,7 @@ class Io:
             self.tls_records += messages
             self.tls_bytes += nbytes
         cold = 0.0
-        if self.asleep(self.warm):
+        if self.cpu.asleep(self.warm):
             cold = self.cold
             self.cold_wakeups += 1
         self.wakeups += 1
@@ -132,11 +133,6 @@ class Io:
         self.bytes += nbytes
         self.seconds += work + cold
         return work, cold
-
-    def asleep(self, window: float) -> bool:
-        """Every core of the process has been idle for at least ``window`` seconds."""
-        cpu = self.cpu
-        return cpu.free == cpu.cores and cpu.env.now - cpu.idle_since >= window
 
     def background(self, messages: int = 1, nbytes: float = 0.0, tls: bool = False) -> float:
         """One wake-up off any request's path (PING/PONG, interest updates): the work keeps a
@@ -233,7 +229,7 @@ class Channel:
             b.nbytes += nbytes
             if not self.running:  # else it asks for a core when the running batch is done
                 io = self.io
-                if io.cold_latency > 0.0 and io.asleep(io.cold_latency_after):
+                if io.cold_latency > 0.0 and io.cpu.asleep(io.cold_latency_after):
                     self.running = True  # waking up: what arrives meanwhile joins this batch
                     call_at(io.cpu.env, io.cold_latency, lambda _e: self._woken(b))
                 else:
@@ -254,9 +250,10 @@ class Channel:
 
 
 def wait(env: Any, chan: Channel, nbytes: float, tr: Trace | None) -> Event:
-    """An event that fires once ``chan`` has read or written the message (for processes)."""
+    """An event that fires once ``chan`` has read or written the message (for processes):
+    processed at once when the wake-up's work ends (no zero-delay queue entry)."""
     ev = Event(env)
-    chan.send(nbytes, tr, ev.succeed)
+    chan.send(nbytes, tr, partial(fire, ev))
     return ev
 
 

@@ -41,6 +41,18 @@ class Gauge:
         if value > self.peak_window:
             self.peak_window = value
 
+    def set_at(self, t: float, value: float) -> None:
+        """:meth:`set` as it was due at time ``t`` (not before the last change, not after
+        now): the same arithmetic as if it had been made then (a change worked out late,
+        :class:`~sim.core.cpu.Cpu`'s tails)."""
+        self._area += self.value * (t - self._t)
+        self._t = t
+        self.value = value
+        if value > self.peak:
+            self.peak = value
+        if value > self.peak_window:
+            self.peak_window = value
+
     def add(self, delta: float) -> None:
         now = self.env.now  # set(value + delta), inlined: gauges move on every message
         value = self.value

@@ -4,9 +4,16 @@ SimPy's ``Environment.step`` pops an entry, runs its ``callbacks`` and checks ``
 timer that nobody yields needs no more than that. These primitives keep the place in the
 order of same-instant events that the heavier SimPy construct they replace would have had
 (a ``Timeout`` for :func:`call_at` and :func:`at`; the ``Initialize`` event of
-``env.process`` for :func:`call_soon` and :class:`Task`; ``ev | env.timeout(limit)`` for
-:func:`first_of`), so swapping one for the other changes no result. :class:`Deadlines`
-puts every timeout of one length on one shared timer.
+``env.process`` for :func:`call_soon` and :class:`Task`), so swapping one for the other
+changes no result. :class:`Deadlines` puts every timeout of one length on one shared timer.
+
+Fewer events (issue 17): an event that carries no simulated time and no choice is a direct
+call where that leaves every result bit-identical (``tests/test_bit_identity.py`` compares
+the output frames of every bundled scenario): a :class:`Task` may run its first step at
+once (``inline``), :func:`fire` runs an event's callbacks without queueing it, and
+:func:`first_of` races the awaited event itself against its timer. Where a direct call
+*would* move a random draw or a same-instant order (a mirrored copy or a webhook routed
+before the request that caused it), the entry stays.
 
 SimPy internals: ``Environment.step`` processes any scheduled object with ``callbacks``
 and reads its ``_ok`` (and ``_value`` if it failed) after running them, so a :class:`Call`
@@ -24,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
-from simpy import Event, Process
+from simpy import Event
 from simpy.events import NORMAL, URGENT
 
 
@@ -54,6 +61,19 @@ def succeed_at(env: Any, ev: Event, delay: float, priority: int = NORMAL) -> Eve
     return ev
 
 
+def fire(ev: Event) -> None:
+    """Trigger ``ev`` with success (value None) and run its callbacks now, as
+    ``Environment.step`` would when it came out of the queue (pinned internals), without the
+    queue entry: a zero-delay hop made a direct call (the waiter goes on inside the caller's
+    callback)."""
+    ev._ok = True
+    ev._value = None
+    callbacks = ev.callbacks
+    ev.callbacks = None  # type: ignore[assignment]  # processed, as Environment.step leaves it
+    for cb in callbacks:
+        cb(ev)
+
+
 def call_at(env: Any, delay: float, callback: Callable[[Any], None]) -> None:
     """``callback(event)`` after ``delay`` simulated seconds (as a ``Timeout``'s callback)."""
     env.schedule(Call(callback), NORMAL, delay if delay > 0.0 else 0.0)
@@ -72,37 +92,45 @@ def at(env: Any, delay: float, fn: Callable[[], None]) -> None:
 
 
 def first_of(env: Any, ev: Event, limit: float) -> Event:
-    """An event that fires once ``ev`` has fired or ``limit`` seconds have passed, whichever
-    comes first: ``ev | env.timeout(limit)`` without the condition's value (look at
-    ``ev.triggered``), triggered at the same moments, so it keeps its place in the order."""
-    either = Event(env)
+    """``ev`` itself, succeeded with None after ``limit`` seconds unless it was triggered
+    before: ``ev | env.timeout(limit)`` without a condition event (a None value says the
+    time ran out; ``ev``'s own value is never None)."""
 
     def check(_e: Any) -> None:
-        if not either.triggered:
-            either.succeed()
+        if not ev.triggered:
+            ev.succeed()
 
     env.schedule(Call(check), NORMAL, limit)
-    if ev.callbacks is None:  # already processed: as the condition does, at once
-        check(ev)
-    else:
-        ev.callbacks.append(check)
-    return either
+    return ev
 
 
 class Task:
     """A generator driven as a SimPy process is, without the ``Process`` event around it.
 
     It starts where ``env.process`` would start it (an urgent entry now), resumes on each
-    yielded event in that event's callback order, and is silent when the generator returns:
-    a process nobody waits for only adds an event that does nothing when it is processed.
-    Failed events are thrown into the generator as ``Process._resume`` does.
+    yielded event in that event's callback order, and when the generator returns, succeeds
+    ``done`` with its value if it is given and not yet triggered — where a ``Process`` would
+    have been triggered, so a waiter resumes at the same point — and is silent otherwise
+    (a process nobody waits for only adds an event that does nothing when it is processed).
+    Failed events are thrown into the generator as ``Process._resume`` does; an exception
+    the generator lets out fails ``done`` (its waiter gets it), or stops the run.
     """
 
-    __slots__ = ("gen",)
+    __slots__ = ("done", "gen")
 
-    def __init__(self, env: Any, gen: Generator[Any, Any, Any]):
+    def __init__(
+        self,
+        env: Any,
+        gen: Generator[Any, Any, Any],
+        done: Event | None = None,
+        inline: bool = False,
+    ):
         self.gen = gen
-        env.schedule(Call(self._resume), URGENT, 0.0)
+        self.done = done
+        if inline:  # its first step runs now, inside the caller's callback
+            self._resume(_STARTED)
+        else:
+            env.schedule(Call(self._resume), URGENT, 0.0)
 
     def _resume(self, event: Any) -> None:
         gen = self.gen
@@ -113,11 +141,23 @@ class Task:
                 else:
                     event.defused = True
                     event = gen.throw(_copy(event.value))
-            except StopIteration:
+            except StopIteration as stop:
+                done = self.done
+                if done is not None and not done.triggered:
+                    done.succeed(stop.value)
+                return
+            except Exception as exc:
+                done = self.done
+                if done is None or done.triggered:
+                    raise
+                done.fail(exc)
                 return
             if event.callbacks is not None:
                 event.callbacks.append(self._resume)
                 return
+
+
+_STARTED = Call(lambda _e: None)  # what a task's first step is resumed with (ok, no value)
 
 
 def _copy(exc: BaseException) -> BaseException:
@@ -135,23 +175,25 @@ def _copy(exc: BaseException) -> BaseException:
 class Deadlines:
     """Timeouts of one length for one run, on one shared timer instead of one per request.
 
-    Requests timed with the same limit expire in the order they started, so a FIFO of
-    (deadline, attempt, waiting process) and a single timer armed for the oldest attempt
-    still running replace a heap entry (and an ``AnyOf`` condition) per request. When the
-    timer fires, every attempt whose deadline has come and that is still running has its
-    waiting process interrupted — at the same instant the per-request timer would have
-    fired (to within one rounding of ``start + limit``).
+    Each timed attempt races its deadline on an event (``race``): the attempt succeeds it
+    with its outcome when it ends in time; else this clock succeeds it with None when its
+    deadline comes. Requests timed with the same limit expire in the order they started, so
+    a FIFO of (deadline, race) and a single timer armed for the oldest race still open
+    replace a heap entry (and an ``AnyOf`` condition) per request. The deadline triggers
+    its race at the same instant the per-request timer would have fired (to within one
+    rounding of ``start + limit``) and in the place of the interrupt a waiting process got
+    before (an urgent entry now), so the waiter resumes where it did.
     """
 
     def __init__(self, env: Any, limit: float):
         self.env = env
         self.limit = limit
-        self.queue: deque[tuple[float, Process, Process]] = deque()
+        self.queue: deque[tuple[float, Event]] = deque()
         self.armed = False
 
-    def add(self, attempt: Process, waiter: Process) -> None:
+    def add(self, race: Event) -> None:
         now = self.env.now
-        self.queue.append((now + self.limit, attempt, waiter))
+        self.queue.append((now + self.limit, race))
         if not self.armed:
             self._arm(self.limit)
 
@@ -162,15 +204,15 @@ class Deadlines:
     def _fire(self, _e: Any) -> None:
         self.armed = False
         q = self.queue
-        now = self.env.now
+        env = self.env
+        now = env.now
         while q:
-            deadline, attempt, waiter = q[0]
-            if attempt.triggered:  # answered in time: nothing to do
+            deadline, race = q[0]
+            if race.triggered:  # answered in time: nothing to do
                 q.popleft()
                 continue
             if deadline > now:
                 self._arm(deadline - now)
                 return
             q.popleft()
-            if waiter.is_alive:
-                waiter.interrupt("deadline")
+            succeed_at(env, race, 0.0, URGENT)  # None: the deadline won

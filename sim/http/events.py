@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.app.application import Observer, request_subject
 from sim.app.service import ServiceInstance
+from sim.core.schedule import Task
 from sim.core.trace import Trace
 from sim.http.longpoll import LongPolling
 from sim.http.scope import publishers
@@ -72,8 +73,8 @@ class EventDelivery:
             idxs: list[int | None] = [None]
             if obs.delivery == "each":
                 idxs = [e.index for e in router.view.snapshot.get(obs.service, ())]
-            for idx in idxs:
-                self.env.process(self._shadow(router, obs, call, idx))
+            for idx in idxs:  # started later: routed now it would pick before the original
+                Task(self.env, self._shadow(router, obs, call, idx))
 
     def _shadow(
         self, router: Router, obs: Observer, call: Call, idx: int | None

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from simpy import Event
 
 from sim.app.transport import OK
+from sim.core.schedule import Task
 from sim.core.trace import Trace
 from sim.http.wire import Call
 
@@ -124,7 +125,7 @@ class LongPolling:
         key = (id(poller), id(pub), obs)
         if key not in self.loops:
             self.loops.add(key)
-            self.env.process(self._loop(poller, pub, obs))
+            Task(self.env, self._loop(poller, pub, obs))
 
     def _loop(
         self, poller: ServiceInstance, pub: ServiceInstance, obs: Observer
@@ -153,7 +154,7 @@ class LongPolling:
             if not call.items:
                 self.empty += 1
             for item in call.items:
-                env.process(self._handle(poller, obs, item, call.released))
+                Task(env, self._handle(poller, obs, item, call.released))
         self.loops.discard((id(poller), id(pub), obs))
 
     def _handle(

@@ -50,13 +50,13 @@ import functools
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
-from simpy import Interrupt
+from simpy import Event
 
 from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
 from sim.core.retry import backoff, budget_allows
-from sim.core.schedule import Deadlines
+from sim.core.schedule import Deadlines, Task
 from sim.core.trace import Trace
 from sim.http.balancing import Balancer, Ejections
 from sim.http.discovery import LogRow, View
@@ -88,21 +88,18 @@ def within(
     child = tr.fork()
     before = tr.network + tr.queueing + tr.cpu + tr.infra + tr.handshake
     t0 = env.now
-    proc = env.process(make(child))
-    clock.add(proc, env.active_process)
-    timed_out = False
-    try:
-        yield proc
-    except Interrupt:
-        timed_out = True
+    race = Event(env)  # the attempt's outcome, or None once its deadline has come
+    Task(env, make(child), race, inline=True)
+    clock.add(race)
+    status = yield race
     tr.network = child.network
     tr.queueing = child.queueing
     tr.cpu = child.cpu
     tr.infra = child.infra
     tr.handshake = child.handshake
     after = child.network + child.queueing + child.cpu + child.infra + child.handshake
-    if not timed_out and proc.ok:
-        return str(proc.value)
+    if status is not None:
+        return str(status)
     tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
     return TIMEOUT
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim.app.transport import OK
 from sim.core.component import Component
+from sim.core.schedule import Task
 from sim.core.trace import Trace
 from sim.http.routing import within
 from sim.http.wire import Call
@@ -43,12 +44,12 @@ class Webhooks:
 
     def send(self, source: Component, obs: Observer, subject: str, nbytes: float) -> None:
         """Fire the webhooks of one event for one observer (fire and forget)."""
-        start = self.env.now
+        start = self.env.now  # (tasks started later, not inline: results would move)
         if obs.delivery == "each":
             for idx in self.t.instance_indexes(source, obs.service):
-                self.env.process(self._deliver(source, obs, subject, nbytes, start, idx))
+                Task(self.env, self._deliver(source, obs, subject, nbytes, start, idx))
         else:
-            self.env.process(self._deliver(source, obs, subject, nbytes, start, None))
+            Task(self.env, self._deliver(source, obs, subject, nbytes, start, None))
 
     def _deliver(
         self,

@@ -45,7 +45,7 @@ from simpy import Event
 from sim.core.component import Component
 from sim.core.connections import close_accounting, handshake, open_accounting, tls_active
 from sim.core.io import Channel
-from sim.core.schedule import at, call_at, call_soon
+from sim.core.schedule import at, call_at
 from sim.messaging.drain import draining
 from sim.messaging.failure import CLOSED, SILENT, Heartbeat, client_pings, server_pings
 from sim.messaging.message import Handler, Interest, Msg
@@ -360,19 +360,18 @@ class ClientConn:
         msg.tr.hop(self.env.now, self.owner.name, server.name, "msg")
         msg.tr.network += d
         tx = self.tx
-        if tx is None:
-            # on the wire for d: started where a process would start, so events keep their order
-            call_soon(self.env, partial(self._send, server, msg, d))
+        if tx is None:  # on the wire for d from now
+            self._send(server, msg, d)
         else:  # written by the client library first (one wake-up with what is queued with it);
             self.hold(+1)  # in hand until written: a drain flushes it before it closes
             tx.send(n, msg.tr, partial(self._sent, server, msg, d))
         return True
 
     def _sent(self, server: BrokerServer, msg: Msg, d: float) -> None:
-        self._send(server, msg, d, None)
+        self._send(server, msg, d)
         self.hold(-1)
 
-    def _send(self, server: BrokerServer, msg: Msg, d: float, _e: Any) -> None:
+    def _send(self, server: BrokerServer, msg: Msg, d: float) -> None:
         self.sent_until = max(self.sent_until, self.env.now + d)
         call_at(self.env, d, partial(self._to_server, server, msg))
 
@@ -469,8 +468,7 @@ class ClientConn:
 
     def _read_done(self, msg: Msg, interest: Interest) -> None:
         self._arrive(msg, interest)
-        # let go once the handler it started (a task starting now) has taken it in hand
-        call_soon(self.env, lambda _e: self.hold(-1))
+        self.hold(-1)  # the handler it started (a task, its first step run) has it in hand
 
     def _pend(self, server: BrokerServer, n: float) -> None:
         self.pending += n

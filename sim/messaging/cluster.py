@@ -38,7 +38,7 @@ from sim.core.connections import close_accounting, handshake, open_accounting
 from sim.core.distributions import Uniforms
 from sim.core.network import Network, Place
 from sim.core.placement import Placer
-from sim.core.schedule import at, call_at, call_soon
+from sim.core.schedule import at, call_at
 from sim.core.streams import Streams
 from sim.messaging.accounts import GLOBAL_ACCOUNT, AccountSpace
 from sim.messaging.broker import BrokerServer
@@ -245,13 +245,7 @@ class Fabric:
         d = self.net.one_way(src.place, dst.place, msg.nbytes)
         msg.tr.hop(self.env.now, src.name, dst.name, kind)
         msg.tr.network += d
-        # on the wire for d: started where a process would start, so events keep their order
-        call_soon(self.env, partial(self._send, src, dst, msg, d, kind))
-
-    def _send(
-        self, src: BrokerServer, dst: BrokerServer, msg: Msg, d: float, kind: str, _e: Any
-    ) -> None:
-        call_at(self.env, d, partial(self._arrive, src, dst, msg, kind))
+        call_at(self.env, d, partial(self._arrive, src, dst, msg, kind))  # on the wire for d
 
     def _arrive(self, src: BrokerServer, dst: BrokerServer, msg: Msg, kind: str, _e: Any) -> None:
         if not dst.alive:

@@ -377,13 +377,12 @@ class MessagingTransport:
                 conn.waiters.pop(reply, None)
                 self.buffer_errors += 1
                 return ERROR  # nats.go ErrReconnectBufExceeded
-            yield first_of(env, waiter, limit)
-            if not waiter.triggered:
+            answer = yield first_of(env, waiter, limit)
+            if answer is None:
                 conn.waiters.pop(reply, None)
                 tr.queueing += env.now - t0  # waited for a reply that never came
                 self.retry.timeouts += 1
                 return TIMEOUT
-            answer = waiter.value
             assert isinstance(answer, Msg)
             add_buckets(tr, answer.tr)
             if answer.status == NO_RESPONDERS_STATUS:
@@ -395,7 +394,7 @@ class MessagingTransport:
                 flight.retries -= 1
 
     def _serve(self, msg: Msg, interest: Interest) -> None:
-        Task(self.env, self._respond(msg, interest))
+        Task(self.env, self._respond(msg, interest), inline=True)
 
     def _respond(self, msg: Msg, interest: Interest) -> Generator[Any, Any, None]:
         conn = interest.conn
@@ -442,7 +441,7 @@ class MessagingTransport:
             self.buffer_errors += 1
 
     def _observe(self, msg: Msg, interest: Interest) -> None:
-        Task(self.env, self._handle(msg, interest))
+        Task(self.env, self._handle(msg, interest), inline=True)
 
     def _handle(self, msg: Msg, interest: Interest) -> Generator[Any, Any, None]:
         inst = interest.conn.owner
