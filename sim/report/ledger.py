@@ -150,6 +150,11 @@ def _door(sc: Scenario) -> str:
             f"{i.replicas} leaf node server(s) at the edge, {m.broker.cores} cores each, "
             "one leafnode connection each to the cluster"
         )
+    if i.kind == "http-bridge":
+        return (
+            f"{i.replicas} HTTP edge bridge replica(s), L4 balancer, {i.cores} cores each, "
+            "one NATS connection each to a server"
+        )
     return "clients connect to a server"
 
 
@@ -224,6 +229,7 @@ def _tls_rows(sc: Scenario) -> list[Row]:
     door = {
         "websocket": f"clients → websocket listener: {_tls(m.tls, False)}",
         "leafnode": f"clients → leaf node: {_tls(m.tls)}",
+        "http-bridge": f"clients → bridge: {_tls(m.tls, False)}; bridge → server: {_tls(m.tls)}",
     }.get(m.ingress.kind, f"clients → server: {_tls(m.tls)}")
     rows = []
     if h.tls.version != "none" or m.tls.version != "none":  # both plaintext: no difference
