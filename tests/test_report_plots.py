@@ -66,6 +66,17 @@ def test_time_breakdown_bars_sum_to_the_mean_latency(tiny_run: TinyRun) -> None:
         assert sum(want) == pytest.approx(g["latency"].mean() * 1e3, rel=1e-9)
 
 
+def test_time_breakdown_names_segments_too_thin_to_see() -> None:
+    means = {
+        "http": {"network": 2.0, "queueing": 1.0, "cpu": 2.4, "infra": 0.37, "handshake": 0.009},
+        "messaging": {"network": 4.5, "queueing": 1.1, "cpu": 2.4, "infra": 0.44, "handshake": 0.0},
+    }
+    ax = plots.breakdown_bars(means).axes[0]
+    totals = [t.get_text() for t in ax.texts if "ms" in t.get_text()]
+    assert totals[0] == " 5.78 ms\n (of which handshakes 0.009)"
+    assert totals[1] == " 8.44 ms"  # nothing thin but a zero, which is not drawn
+
+
 def test_connections_over_time_one_panel_per_architecture(tiny_run: TinyRun) -> None:
     fig = plots.connections_over_time(tiny_run.cmp.frame("timeseries"), warmup=0.5)
     titles = [ax.get_title() for ax in fig.axes]
@@ -73,6 +84,23 @@ def test_connections_over_time_one_panel_per_architecture(tiny_run: TinyRun) -> 
     assert fig.axes[0].get_ylabel() == "open connection ends"
     legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert "broker" in legend and "sidecar" not in legend
+
+
+def test_connections_over_time_counted_per_connection_matches_the_summary(
+    tiny_run: TinyRun,
+) -> None:
+    ts = tiny_run.cmp.frame("timeseries")
+    ends = plots.connections_over_time(ts, count="ends")
+    conns = plots.connections_over_time(ts, count="connections")
+    assert conns.axes[0].get_ylabel() == "open connections (½ to each end)"
+    for a, b in zip(ends.axes, conns.axes, strict=True):
+        assert a.collections
+        for ca, cb in zip(a.collections, b.collections, strict=True):
+            ya = np.concatenate([path.vertices[:, 1] for path in ca.get_paths()])
+            yb = np.concatenate([path.vertices[:, 1] for path in cb.get_paths()])
+            assert yb == pytest.approx(ya / 2)
+    with pytest.raises(ValueError, match="count must be"):
+        plots.connections_over_time(ts, count="sockets")
 
 
 def test_resources_by_kind_bars_are_the_component_sums(tiny_run: TinyRun) -> None:
@@ -94,10 +122,10 @@ def test_over_time_marks_events_and_warmup(tiny_run: TinyRun) -> None:
     events = [{"t": 1.25, "label": "kill back-0", "architecture": "http"}]
     fig = plots.over_time(tiny_run.cmp.frame("timeseries"), warmup=0.5, events=events)
     axes = fig.axes
-    assert [ax.get_ylabel() for ax in axes] == [
-        "throughput (req/s)",
-        "error rate (fraction)",
-        "p99 latency (ms)",
+    assert [(ax.get_title(loc="left"), ax.get_ylabel()) for ax in axes] == [
+        ("throughput of successful requests", "req/s"),
+        ("error rate", "fraction"),
+        ("p99 latency of successful requests", "ms"),
     ]
     for ax in axes:
         xs = {
@@ -106,7 +134,38 @@ def test_over_time_marks_events_and_warmup(tiny_run: TinyRun) -> None:
             if line.get_linestyle() == "--"
         }
         assert xs == {1.25}
-    assert any(t.get_text() == "kill back-0" for t in axes[0].texts)
+    assert [t.get_text() for t in axes[0].texts if t.get_text() != "warm-up"] == ["1"]
+    key = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert key == ["1  http: kill back-0 (t = 1.25 s)"]
+
+
+def test_over_time_close_events_share_one_number_and_never_overlap(tiny_run: TinyRun) -> None:
+    events = [
+        {"t": 1.0, "label": "stop gateway-0", "architecture": "http"},
+        {"t": 1.0, "label": "stop nats-0", "architecture": "messaging"},
+        {"t": 1.0005, "label": "detected: nats-0", "architecture": "messaging"},
+    ]
+    fig = plots.over_time(tiny_run.cmp.frame("timeseries"), events=events)
+    numbers = [t.get_text() for t in fig.axes[0].texts]
+    assert numbers == ["1,2,3"]  # one label for the cluster, not three on top of each other
+    assert len(fig.legends[0].get_texts()) == 3
+
+
+def test_over_time_draws_an_interval_without_success_as_a_gap(tiny_run: TinyRun) -> None:
+    ts = tiny_run.cmp.frame("timeseries")
+    http = ts["architecture"] == "http"
+    t = sorted(ts[http & (ts["metric"] == "p99_latency")]["t"].unique())
+    hole = t[len(t) // 2]
+    # as an interval where every request failed: throughput 0, error rate 1, no p99 row
+    gone = http & (ts["t"] == hole) & (ts["metric"] == "p99_latency")
+    ts = ts[~gone].copy()
+    ts.loc[http & (ts["t"] == hole) & (ts["metric"] == "throughput"), "value"] = 0.0
+    fig = plots.over_time(ts)
+    line = next(ln for ln in fig.axes[2].get_lines() if ln.get_label() == "http")
+    x, y = np.asarray(line.get_xdata(), dtype=float), np.asarray(line.get_ydata(), dtype=float)
+    assert hole in x and np.isnan(y[list(x).index(hole)])  # a break, not a ramp
+    tput = next(ln for ln in fig.axes[0].get_lines() if ln.get_label() == "http")
+    assert np.asarray(tput.get_ydata())[list(np.asarray(tput.get_xdata())).index(hole)] == 0
 
 
 def test_moving_parts_counts_infrastructure_only(tiny_run: TinyRun) -> None:
@@ -144,6 +203,9 @@ def test_http_topology_every_proxy_talks_to_the_control_plane(tiny_run: TinyRun)
     assert {b for a, b in g.edges if a == "clients"} == {"gateway-0"}
     fig = topology.draw_topologies(comps, links)
     assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["http", "messaging"]
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "sidecar" in labels and "back-0" in labels  # a sidecar faces its service's row
+    assert not any(t.endswith(".sidecar") for t in labels)
 
 
 def test_topology_folds_instances_beyond_the_limit(

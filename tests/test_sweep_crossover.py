@@ -134,8 +134,11 @@ def test_simulated_cpu_crossing_matches_the_closed_form(tmp_path: Path) -> None:
     assert c.low <= 200e-6 <= c.high
     assert c.high - c.low <= 40e-6
     assert c.value == pytest.approx(200e-6, rel=0.05)
-    fig = plot_crossover(c)
+    fig = plot_crossover(c, xlabel="sidecar CPU per request (s)")
     assert len(fig.axes) == 2
+    # every axis says its unit: the metric's from the search's rows, the parameter's as given
+    assert [ax.get_ylabel() for ax in fig.axes] == ["cpu (cores)", "messaging − http (cores)"]
+    assert fig.axes[1].get_xlabel() == "sidecar CPU per request (s)"
     # a rerun reuses every stored point
     stored = sorted(p.name for p in (tmp_path / "runs").glob("part-*.parquet"))
     again = crossover(
@@ -182,6 +185,7 @@ def test_cli_sweep_writes_dataset_summary_and_figures(
         pd.concat([pd.read_parquet(p) for p in out.glob("part-*")]), "workload.clients"
     )
     assert len(fig.axes) == 2
+    assert fig.axes[1].get_ylabel() == "messaging − http (ms)"  # p99, in its unit
 
 
 @pytest.mark.parametrize(

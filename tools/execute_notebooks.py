@@ -6,7 +6,8 @@ cannot pick another Python. Timing metadata is not recorded, so re-running after
 change shows only the outputs that changed. A cell that fails stops with its error and
 leaves that notebook as it was.
 
-    python tools/execute_notebooks.py [NOTEBOOK ...]   # default: notebooks/*.ipynb
+    python tools/execute_notebooks.py [NOTEBOOK ...]
+    # default: notebooks/*.ipynb, then the instructor solutions in notebooks/solutions/
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def execute(path: Path) -> float:
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    lessons = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = [Path(a) for a in argv] or [
+        *lessons,
+        *sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb")),
+    ]
     with tempfile.TemporaryDirectory() as prefix:
         install(kernel_name=KERNEL, prefix=prefix, display_name="Python 3 (ipykernel)")
         os.environ["JUPYTER_PATH"] = str(Path(prefix) / "share" / "jupyter")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from sim.core.trace import BUCKETS
@@ -38,6 +39,7 @@ KIND_COLORS = {
     "control-plane": "#31a354",
     "discovery": "#74c476",
     "broker": "#d1782c",
+    "bridge": "#9e7cc1",  # the messaging side's HTTP front door: a lighter gateway purple
     "service": "#636363",
 }
 BUCKET_COLORS = {
@@ -123,8 +125,10 @@ def breakdown_bars(means: dict[str, dict[str, float]]) -> Figure:
     fig = _figure(8, 2.6)
     ax = fig.subplots()
     archs = list(means)
+    thin_any = False
     for i, a in enumerate(archs):
         left = 0.0
+        thin = []  # segments too narrow to carry their value: named after the total instead
         for b in BUCKETS:
             v = means[a][b] if not np.isnan(means[a][b]) else 0.0
             ax.barh(
@@ -134,13 +138,17 @@ def breakdown_bars(means: dict[str, dict[str, float]]) -> Figure:
                 ax.text(
                     left + v / 2, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="white"
                 )
+            elif v > 0:
+                thin.append(f"{BUCKET_LABELS[b]} {v:.2g}")
             left += v
-        ax.text(left, i, f" {left:.3g} ms", va="center", fontsize=8)
+        note = f"\n (of which {', '.join(thin)})" if thin else ""
+        thin_any = thin_any or bool(thin)
+        ax.text(left, i, f" {left:.3g} ms{note}", va="center", fontsize=8 if not thin else 7)
     ax.set_yticks(range(len(archs)), archs)
     ax.invert_yaxis()
     ax.set_xlabel("mean time per request (ms)")
     ax.set_title("Where the time of one request goes")
-    ax.margins(x=0.12)
+    ax.margins(x=0.3 if thin_any else 0.12)
     ax.legend(ncols=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), frameon=False)
     return fig
 
@@ -151,9 +159,19 @@ def _gauge(ts: pd.DataFrame, metric: str) -> pd.DataFrame:
     return g.groupby(["architecture", "t", "kind"], as_index=False)["value"].mean()
 
 
-def connections_over_time(timeseries: pd.DataFrame, warmup: float = 0.0) -> Figure:
-    """Open connection ends held by each component kind over time, one panel per architecture."""
+def connections_over_time(
+    timeseries: pd.DataFrame, warmup: float = 0.0, count: str = "ends"
+) -> Figure:
+    """Open connection ends held by each component kind over time, one panel per architecture.
+
+    ``count="connections"`` books half of each connection to each of its two ends, so the
+    stack's height is the number of open connections, as the summary's ``connections_mean``
+    counts them (with the default, ``"ends"``, it is twice that)."""
+    if count not in ("ends", "connections"):
+        raise ValueError(f"count must be 'ends' or 'connections', got {count!r}")
     g = _gauge(timeseries, "connections")
+    if count == "connections":
+        g = g.assign(value=g["value"] / 2)
     archs = _archs(g)
     fig = _figure(9, 3.4)
     axes = fig.subplots(1, max(len(archs), 1), sharey=True, squeeze=False)[0]
@@ -178,7 +196,9 @@ def connections_over_time(timeseries: pd.DataFrame, warmup: float = 0.0) -> Figu
         ax.set_xlabel("simulated time (s)")
         ax.legend(fontsize=7, loc="upper left")
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("open connection ends")
+    axes[0].set_ylabel(
+        "open connection ends" if count == "ends" else "open connections (½ to each end)"
+    )
     fig.suptitle("Connections open over time, by component kind")
     return fig
 
@@ -231,42 +251,101 @@ def over_time(
 ) -> Figure:
     """Throughput, error rate and p99 latency per interval, with fault/scaling events marked.
 
-    ``events``: dicts with ``t`` (seconds), ``label`` and optionally ``architecture``.
+    ``events``: dicts with ``t`` (seconds), ``label`` and optionally ``architecture``. Each
+    event is a dashed line numbered at the top; events closer than 3 % of the time axis share
+    a number list, and the key below the plot gives every label in full, so labels never
+    overlap. After the warm-up, an interval in which no request succeeded has no p99 (and one
+    in which none completed no error rate): the line breaks there instead of joining its
+    neighbours, and its throughput is drawn as 0.
     """
     fig = _figure(9, 6)
     axes = fig.subplots(3, 1, sharex=True)
     panels = (
-        ("throughput", "throughput (req/s)", 1.0),
-        ("error_rate", "error rate (fraction)", 1.0),
-        ("p99_latency", "p99 latency (ms)", 1e3),
+        ("throughput", "throughput of successful requests", "req/s", 1.0),
+        ("error_rate", "error rate", "fraction", 1.0),
+        ("p99_latency", "p99 latency of successful requests", "ms", 1e3),
     )
-    for ax, (metric, label, scale) in zip(axes, panels, strict=True):
+    grid = {a: t[t > warmup + 1e-9] for a, t in _interval_grid(timeseries).items()}
+    for ax, (metric, title, label, scale) in zip(axes, panels, strict=True):
         g = _gauge(timeseries, metric)
         for a in _archs(g):
-            s = g[g["architecture"] == a].sort_values("t")
-            ax.plot(s["t"], s["value"] * scale, label=a, **LINE_STYLES.get(a, {}))
+            mine = g[g["architecture"] == a]
+            s = mine.set_index(mine["t"].round(9))["value"].groupby(level=0).mean()
+            t = grid.get(a, s.index.to_numpy())
+            s = s.reindex(t, fill_value=0.0) if metric == "throughput" else s.reindex(t)
+            ax.plot(s.index, s.to_numpy() * scale, label=a, **LINE_STYLES.get(a, {}))
         ax.set_ylabel(label)
+        ax.set_title(title, fontsize=8, loc="left")
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         _warmup(ax, warmup)
         for ev in events:
             color = ARCH_COLORS.get(str(ev.get("architecture", "")), "#000000")
             ax.axvline(float(ev["t"]), color=color, ls="--", lw=1)
-    for ev in events:
-        axes[0].annotate(
-            str(ev.get("label", "")),
-            (float(ev["t"]), 1.0),
-            xycoords=("data", "axes fraction"),
-            rotation=90,
-            va="top",
-            ha="right",
-            fontsize=7,
-        )
+    _event_key(fig, axes[0], events)
     if axes[0].get_legend_handles_labels()[0]:  # nothing completed: nothing to label
         axes[0].legend(fontsize=8, loc="lower right")
     axes[-1].set_xlabel("simulated time (s)")
     fig.suptitle("Throughput, errors and p99 latency over time")
     return fig
+
+
+def _interval_grid(timeseries: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every sampling instant of each architecture's run (its gauges are sampled at every
+    interval, requests or not): the x values a per-interval request series is drawn on."""
+    t = timeseries.assign(t=timeseries["t"].round(9))
+    return {str(a): np.sort(g["t"].unique()) for a, g in t.groupby("architecture")}
+
+
+def _event_key(fig: Figure, top: Axes, events: Sequence[dict[str, Any]]) -> None:
+    """Number the events at the top of ``top`` (one label per cluster of close events) and
+    list them, in their architecture's colour, in a key under the figure."""
+    if not events:
+        return
+    order = sorted(range(len(events)), key=lambda i: float(events[i]["t"]))
+    lo, hi = top.get_xlim()
+    tol = 0.03 * (hi - lo)
+    clusters: list[list[int]] = []
+    for i in order:
+        if clusters and float(events[i]["t"]) - float(events[clusters[-1][0]]["t"]) <= tol:
+            clusters[-1].append(i)
+        else:
+            clusters.append([i])
+    number = {i: n for n, i in enumerate(order, start=1)}
+    for members in clusters:
+        top.annotate(
+            ",".join(str(number[i]) for i in members),
+            (float(events[members[0]]["t"]), 1.0),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=ARCH_COLORS.get(str(events[i].get("architecture", "")), "#000000"),
+            ls="--",
+            lw=1,
+        )
+        for i in order
+    ]
+    labels = [
+        f"{number[i]}  {events[i].get('architecture', '') + ': ' if events[i].get('architecture') else ''}"
+        f"{events[i].get('label', '')} (t = {float(events[i]['t']):g} s)"
+        for i in order
+    ]
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=2 if len(labels) > 3 else 1,
+        fontsize=7,
+        frameon=False,
+        title="events",
+        title_fontsize=7,
+    )
 
 
 def moving_parts(components: pd.DataFrame) -> Figure:

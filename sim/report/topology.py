@@ -6,8 +6,10 @@ connections to ``b`` during the run (``links`` frame, booked by
 :func:`sim.core.connections.open_accounting`). Node area grows with the requests or
 messages the component handled; edge width with the connections opened between the pair.
 
-Components are drawn in columns by kind — clients, then gateways and brokers, sidecars,
-services, and the control plane — with a sidecar on the same row as its service. Beyond
+Components are drawn in columns by kind — clients, then gateways and edge bridges, sidecars
+or broker servers, services, and the control plane — with a sidecar on the same row as its
+service (so it is labelled ``sidecar`` only). Labels sit under their node on a light ground,
+so they stay readable where edges cross. Beyond
 :data:`MAX_NODES` components, instances of one service are folded into one node
 (``sidecar order-create ×3``) so a large mesh stays legible.
 """
@@ -24,7 +26,7 @@ from matplotlib.figure import Figure
 from sim.report.plots import ARCH_COLORS, KIND_COLORS
 
 MAX_NODES = 40
-LAYER = {"client": 0, "gateway": 1, "broker": 1, "sidecar": 2, "service": 3}
+LAYER = {"client": 0, "gateway": 1, "bridge": 1, "broker": 2, "sidecar": 2, "service": 3}
 OTHER_LAYER = 4  # control plane, discovery, anything new
 
 
@@ -76,7 +78,7 @@ def draw(ax: Axes, g: nx.DiGraph) -> None:
     pos = layout(g)
     loads = [d["handled"] for _, d in g.nodes(data=True)]
     top = max(loads) if loads and max(loads) > 0 else 1.0
-    sizes = [120 + 900 * math.sqrt(d["handled"] / top) for _, d in g.nodes(data=True)]
+    sizes = [60 + 500 * math.sqrt(d["handled"] / top) for _, d in g.nodes(data=True)]
     colors = [KIND_COLORS.get(d["kind"], "#bdbdbd") for _, d in g.nodes(data=True)]
     opened = [d["opened"] for _, _, d in g.edges(data=True)]
     most = max(opened) if opened else 1
@@ -104,8 +106,18 @@ def draw(ax: Axes, g: nx.DiGraph) -> None:
             connectionstyle="arc3,rad=0.35" if same_column else "arc3",
         )
     nx.draw_networkx_nodes(g, pos, ax=ax, node_size=sizes, node_color=colors, linewidths=0)
-    labels = {n: _label(n, d) for n, d in g.nodes(data=True)}
-    nx.draw_networkx_labels(g, pos, labels, ax=ax, font_size=6, verticalalignment="bottom")
+    for (n, d), size in zip(g.nodes(data=True), sizes, strict=True):
+        ax.annotate(
+            _label(n, d),
+            pos[n],
+            xytext=(0, -(math.sqrt(size) / 2 + 1.5)),  # node_size is an area in points²
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=7,
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+            zorder=5,
+        )
     ax.set_title(
         f"{g.graph['architecture']}: {_processes(g)} components, {g.number_of_edges()} connected pairs",
         color=ARCH_COLORS.get(g.graph["architecture"], "black"),
@@ -121,6 +133,8 @@ def _processes(g: nx.DiGraph) -> int:
 
 def _label(n: str, d: dict[str, object]) -> str:
     count = int(d["count"])  # type: ignore[call-overload]
+    if d["kind"] == "sidecar" and count == 1:
+        return "sidecar"  # on its service's row
     text = n if len(n) <= 26 else n[:25] + "…"
     return f"{text} ×{count}" if count > 1 else text
 
@@ -129,7 +143,7 @@ def draw_topologies(components: pd.DataFrame, links: pd.DataFrame) -> Figure:
     """Both architectures' connection graphs side by side."""
     present = set(components["architecture"]) if len(components) else set()
     archs = [a for a in ARCH_COLORS if a in present]
-    fig = Figure(figsize=(10, 5), dpi=100, layout="constrained")
+    fig = Figure(figsize=(11, 6.5), dpi=100, layout="constrained")
     axes = fig.subplots(1, max(len(archs), 1), squeeze=False)[0]
     for ax, a in zip(axes, archs, strict=False):
         draw(ax, connection_graph(components, links, a))

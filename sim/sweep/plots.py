@@ -53,8 +53,11 @@ def summarize_sweep(frame: pd.DataFrame, params: list[str] | None = None) -> pd.
     return pd.DataFrame(rows)
 
 
-def plot_metric(frame: pd.DataFrame, param: str, metric: str = "p99") -> Figure:
-    """`metric` against `param`: both architectures (mean and band), and their difference."""
+def plot_metric(
+    frame: pd.DataFrame, param: str, metric: str = "p99", xlabel: str | None = None
+) -> Figure:
+    """`metric` against `param`: both architectures (mean and band), and their difference.
+    ``xlabel``: the parameter's name with its unit (default: the parameter's path)."""
     flow, name = resolve_metric(metric)
     sel = frame[(frame["flow"] == flow) & (frame["metric"] == name)]
     if sel.empty:
@@ -67,13 +70,19 @@ def plot_metric(frame: pd.DataFrame, param: str, metric: str = "p99") -> Figure:
         )
     summ = summarize_sweep(sel, [param]).sort_values(param)
     unit = str(sel["unit"].iloc[0])
-    return _draw(summ, param, f"{name} ({unit})")
+    return _draw(summ, param, name, unit, xlabel)
 
 
-def plot_crossover(c: Crossing) -> Figure:
-    """The evaluated points of a crossover search, with the crossing and its interval."""
+def plot_crossover(c: Crossing, xlabel: str | None = None) -> Figure:
+    """The evaluated points of a crossover search, with the crossing and its interval (the
+    metric's unit read from the search's rows, when it kept them)."""
     summ = c.frame().rename(columns={"x": c.param})
-    fig = _draw(summ, c.param, c.metric)
+    unit = ""
+    if not c.rows.empty:
+        flow, name = resolve_metric(c.metric)
+        units = c.rows[(c.rows["flow"] == flow) & (c.rows["metric"] == name)]["unit"]
+        unit = str(units.iloc[0]) if len(units) else ""
+    fig = _draw(summ, c.param, c.metric, unit, xlabel)
     if c.found:
         for ax in fig.axes:
             ax.axvspan(c.low, c.high, color="#cccccc", alpha=0.4, lw=0, label="crossing (95 %)")
@@ -82,7 +91,10 @@ def plot_crossover(c: Crossing) -> Figure:
     return fig
 
 
-def _draw(summ: pd.DataFrame, param: str, ylabel: str) -> Figure:
+def _draw(
+    summ: pd.DataFrame, param: str, name: str, unit: str, xlabel: str | None = None
+) -> Figure:
+    u = f" ({unit})" if unit else ""
     fig = Figure(figsize=(8, 5.5), dpi=100, layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     x = summ[param].to_numpy(dtype=float)
@@ -91,7 +103,7 @@ def _draw(summ: pd.DataFrame, param: str, ylabel: str) -> Figure:
             continue
         top.plot(x, summ[arch], color=color, marker="o", ms=3, label=arch)
         top.fill_between(x, summ[f"{arch}_low"], summ[f"{arch}_high"], color=color, alpha=0.2, lw=0)
-    top.set_ylabel(ylabel)
+    top.set_ylabel(f"{name}{u}")
     top.legend(frameon=False)
     top.grid(alpha=0.3)
     bottom.axhline(0, color="black", lw=0.8)
@@ -99,7 +111,7 @@ def _draw(summ: pd.DataFrame, param: str, ylabel: str) -> Figure:
     bottom.fill_between(
         x, summ["difference_low"], summ["difference_high"], color=DIFF_COLOR, alpha=0.2, lw=0
     )
-    bottom.set_ylabel("messaging − http")
-    bottom.set_xlabel(param)
+    bottom.set_ylabel(f"messaging − http{u}")
+    bottom.set_xlabel(xlabel or param)
     bottom.grid(alpha=0.3)
     return fig
