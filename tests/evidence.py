@@ -74,7 +74,8 @@ def simulate_with_evidence(
     sc = sim.load_scenario(file, sets)
     with logging_jobs() as log:
         raw = run(sc, arch, sc.run.seed, 0, observers(sc))
-    return raw, frames_from_raw(raw, _meta(sc)), log
+        res = frames_from_raw(raw, _meta(sc))  # reading a Cpu releases its ended tails (logged)
+    return raw, res, log
 
 
 # --------------------------------------------------------------------------- checks
