@@ -19,6 +19,10 @@ NET: dict[str, Any] = {
 }
 
 
+# a wake-up 0.1 ms and a message 0.2 ms, nothing else: every read and write costs the same
+FLAT_IO = {"wakeup": 1e-4, "per_message": 2e-4, "cold_wakeup": 0, "cold_latency": 0, "per_byte": 0}
+
+
 def box(broker: dict[str, Any] | None = None, **messaging: Any) -> Sandbox:
     cfg: dict[str, Any] = {
         "broker": {"io": None, **(broker or {})},
@@ -60,17 +64,7 @@ def test_tls_handshake_once_at_connect() -> None:
 def test_request_reply_exact_latency_and_buckets() -> None:
     """Request and reply each cross the server: 4 one-way legs, and each is read and written
     by the server, a wake-up (0.1 ms) plus the message (0.2 ms) each time (sim.core.io)."""
-    b = box(
-        {
-            "io": {
-                "wakeup": 1e-4,
-                "per_message": 2e-4,
-                "cold_wakeup": 0,
-                "cold_latency": 0,
-                "per_byte": 0,
-            }
-        }
-    )
+    b = box({"io": FLAT_IO})
     r, s = b.client("r"), b.client("s")
     b.respond(s, "svc.x", "q")
     b.run(1.0)
@@ -89,17 +83,7 @@ def test_request_reply_exact_latency_and_buckets() -> None:
 
 def test_no_responders_answered_at_once() -> None:
     """Nobody subscribed: 503 after one round trip, the read and the 503's write (no timeout)."""
-    b = box(
-        {
-            "io": {
-                "wakeup": 1e-4,
-                "per_message": 2e-4,
-                "cold_wakeup": 0,
-                "cold_latency": 0,
-                "per_byte": 0,
-            }
-        }
-    )
+    b = box({"io": FLAT_IO})
     r = b.client("r")
     b.run(1.0)
     p = b.request(r, "nobody", timeout=5.0)

@@ -173,11 +173,13 @@ class Router:
     def _nearest(self, eps: tuple[ServiceInstance, ...]) -> tuple[ServiceInstance, ...]:
         """The endpoints of the best-ranked region (locality priority: own region, then by
         round trip)."""
-        here = self.owner.place
-        rtt = self.t.net.rtt
-        best = min(eps, key=lambda e: (e.place.region != here.region, rtt(here, e.place)))
-        region = best.place.region
+        region = min(eps, key=self._rank).place.region
         return tuple(e for e in eps if e.place.region == region)
+
+    def _rank(self, e: ServiceInstance) -> tuple[bool, float]:
+        """Locality priority of an endpoint: its own region first, then by round trip."""
+        here = self.owner.place
+        return (e.place.region != here.region, self.t.net.rtt(here, e.place))
 
     def _choose(
         self, eps: tuple[ServiceInstance, ...], call: Call, cfg: Route, tried: list[Any]
@@ -228,11 +230,9 @@ class Router:
     def _levels(self, eps: tuple[ServiceInstance, ...]) -> list[tuple[ServiceInstance, ...]]:
         """The endpoints grouped by region, best-ranked first (own region, then by round trip
         to its nearest endpoint)."""
-        here = self.owner.place
-        rtt = self.t.net.rtt
         rank: dict[str, tuple[bool, float]] = {}
         for e in eps:
-            key = (e.place.region != here.region, rtt(here, e.place))
+            key = self._rank(e)
             r = e.place.region
             if r not in rank or key < rank[r]:
                 rank[r] = key

@@ -36,6 +36,7 @@ import selectors
 import socket
 import ssl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,20 @@ def pub(subject: bytes, payload: bytes, reply: bytes | None = None) -> bytes:
     return b"PUB " + subject + r + b" " + str(len(payload)).encode() + CRLF + payload + CRLF
 
 
+def _received(conn: NatsConn, stop: Any) -> Iterator[bytes]:
+    """What arrives on ``conn`` until ``stop`` is set (polled every 0.2 s) or the server
+    closes the connection."""
+    conn.sock.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            data = conn.sock.recv(65536)
+        except (TimeoutError, ssl.SSLWantReadError):
+            continue
+        if not data:
+            return
+        yield data
+
+
 def responder(
     port: int,
     subject: str,
@@ -175,14 +190,7 @@ def responder(
     body, ev_body = b"r" * reply_bytes, b"e" * event_bytes
     ev = event.encode() if event else None
     handled = 0
-    conn.sock.settimeout(0.2)
-    while not stop.is_set():
-        try:
-            data = conn.sock.recv(65536)
-        except (TimeoutError, ssl.SSLWantReadError):
-            continue
-        if not data:
-            break
+    for data in _received(conn, stop):
         batch = []
         for _subject, reply, _payload in conn.frames(data):
             if ev is not None:
@@ -202,16 +210,7 @@ def sink(port: int, subject: str, tls: bool, ready: Any, stop: Any, out: Any) ->
     conn.sock.sendall(f"SUB {subject} 1\r\n".encode())
     conn.sync()
     ready.set()
-    got = 0
-    conn.sock.settimeout(0.2)
-    while not stop.is_set():
-        try:
-            data = conn.sock.recv(65536)
-        except (TimeoutError, ssl.SSLWantReadError):
-            continue
-        if not data:
-            break
-        got += len(conn.frames(data))
+    got = sum(len(conn.frames(data)) for data in _received(conn, stop))
     out.put(("sink", got))
     conn.sock.close()
 
