@@ -236,3 +236,28 @@ def test_no_wait_while_any_core_is_busy_or_the_process_slept_briefly() -> None:
     env.run()
     assert done == [("a", pytest.approx(2.011e-3)), ("b", pytest.approx(5.511e-3))]
     assert io.cold_wakeups == 0
+
+
+def test_a_brief_sleep_waits_idle_latency_a_long_one_cold_latency_an_awake_process_none() -> None:
+    cost = COST.model_copy(update={"cold_latency": 50 * US, "idle_latency": 20 * US})
+    env, cpu, io = world(cost=cost)
+    done: list[tuple[str, float]] = []
+    chan = io.channel(tls=False)
+
+    def send(name: str) -> None:
+        chan.send(100, None, lambda: done.append((name, env.now)))
+
+    # each read: 10 µs wake-up + 1 µs message + 1 µs for 100 bytes = 12 µs of work
+    at(env, 0.5e-3, lambda: send("a"))  # asleep 0.5 ms (< 1 ms): a shallow sleep, 20 µs
+    at(env, 0.54e-3, lambda: send("b"))  # asleep 8 µs since "a": still a sleep, 20 µs
+    at(env, 5e-3, lambda: send("c"))  # asleep ≈4.4 ms: a deep sleep, 50 µs (+100 µs CPU after)
+    at(env, 5.1e-3, lambda: send("d"))  # the core is busy with c's cold extra: no wait
+    env.run()
+    assert done == [
+        ("a", pytest.approx(0.532e-3)),
+        ("b", pytest.approx(0.572e-3)),
+        ("c", pytest.approx(5.062e-3)),
+        ("d", pytest.approx(5.174e-3)),
+    ]
+    assert (io.wakeups, io.cold_wakeups) == (4, 1)
+    assert cpu.busy.area() == pytest.approx((4 * 12 + 100) * US)  # the waits use no CPU

@@ -18,8 +18,8 @@ from sim.real.procstat import Window
 
 MACHINE = {"cores": 2.0, "other_cores_mean": 0.1, "other_cores_max": 0.2, "loadavg_max": 0.3,
            "loopback_rtt": 30e-6, "loopback_rtt_after_sleep": 110e-6, "cold_latency": 40e-6,
-           "lateness_median": 0.6e-3}  # fmt: skip
-NET = Loopback(30e-6, 110e-6)
+           "idle_latency": 20e-6, "lateness_median": 0.6e-3}  # fmt: skip
+NET = Loopback(30e-6, 110e-6, 70e-6)  # 40 µs per wake-up from idle, 20 after a brief sleep
 
 
 def row(metric: str, measured: float, predicted: float, judged: bool = True) -> Row:
@@ -71,7 +71,7 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
             r2=0.95, residuals=[0.1, -0.1],
         )
     }  # fmt: skip
-    cal = Calibration([], fits=fits, warm_window={"broker": 1e-3},
+    cal = Calibration([], fits=fits, warm_window={"broker": 1e-3}, net=NET,
                       memory={"broker": 15 << 20, "broker_per_connection": 50_000},
                       versions={"nats-server": "2.15.1"})  # fmt: skip
     window = Window(seconds=2.0, cores=2, machine_busy=0.5, steal=0.0, loadavg=0.2)
@@ -99,12 +99,20 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     sc = scenario(case, 20e-6, NET, 1.0, loaded)
     assert sc["messaging"]["broker"]["io"]["wakeup"] == pytest.approx(20e-6)
     assert sc["messaging"]["broker"]["servers"] == 1
-    # the machine's measured wake-up wait wins over any profile's
+    # the machine's measured wake-up waits win over any profile's
     assert sc["messaging"]["broker"]["io"]["cold_latency"] == pytest.approx(40e-6)
-    # the peers' CPU is their measured demand: their io costs nothing, only the wait to wake
+    assert sc["messaging"]["broker"]["io"]["idle_latency"] == pytest.approx(20e-6)
+    # the peers' CPU is their measured demand: their io costs nothing, only the waits to wake
     peer = sc["messaging"]["client"]["io"]
-    assert peer["cold_latency"] == pytest.approx(40e-6)
-    assert not any(v for k, v in peer.items() if k != "cold_latency")
+    assert (peer["cold_latency"], peer["idle_latency"]) == pytest.approx((40e-6, 20e-6))
+    assert not any(v for k, v in peer.items() if k not in ("cold_latency", "idle_latency"))
+    # the profile carries both waits, each citing the round trips it came from
+    brief = values["messaging.broker.io.idle_latency"]
+    assert (
+        brief["value"] == pytest.approx(20e-6)
+        and "pinned to different cores 70 µs" in brief["source"]
+    )
+    assert values["http.gateway.io.idle_latency"]["value"] == pytest.approx(20e-6)
 
 
 def test_case_scenarios_load_and_io_lands_in_the_right_section() -> None:

@@ -76,3 +76,22 @@ def test_live_process_cpu_grows_and_connections_are_counted() -> None:
                 # both ends of the loopback connection belong to this process
                 assert procstat.connections(pid) == base + 2
             del client
+
+
+def test_cpu_seconds_of_a_live_process_reads_its_cpu_clock_to_the_microsecond() -> None:
+    import subprocess
+    import sys
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.0123: pass\n"
+    spin += "print(time.process_time(), flush=True)\ninput()\n"
+    p = subprocess.Popen(
+        [sys.executable, "-c", spin], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        own = float(p.stdout.readline())  # type: ignore[union-attr]
+        seen = procstat.cpu_seconds(p.pid)
+        # what the process says it used, and a little more (the print); not whole 10 ms ticks
+        assert own <= seen < own + 0.005
+        assert seen != round(seen, 2)
+    finally:
+        p.communicate("\n")

@@ -88,3 +88,17 @@ def test_the_simulator_runs_the_same_topology(nats_binary: Path, tmp_path: Path)
     assert p.requests > 0
     assert p.server["connections_peak"] == m.connections
     assert p.server["cpu_seconds"] > 0
+
+
+def test_loopback_measures_both_waits_and_leaves_this_process_where_it_was() -> None:
+    from sim.real.measure import loopback
+
+    before = os.sched_getaffinity(0)
+    net = loopback(samples=20, repeats=1)
+    assert os.sched_getaffinity(0) == before  # pinned for the apart round trips, then restored
+    assert 0 < net.rtt < 0.05 and 0 < net.cold_rtt < 0.05
+    assert net.cold_latency >= 0 and net.idle_latency >= 0
+    if len(before) >= 2:
+        assert net.apart_rtt is not None and 0 < net.apart_rtt < 0.05
+    else:
+        assert net.apart_rtt is None and net.idle_latency == 0

@@ -94,6 +94,13 @@ class Cpu:
             self._settle()
         return self._free == self.cores and self.env.now - self._idle_since >= warm
 
+    def idle(self) -> float:
+        """Seconds every core has been free (-1 while any core is busy)."""
+        tails = self._tails
+        if tails and tails[0][0] <= self.env.now:
+            self._settle()
+        return self.env.now - self._idle_since if self._free == self.cores else -1.0
+
     def execute(self, work: float, tail: float = 0.0) -> Event:
         """An event that fires once `work` seconds have been served on a core."""
         ev = Event(self.env)

@@ -274,7 +274,7 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
     say(
         f"loopback round trip {net.rtt * 1e6:.0f} µs (every RTT of the simulated cases), "
         f"{net.cold_rtt * 1e6:.0f} µs after {COLD_GAP * 1e3:g} ms asleep: a wake-up from idle "
-        f"waits {net.cold_latency * 1e6:.0f} µs"
+        f"waits {net.cold_latency * 1e6:.0f} µs; {_apart(net)}"
     )
     ms = measure_grid(cases, QUICK_DURATION if quick else DURATION, say)
     cal = Calibration(ms, memory=memory, versions=versions, net=net)
@@ -282,6 +282,15 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
     for component in dict.fromkeys(m.case.component for m in ms):
         cal.fits[component], cal.warm_window[component] = fit_component(ms, component, net, say)
     return cal
+
+
+def _apart(net: Loopback) -> str:
+    if net.apart_rtt is None:
+        return "one core only: the wait after a brief sleep is not measured (idle_latency 0)"
+    return (
+        f"pinned to different cores {net.apart_rtt * 1e6:.0f} µs: a wake-up after a brief "
+        f"sleep waits {net.idle_latency * 1e6:.0f} µs"
+    )
 
 
 def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
@@ -319,8 +328,16 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         f"{cal.net.rtt * 1e6:.0f} µs {WARM_GAP * 1e3:g} ms apart, {cal.net.cold_rtt * 1e6:.0f} µs "
         f"{COLD_GAP * 1e3:g} ms apart: half the difference per wake-up (the machine's, every process)"
     )
+    briefly = (
+        f"measured: sim calibrate, one-byte loopback round trip between two processes pinned "
+        f"to different cores {cal.net.apart_rtt * 1e6 if cal.net.apart_rtt else 0:.0f} µs "
+        f"{WARM_GAP * 1e3:g} ms apart against {cal.net.rtt * 1e6:.0f} µs unpinned: half the "
+        "difference per wake-up (the machine's, every process)"
+    )
     for section in WAKING:
         values[f"{section}.cold_latency"] = {"value": cal.net.cold_latency, "source": waking}
+        if cal.net.apart_rtt is not None:
+            values[f"{section}.idle_latency"] = {"value": cal.net.idle_latency, "source": briefly}
     nats = f"measured: sim calibrate, nats-server {cal.versions['nats-server']}"
     values["messaging.broker.memory"] = {
         "value": cal.memory["broker"],

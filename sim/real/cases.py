@@ -17,8 +17,8 @@ service's demand set to what the real peer process (a Python responder or backen
 measured to spend per request, so the simulator and the real system run the same work (that
 CPU includes the peer's own socket I/O, so the in-service protocol costs, ``messaging.client.io``
 and ``http.stack.io``, cost no CPU: counted once, not twice). What the machine itself adds —
-the round trip and the wait of a wake-up from idle (``cold_latency``, for the server and for
-the peers alike) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
+the round trip and the waits of a wake-up after a long and a brief sleep (``cold_latency``,
+``idle_latency``, for the server and for the peers alike) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
 process, as the RTT is.
 """
 
@@ -122,7 +122,8 @@ def scenario(
     ``profile``: a calibration profile, applied under the scenario's own values (the peers'
     in-service ``io``, set here in full, takes none of it)."""
     rtts = {k: f"{net.rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
-    waking = {"cold_latency": net.cold_latency}  # the server's; its costs from the profile
+    # the server's waits to wake (its costs come from the profile)
+    waking = {"cold_latency": net.cold_latency, "idle_latency": net.idle_latency}
     # the peers: their CPU is the measured demand; what stays is the wait to wake them
     peer_io = {k: 0.0 for k in IO_COSTS} | waking
     op: dict[str, Any] = {

@@ -166,6 +166,7 @@ def run(
         "loopback_rtt": net.rtt,
         "loopback_rtt_after_sleep": net.cold_rtt,
         "cold_latency": net.cold_latency,
+        "idle_latency": net.idle_latency,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
     return rows, machine
@@ -199,7 +200,9 @@ def table_md(
         f"cores); 1-minute load average up to {machine['loadavg_max']:.2f}. Loopback round "
         f"trip {machine['loopback_rtt'] * 1e6:.0f} µs, {machine['loopback_rtt_after_sleep'] * 1e6:.0f}"
         f" µs after {COLD_GAP * 1e3:g} ms asleep: each wake-up from idle waits "
-        f"{machine['cold_latency'] * 1e6:.0f} µs (both given to the simulator as this machine's). "
+        f"{machine['cold_latency'] * 1e6:.0f} µs; between processes on different cores each "
+        f"wake-up after a brief sleep waits {machine.get('idle_latency', 0.0) * 1e6:.0f} µs "
+        "(all given to the simulator as this machine's). "
         "Latency is timed from each request's send: the load processes sent a median "
         f"{machine['lateness_median'] * 1e3:.2f} ms after the scheduled arrivals (their "
         "timers' resolution), which is not the servers' time.",

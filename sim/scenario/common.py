@@ -96,6 +96,21 @@ class IoCost(Strict):
         "machine's idle states; warm_window is the process's CPU threshold)",
         ge=0,
     )
+    idle_latency: Duration = cited(
+        0.0,
+        "assumption: a core idle for less than cold_latency_after is in a shallow idle state "
+        "and wakes in ≤ 2 µs on bare metal (Linux intel_idle, Skylake-SP: POLL 0, C1 2 µs exit "
+        "latency), negligible against a loopback hop. Not so on a VM without guest halt "
+        "polling: measured on a 2-vCPU KVM guest (cpuidle haltpoll, guest_halt_poll_ns 0), a "
+        "round trip between two processes pinned to different vCPUs took 57–80 µs at every "
+        "spacing from 20 µs to 1 ms, against 24 µs when the scheduler kept them on one vCPU: "
+        "17–27 µs per wake-up onto a halted vCPU; sim calibrate and sim validate --real "
+        "measure it on your machine",
+        description="seconds a wake-up waits before its first read when every core of the "
+        "process is idle, for less than cold_latency_after (a core in a shallow idle state; on "
+        "a VM the host waking a halted vCPU): on the message's path, no CPU",
+        ge=0,
+    )
     warm_window: Duration = cited(
         1e-3,
         _GO_SOURCE.format(what="a process idle ≥ 1 ms pays the cold wake-up"),
