@@ -187,3 +187,15 @@ def test_validate_checks_haproxy_with_its_own_profile_and_envoy_with_the_default
     assert gw_cfg.pools_per_worker is False  # haproxy shares idle connections between threads
     assert gw_cfg.memory == data.values["http.gateway.memory"].value
     assert gw_cfg.io is not None and gw_cfg.io.cold_latency == pytest.approx(NET.cold_latency)
+
+
+def test_the_table_says_how_far_the_machine_itself_moved_during_the_run() -> None:
+    rows = [row("p50 latency", 1e-3, 1e-3)]
+    calm = MACHINE | {"repeat_cpu": 1.05, "repeat_p50": 0.9, "loopback_rtt_end": 32e-6,
+                      "cold_latency_end": 40e-6}  # fmt: skip
+    text = table_md(rows, calm, None)
+    assert "reqreply@200 measured again at the end gave CPU per request ×1.05 and p50 ×0.90" in text
+    assert "loopback round trip 30 → 32 µs: within the targets." in text
+    moved = table_md(rows, calm | {"repeat_cpu": 1.6, "repeat_p50": 1.3}, None)
+    assert "moved by more than the target for CPU per request and p50 latency:" in moved
+    assert "Repeatability" not in table_md(rows, MACHINE, None)  # one case: nothing repeated

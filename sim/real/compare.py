@@ -148,9 +148,11 @@ def run(
     )
     rows: list[Row] = []
     others, loads, lateness = [], [], []
+    first: Measurement | None = None
     for i, case in enumerate(cases, 1):
         with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
             m = measure(case, duration, Path(d))
+        first = first or m
         got = rows_for(m, net, profiles[case.component], cores, duration)
         lateness.append(m.lateness)
         rows += got
@@ -169,7 +171,53 @@ def run(
         "idle_latency": net.idle_latency,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
+    if first is not None and len(cases) > 1:
+        machine |= repeat(first, duration, say)
     return rows, machine
+
+
+def repeat(first: Measurement, duration: float, say: Any) -> dict[str, float]:
+    """Measure the first case and the loopback again, at the end: how far the machine itself
+    moved during the run (a VM's cost per system call and wake-up can change by half within
+    minutes while nothing else runs on it, as measured on this project's VM)."""
+    with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
+        again = measure(first.case, duration, Path(d))
+    net = loopback()
+    moved = {
+        "repeat_cpu": again.cpu_per_request / first.cpu_per_request,
+        "repeat_p50": again.p50 / first.p50,
+        "loopback_rtt_end": net.rtt,
+        "cold_latency_end": net.cold_latency,
+    }
+    say(
+        f"{first.case.name} again at the end: CPU per request ×{moved['repeat_cpu']:.2f}, p50 "
+        f"×{moved['repeat_p50']:.2f}; loopback round trip {net.rtt * 1e6:.0f} µs"
+    )
+    return moved
+
+
+def drift_line(machine: dict[str, float], first: str) -> str:
+    """The run's repeatability, in words ("" when the first case was not measured again)."""
+    if "repeat_cpu" not in machine:
+        return ""
+    cpu, p50 = machine["repeat_cpu"], machine["repeat_p50"]
+    moved = [
+        metric
+        for metric, r in (("CPU per request", cpu), ("p50 latency", p50))
+        if abs(r - 1) > TARGETS[metric]
+    ]
+    verdict = (
+        f"the machine itself moved by more than the target for {' and '.join(moved)}: those "
+        "verdicts judge the machine as much as the model"
+        if moved
+        else "within the targets"
+    )
+    return (
+        f" Repeatability: {first} measured again at the end gave CPU per request ×{cpu:.2f} "
+        f"and p50 ×{p50:.2f} of its first measurement, and the loopback round trip "
+        f"{machine['loopback_rtt'] * 1e6:.0f} → {machine['loopback_rtt_end'] * 1e6:.0f} µs: "
+        f"{verdict}."
+    )
 
 
 def _fmt(metric: str, value: float) -> str:
@@ -205,7 +253,8 @@ def table_md(
         "(all given to the simulator as this machine's). "
         "Latency is timed from each request's send: the load processes sent a median "
         f"{machine['lateness_median'] * 1e3:.2f} ms after the scheduled arrivals (their "
-        "timers' resolution), which is not the servers' time.",
+        "timers' resolution), which is not the servers' time."
+        + drift_line(machine, rows[0].case if rows else ""),
         "",
         f"Judged {len(judged)} of {len(rows)} rows; passed {sum(r.passed for r in judged)}. "
         "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact.",
