@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sim.messaging.recovery import restart
 from sim.messaging.sandbox import Sandbox
 
 OW = 0.001  # one way, client ↔ server
@@ -188,3 +189,39 @@ def test_memory_books_baseline_connections_subscriptions() -> None:
     assert s.memory.gauge.value == pytest.approx(
         cfg.memory + 5 * per_conn + (5 + 3) * cfg.memory_per_subscription
     )
+
+
+def test_memory_follows_the_messages_read_per_second_and_goes_with_the_process() -> None:
+    """``memory_per_message_rate``: the level is the rate over the last second, updated each
+    second; it falls back once the traffic stops, and a dead server holds nothing."""
+    per_rate = 1000.0
+    b = box({"memory_per_message_rate": per_rate})
+    c = b.client("c")
+    b.run(1.0)
+    s = b.servers[0]
+    base = s.memory.gauge.value
+    for k in range(300):  # 300 publishes read between 1.0 and 1.6 s (one of them each 2 ms)
+        if k:
+            b.run(1.0 + 0.002 * k)
+        b.publish(c, "x")
+    b.run(2.5)  # the window 1–2 s read 300 messages
+    assert s.memory.gauge.value == pytest.approx(base + per_rate * 300)
+    s.kill()
+    b.run(2.7)
+    assert s.memory.gauge.value == 0.0
+    restart(b.fabric, s)  # before the old life's next update (3 s), which must not touch it
+    b.run(3.5)
+    assert s.memory.gauge.value == s.cfg.memory
+
+
+def test_no_memory_follows_the_rate_when_its_figure_is_zero() -> None:
+    b = box({"memory_per_message_rate": 0})
+    c = b.client("c")
+    b.run(1.0)
+    base = b.servers[0].memory.gauge.value
+    for k in range(100):
+        if k:
+            b.run(1.0 + 0.002 * k)
+        b.publish(c, "x")
+    b.run(2.5)
+    assert b.servers[0].memory.gauge.value == base

@@ -94,6 +94,10 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     )
     assert "messaging.broker.io.per_message" not in values  # not measured: default stays
     assert values["messaging.broker.memory"]["value"] == 15 << 20
+    # 400 requests in 2 s, 2 messages read each (request, reply): 1 MiB more at 400 msg/s
+    per_rate = values["messaging.broker.memory_per_message_rate"]
+    assert per_rate["value"] == pytest.approx((1 << 20) / 400)
+    assert "(1.0 to 1.0 MiB) against messages read per second" in per_rate["source"]
     assert "reqreply, 100-800 rps, fit R^2 0.95" in values["messaging.broker.io.wakeup"]["source"]
     case = Case("reqreply", 100)
     sc = scenario(case, 20e-6, NET, 1.0, loaded)

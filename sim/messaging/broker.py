@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from sim.messaging.cluster import Fabric
 
 
+RATE_WINDOW = 1.0  # s: the message rate the throughput memory follows (memory_per_message_rate)
+
+
 class BrokerServer(Component):
     """One nats-server of a cluster."""
 
@@ -97,6 +100,27 @@ class BrokerServer(Component):
         self.handshake_cpu = (
             tls.server_cpu + (tls.mutual_cpu if tls.mutual else 0.0) if tls.version != "none" else 0
         )
+        self.lives = 0  # starts of the process (restarts: sim.messaging.recovery)
+        self.started()
+
+    def started(self) -> None:
+        """The process (re)started: its memory starts following its message rate."""
+        self.lives += 1
+        if self.cfg.memory_per_message_rate > 0:
+            self.env.process(self._memory_with_rate(self.cfg.memory_per_message_rate))
+
+    def _memory_with_rate(self, per_rate: float) -> Any:
+        """The memory that grows with throughput: ``per_rate`` bytes per message read per
+        second, over the last :data:`RATE_WINDOW` (a real server's level settles within a
+        few seconds of a change of rate). Ends with the process's life."""
+        life, held, seen = self.lives, 0.0, self.handled
+        while True:
+            yield self.env.timeout(RATE_WINDOW)
+            if not self.alive or self.lives != life:  # its memory went with the process
+                return
+            level = per_rate * (self.handled - seen) / RATE_WINDOW
+            self.memory.add(level - held)
+            held, seen = level, self.handled
 
     def gauges(self) -> list[Gauge]:
         return [*super().gauges(), self.subscriptions, *self.book.gauges()]

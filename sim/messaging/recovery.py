@@ -114,6 +114,7 @@ def restart(fabric: Fabric, s: BrokerServer) -> None:
     s.refs = {}
     s.memory.gauge.set(s.cfg.memory)
     s.subscriptions.set(0.0)
+    s.started()
     fabric.log.append((fabric.env.now, "restarted", s.name, ""))
     for peer in fabric.clusters[s.cluster]:
         if peer is not s:

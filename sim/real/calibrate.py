@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from sim.io import atomic_text
@@ -284,6 +285,17 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
     return cal
 
 
+def memory_per_rate(ms: Sequence[Measurement]) -> tuple[float, tuple[float, float]]:
+    """Bytes of RSS per message read per second (``memory_per_message_rate``): each case's
+    RSS half-way above its RSS before the load, against the messages the server read per
+    second, least squares through the origin (0 when it does not grow); and the span of
+    those rises in MiB."""
+    x = np.array([m.requests / m.seconds * m.case.messages_in_per_request for m in ms])
+    y = np.array([float(m.server_rss - m.server_rss_idle) for m in ms])
+    slope = float(x @ y / (x @ x)) if float(x @ x) > 0 else 0.0
+    return max(0.0, slope), (float(y.min()) / 2**20, float(y.max()) / 2**20)
+
+
 def _apart(net: Loopback) -> str:
     if net.apart_rtt is None:
         return "one core only: the wait after a brief sleep is not measured (idle_latency 0)"
@@ -343,6 +355,15 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         "value": cal.memory["broker"],
         "source": f"{nats}, RSS idle, no clients",
     }
+    broker = [m for m in ms if m.case.component == "broker"]
+    if broker:
+        per_rate, span_mib = memory_per_rate(broker)
+        values["messaging.broker.memory_per_message_rate"] = {
+            "value": per_rate,
+            "source": f"{nats}, RSS half-way through each case above its RSS before the load "
+            f"({span_mib[0]:.1f} to {span_mib[1]:.1f} MiB) against messages read per second, "
+            "least squares through 0",
+        }
     values["messaging.broker.memory_per_connection"] = {
         "value": cal.memory["broker_per_connection"],
         "source": f"{nats}, RSS growth with {IDLE_CONNECTIONS} idle connections",

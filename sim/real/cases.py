@@ -75,6 +75,11 @@ class Case:
         return 4 + (1 + self.subscribers if self.kind == "fanout" else 0)
 
     @property
+    def messages_in_per_request(self) -> int:
+        """Messages the server reads per request: the request and the reply (and the event)."""
+        return 2 + (1 if self.kind == "fanout" else 0)
+
+    @property
     def expected_connections(self) -> int:
         """Established connections the server holds during the run."""
         if self.kind == "proxy":
