@@ -3,7 +3,7 @@ as configured (10, 100 and 1,000 clients).
 
 Memory over the measured window: baseline + per connection (server + TLS) + per
 subscription (each client's inbox; the instance's inbox, responder and per-instance
-subjects) + pending bytes (≈ 0 at 10 Gbit/s). CPU: every request and every reply is read
+subjects) + per message read per second + pending bytes (≈ 0 at 10 Gbit/s). CPU: every request and every reply is read
 once and written once, each its own wake-up at these rates (sim.core.io):
 ``4 × (wakeup + per_message)`` per request; the TLS handshakes and the first pings fall in the
 warm-up. Every CPU second is booked to an account.
@@ -55,6 +55,8 @@ def test_memory_grows_with_connections_and_subscriptions(clients: int) -> None:
     subs = clients + 3
     per_conn = m.broker.memory_per_connection + m.tls.memory_per_connection
     expected = m.broker.memory + conns * per_conn + subs * m.broker.memory_per_subscription
+    # and with throughput: each of 100 requests/s is read twice (request, reply) every second
+    expected += m.broker.memory_per_message_rate * 2 * 100.0
     assert got["conns"] == conns
     assert got["memory"] == pytest.approx(expected, rel=1e-6)
 
