@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from functools import partial
+from heapq import heappush
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,7 @@ class ClientConn:
         self.buffered = 0.0
         self.pending = 0.0
         self.link_free = 0.0
+        self.writing_on: BrokerServer | None = None  # whose books hold its writes in flight
         self.absorbed = 0.0
         self.stuck = False
         self.tries: dict[str, int] = {}
@@ -269,6 +271,8 @@ class ClientConn:
 
     def attach_to(self, server: BrokerServer) -> None:
         """The server holds this connection open (called by BrokerServer.register)."""
+        if self.writing_on is not None:  # writes completed by now count for the old epoch
+            self.writing_on.settle_writes()
         self.registered = server
         self.epoch += 1
         self.pending = self.absorbed = 0.0
@@ -394,6 +398,7 @@ class ClientConn:
             return
         n = msg.nbytes
         b = server.cfg
+        server.settle_writes()  # what is pending now (writes completed by now are not)
         if self.replies is not None and msg.reply is not None:
             self.replies.delivered(msg.reply, self.env.now)  # it may answer this one
         stalled = self.silent and self.absorbed + n > b.socket_buffer
@@ -438,7 +443,11 @@ class ClientConn:
             # the two timers would be consecutive entries at one instant: one does both
             call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
             return
-        call_at(env, written, partial(self._written, server, n, epoch))
+        if written > 0.0:  # released when the server's books are next used (settle_writes)
+            heappush(server.writes, (now + written, next(server.write_order), self, n, epoch))
+            self.writing_on = server
+        else:  # done at once: a timer keeps its place among this instant's events
+            call_at(env, written, partial(self._written, server, n, epoch))
         call_at(env, arrive, partial(self._read, msg, interest))
 
     def _written(self, server: BrokerServer, n: float, epoch: int, _e: Any) -> None:
@@ -479,6 +488,7 @@ class ClientConn:
 
     def release_pending(self, server: BrokerServer) -> None:
         """The server dropped this connection: its pending bytes are freed."""
+        server.settle_writes()  # the writes completed by now left at their own instants
         if self.pending:
             server.hold(self.account, -self.pending)
         self.pending = 0.0
