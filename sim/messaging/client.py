@@ -377,7 +377,10 @@ class ClientConn:
 
     def _send(self, server: BrokerServer, msg: Msg, d: float) -> None:
         self.sent_until = max(self.sent_until, self.env.now + d)
-        call_at(self.env, d, partial(self._to_server, server, msg))
+        if d > 0.0:
+            call_at(self.env, d, partial(self._to_server, server, msg))
+        else:  # no time on the wire: the server has it now (a zero-delay hop, called directly)
+            self._to_server(server, msg, None)
 
     def _to_server(self, server: BrokerServer, msg: Msg, _e: Any) -> None:
         if not server.alive or self.registered is not server:
@@ -441,7 +444,10 @@ class ClientConn:
         msg.tr.network += arrive
         if arrive == written:  # no propagation delay: written and read at the same instant
             # the two timers would be consecutive entries at one instant: one does both
-            call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
+            if written > 0.0:
+                call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
+            else:  # no time at all (free links): a zero-delay hop, called directly
+                self._written_read(server, n, epoch, msg, interest, None)
             return
         if written > 0.0:  # released when the server's books are next used (settle_writes)
             heappush(server.writes, (now + written, next(server.write_order), self, n, epoch))
