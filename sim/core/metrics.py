@@ -99,7 +99,7 @@ def _nothing() -> None:
 class Settled(Gauge):
     """A gauge some of whose decreases come due by themselves, with no timer: bytes a server
     holds until their write completes (:mod:`sim.messaging.client`). Its owner keeps the
-    due decreases and applies them with :meth:`release_at`, each at its own instant;
+    due decreases and applies them with :meth:`add_at`, each at its own instant;
     ``settle()`` (the owner's) does that for those due by now, and runs before anything
     reads or changes the gauge. So every reader sees what a timer per decrease would have
     left, by the same arithmetic, without the timers (issue 17: one event less per write).
@@ -121,7 +121,7 @@ class Settled(Gauge):
     def value(self, v: float) -> None:
         self._v = v
 
-    def release_at(self, t: float, delta: float) -> None:
+    def add_at(self, t: float, delta: float) -> None:
         """:meth:`Gauge.add` of ``delta`` as it was due at time ``t`` (not before the last
         change, not after now), without settling (the owner calls it while settling)."""
         value = self._v
@@ -150,7 +150,16 @@ class Settled(Gauge):
 
     def add(self, delta: float) -> None:
         self.settle()
-        self.release_at(self.env.now, delta)
+        now = self.env.now  # add_at(now, delta), inlined: this runs on every message written
+        value = self._v
+        self._area += value * (now - self._t)
+        self._t = now
+        value += delta
+        self._v = value
+        if value > self.peak:
+            self.peak = value
+        if value > self.peak_window:
+            self.peak_window = value
 
     def area(self) -> float:
         self.settle()

@@ -244,9 +244,9 @@ class BrokerServer(Component):
                 continue  # the connection was dropped meanwhile: its bytes went with it
             conn.pending += -n
             if self.alive:
-                self.held.release_at(t, -n)
+                self.held.add_at(t, -n)
                 lg = self.ledgers.get(conn.account) or self.ledger(conn.account)
-                (lg.memory or lg.gauge()).release_at(t, -n)
+                (lg.memory or lg.gauge()).add_at(t, -n)
 
     def ledger(self, account: str) -> Ledger:
         """The account's counters on this server (created on first use)."""

@@ -488,9 +488,11 @@ class ClientConn:
     def _pend(self, server: BrokerServer, n: float) -> None:
         self.pending += n
         if server.alive:  # server.hold, inlined: this runs twice per message written
-            server.memory.gauge.add(n)
+            server.settle_writes()  # the writes completed by now first, then this change
+            now = self.env.now
+            server.held.add_at(now, n)
             lg = server.ledgers.get(self.account) or server.ledger(self.account)
-            (lg.memory or lg.gauge()).add(n)
+            (lg.memory or lg.gauge()).add_at(now, n)
 
     def release_pending(self, server: BrokerServer) -> None:
         """The server dropped this connection: its pending bytes are freed."""
