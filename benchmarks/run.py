@@ -452,6 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--million", action="store_true", help="also measure 1M requests directly")
     ap.add_argument("--repeats", type=int, help="side-by-side repeats (default 3; quick 1)")
     ap.add_argument("--out", default=str(HERE / "results.md"))
+    ap.add_argument(
+        "--speed",
+        action="store_true",
+        help="only the speed ratios and events per request (a, b, c, f): no memory or growth runs",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -472,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     mm1_text, mm1 = bench_mm1(25.0 if quick else 125.0, repeats, counts)
     show(mm1_text)
     show(bench_floor(flag, mm1, repeats, counts))
+    if args.speed:
+        print(f"\n--speed: took {time.perf_counter() - t0:.0f} s; {args.out} not written")
+        return 0
     durations = [5.0, 10.0, 20.0, 40.0] if quick else [25.0, 50.0, 100.0, 200.0]
     dur_text, mem = bench_duration(durations)
     show(bench_memory(mem, durations, args.million))

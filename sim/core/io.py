@@ -185,10 +185,12 @@ class _Batch:
 
     __slots__ = ("chan", "cold", "items", "nbytes", "woke", "work")
 
-    def __init__(self, chan: Channel):
+    def __init__(self, chan: Channel, first: tuple[Trace | None, float, Done, Any], nbytes: float):
+        """A batch opened by its first message (``first``, ``nbytes`` bytes): one list and
+        one sum made at once, not appended to an empty batch (this runs per wake-up)."""
         self.chan = chan
-        self.items: list[tuple[Trace | None, float, Done, Any]] = []
-        self.nbytes = 0.0
+        self.items: list[tuple[Trace | None, float, Done, Any]] = [first]
+        self.nbytes = 0.0 + nbytes  # the sum an empty batch's += would give
         self.work = 0.0
         self.cold = 0.0
         self.woke = -1.0  # when the process had woken up for it (cold_latency), else -1
@@ -210,7 +212,7 @@ class _Batch:
             chan.submit(nxt)
         work = self.work
         io = chan.io
-        now = io.cpu.env.now
+        now = chan.env.now
         share = io.on_share
         each = (work + self.cold) / len(self.items)  # the cold extra is theirs too
         woke = self.woke
@@ -227,10 +229,12 @@ class _Batch:
 class Channel:
     """One direction (read or write) of one connection at one component."""
 
-    __slots__ = ("io", "open", "running", "tls")
+    __slots__ = ("cpu", "env", "io", "open", "running", "tls")
 
     def __init__(self, io: Io, tls: bool):
         self.io = io
+        self.cpu = io.cpu  # kept here, not looked up through io per message
+        self.env = io.cpu.env
         self.tls = tls
         self.open: _Batch | None = None  # taking messages until it gets a core
         self.running = False  # a batch of this channel is on a core
@@ -239,29 +243,26 @@ class Channel:
         """Read or write one message; ``done()`` once its wake-up's work is over. ``tag``:
         whom the message's share of that work is booked to (``Io.on_share``)."""
         b = self.open
-        if b is None:
-            b = self.open = _Batch(self)
-            b.items.append((tr, self.io.cpu.env.now, done, tag))
+        if b is not None:  # joins the batch still waiting for a core
+            b.items.append((tr, self.env.now, done, tag))
             b.nbytes += nbytes
-            if not self.running:  # else it asks for a core when the running batch is done
-                io = self.io
-                if (io.cold_latency > 0.0 or io.idle_latency > 0.0) and (wait := io.waking()) > 0:
-                    self.running = True  # waking up: what arrives meanwhile joins this batch
-                    call_at(io.cpu.env, wait, lambda _e: self._woken(b))
-                else:
-                    self.submit(b)
             return
-        b.items.append((tr, self.io.cpu.env.now, done, tag))
-        b.nbytes += nbytes
+        b = self.open = _Batch(self, (tr, self.env.now, done, tag), nbytes)
+        if not self.running:  # else it asks for a core when the running batch is done
+            io = self.io
+            if (io.cold_latency > 0.0 or io.idle_latency > 0.0) and (wait := io.waking()) > 0:
+                self.running = True  # waking up: what arrives meanwhile joins this batch
+                call_at(self.env, wait, lambda _e: self._woken(b))
+            else:
+                self.submit(b)
 
     def _woken(self, b: _Batch) -> None:
         self.running = False
-        b.woke = self.io.cpu.env.now
+        b.woke = self.env.now
         self.submit(b)
 
     def submit(self, b: _Batch) -> None:
-        ev: Event = self.io.cpu.execute_batch(b.seal)
-        assert ev.callbacks is not None
+        ev: Event = self.cpu.execute_batch(b.seal)
         ev.callbacks.append(b.done)
 
 

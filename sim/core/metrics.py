@@ -90,3 +90,81 @@ class Gauge:
         if span <= 0:
             return self.value
         return self.window_area() / span
+
+
+def _nothing() -> None:
+    return None
+
+
+class Settled(Gauge):
+    """A gauge some of whose decreases come due by themselves, with no timer: bytes a server
+    holds until their write completes (:mod:`sim.messaging.client`). Its owner keeps the
+    due decreases and applies them with :meth:`add_at`, each at its own instant;
+    ``settle()`` (the owner's) does that for those due by now, and runs before anything
+    reads or changes the gauge. So every reader sees what a timer per decrease would have
+    left, by the same arithmetic, without the timers (issue 17: one event less per write).
+    """
+
+    __slots__ = ("_v", "settle")
+
+    def __init__(self, env: Any, value: float = 0.0, settle: Any = None):
+        self.settle = settle if settle is not None else _nothing
+        self._v = value
+        super().__init__(env, value)
+
+    @property
+    def value(self) -> float:
+        self.settle()
+        return self._v
+
+    @value.setter
+    def value(self, v: float) -> None:
+        self._v = v
+
+    def add_at(self, t: float, delta: float) -> None:
+        """:meth:`Gauge.add` of ``delta`` as it was due at time ``t`` (not before the last
+        change, not after now), without settling (the owner calls it while settling)."""
+        value = self._v
+        self._area += value * (t - self._t)
+        self._t = t
+        value += delta
+        self._v = value
+        if value > self.peak:
+            self.peak = value
+        if value > self.peak_window:
+            self.peak_window = value
+
+    def set(self, value: float) -> None:
+        self.settle()
+        self.set_at(self.env.now, value)
+
+    def set_at(self, t: float, value: float) -> None:
+        self.settle()
+        self._area += self._v * (t - self._t)
+        self._t = t
+        self._v = value
+        if value > self.peak:
+            self.peak = value
+        if value > self.peak_window:
+            self.peak_window = value
+
+    def add(self, delta: float) -> None:
+        self.settle()
+        now = self.env.now  # add_at(now, delta), inlined: this runs on every message written
+        value = self._v
+        self._area += value * (now - self._t)
+        self._t = now
+        value += delta
+        self._v = value
+        if value > self.peak:
+            self.peak = value
+        if value > self.peak_window:
+            self.peak_window = value
+
+    def area(self) -> float:
+        self.settle()
+        return self._area + self._v * (self.env.now - self._t)
+
+    def mean(self) -> float:
+        self.settle()
+        return super().mean()

@@ -29,13 +29,15 @@ when written (``Io.on_share``).
 from __future__ import annotations
 
 from functools import partial
+from heapq import heappop
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
 from sim.core.connections import close_accounting, tls_active
 from sim.core.distributions import Uniforms
 from sim.core.io import Channel, Io, pass_through
-from sim.core.metrics import Gauge
+from sim.core.metrics import Gauge, Settled
 from sim.core.network import Place
 from sim.messaging.accounts import AccountSpace, Delivery
 from sim.messaging.failure import CLOSED
@@ -79,7 +81,14 @@ class BrokerServer(Component):
         self.mirrors: dict[tuple[str, str, str, str | None], tuple[Subscription, RemoteInterest]]
         self.mirrors = {}
         self.refs: dict[tuple[str, str, str | None], int] = {}
-        self.book = Book(fabric.env)
+        # bytes being written to clients, released when their write completes: a heap of
+        # (when, order, connection, bytes, its epoch), applied when the books are next used
+        # (settle_writes) instead of by a timer per write
+        self.writes: list[tuple[float, int, ClientConn, float, int]] = []
+        self.write_order = count()
+        self.held = Settled(fabric.env, b.memory, self.settle_writes)  # the memory gauge
+        self.memory.gauge = self.held
+        self.book = Book(fabric.env, self.settle_writes)
         # the per-message counters, resolved in the book on first use and kept
         self.ledgers: dict[str, Ledger] = {}
         self._msgs_in: Tally | None = None
@@ -242,6 +251,26 @@ class BrokerServer(Component):
             self.memory.add(nbytes)
         lg = self.ledgers.get(account) or self.ledger(account)
         (lg.memory or lg.gauge()).add(nbytes)
+
+    def settle_writes(self) -> None:
+        """Apply the completed writes due by now (see :meth:`ClientConn.take`)."""
+        w = self.writes
+        if w and w[0][0] <= self.env.now:
+            self._written(w)
+
+    def _written(self, w: list[tuple[float, int, ClientConn, float, int]]) -> None:
+        """Each write due by now leaves the pending bytes, at its own instant and in the
+        order its timer would have fired (time, then when it was scheduled)."""
+        now = self.env.now
+        while w and w[0][0] <= now:
+            t, _, conn, n, epoch = heappop(w)
+            if conn.epoch != epoch:
+                continue  # the connection was dropped meanwhile: its bytes went with it
+            conn.pending += -n
+            if self.alive:
+                self.held.add_at(t, -n)
+                lg = self.ledgers.get(conn.account) or self.ledger(conn.account)
+                (lg.memory or lg.gauge()).add_at(t, -n)
 
     def ledger(self, account: str) -> Ledger:
         """The account's counters on this server (created on first use)."""

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from functools import partial
+from heapq import heappush
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,7 @@ class ClientConn:
         self.buffered = 0.0
         self.pending = 0.0
         self.link_free = 0.0
+        self.writing_on: BrokerServer | None = None  # whose books hold its writes in flight
         self.absorbed = 0.0
         self.stuck = False
         self.tries: dict[str, int] = {}
@@ -269,6 +271,8 @@ class ClientConn:
 
     def attach_to(self, server: BrokerServer) -> None:
         """The server holds this connection open (called by BrokerServer.register)."""
+        if self.writing_on is not None:  # writes completed by now count for the old epoch
+            self.writing_on.settle_writes()
         self.registered = server
         self.epoch += 1
         self.pending = self.absorbed = 0.0
@@ -373,7 +377,10 @@ class ClientConn:
 
     def _send(self, server: BrokerServer, msg: Msg, d: float) -> None:
         self.sent_until = max(self.sent_until, self.env.now + d)
-        call_at(self.env, d, partial(self._to_server, server, msg))
+        if d > 0.0:
+            call_at(self.env, d, partial(self._to_server, server, msg))
+        else:  # no time on the wire: the server has it now (a zero-delay hop, called directly)
+            self._to_server(server, msg, None)
 
     def _to_server(self, server: BrokerServer, msg: Msg, _e: Any) -> None:
         if not server.alive or self.registered is not server:
@@ -394,6 +401,7 @@ class ClientConn:
             return
         n = msg.nbytes
         b = server.cfg
+        server.settle_writes()  # what is pending now (writes completed by now are not)
         if self.replies is not None and msg.reply is not None:
             self.replies.delivered(msg.reply, self.env.now)  # it may answer this one
         stalled = self.silent and self.absorbed + n > b.socket_buffer
@@ -436,9 +444,16 @@ class ClientConn:
         msg.tr.network += arrive
         if arrive == written:  # no propagation delay: written and read at the same instant
             # the two timers would be consecutive entries at one instant: one does both
-            call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
+            if written > 0.0:
+                call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
+            else:  # no time at all (free links): a zero-delay hop, called directly
+                self._written_read(server, n, epoch, msg, interest, None)
             return
-        call_at(env, written, partial(self._written, server, n, epoch))
+        if written > 0.0:  # released when the server's books are next used (settle_writes)
+            heappush(server.writes, (now + written, next(server.write_order), self, n, epoch))
+            self.writing_on = server
+        else:  # done at once: a timer keeps its place among this instant's events
+            call_at(env, written, partial(self._written, server, n, epoch))
         call_at(env, arrive, partial(self._read, msg, interest))
 
     def _written(self, server: BrokerServer, n: float, epoch: int, _e: Any) -> None:
@@ -473,12 +488,15 @@ class ClientConn:
     def _pend(self, server: BrokerServer, n: float) -> None:
         self.pending += n
         if server.alive:  # server.hold, inlined: this runs twice per message written
-            server.memory.gauge.add(n)
+            server.settle_writes()  # the writes completed by now first, then this change
+            now = self.env.now
+            server.held.add_at(now, n)
             lg = server.ledgers.get(self.account) or server.ledger(self.account)
-            (lg.memory or lg.gauge()).add(n)
+            (lg.memory or lg.gauge()).add_at(now, n)
 
     def release_pending(self, server: BrokerServer) -> None:
         """The server dropped this connection: its pending bytes are freed."""
+        server.settle_writes()  # the writes completed by now left at their own instants
         if self.pending:
             server.hold(self.account, -self.pending)
         self.pending = 0.0

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sim.core.metrics import Gauge
+from sim.core.metrics import Gauge, Settled
 
 if TYPE_CHECKING:
     from sim.messaging.broker import BrokerServer
@@ -49,12 +49,13 @@ class Tally(Gauge):
 class Book:
     """Counters and gauges of one server, by (scope, name, metric)."""
 
-    __slots__ = ("env", "levels", "tallies")
+    __slots__ = ("env", "levels", "settle", "tallies")
 
-    def __init__(self, env: Any):
+    def __init__(self, env: Any, settle: Any = None):
         self.env = env
+        self.settle = settle  # its server's pending writes that came due (Settled gauges)
         self.tallies: dict[Key, Tally] = {}
-        self.levels: dict[Key, Gauge] = {}
+        self.levels: dict[Key, Settled] = {}
 
     def count(self, scope: str, name: str, metric: str, x: float = 1.0) -> None:
         """Add x to a window counter."""
@@ -73,12 +74,13 @@ class Book:
             t = self.tallies[key] = Tally(self.env)
         return t
 
-    def gauge(self, scope: str, name: str, metric: str) -> Gauge:
-        """A time-weighted level (e.g. an account's memory on this server)."""
+    def gauge(self, scope: str, name: str, metric: str) -> Settled:
+        """A time-weighted level (e.g. an account's memory on this server), which settles
+        its server's completed writes before it is read or changed."""
         key = (scope, name, metric)
         g = self.levels.get(key)
         if g is None:
-            g = self.levels[key] = Gauge(self.env)
+            g = self.levels[key] = Settled(self.env, settle=self.settle)
         return g
 
     def gauges(self) -> list[Gauge]:
@@ -114,7 +116,7 @@ class Ledger:
         self.messages_out: Tally | None = None
         self.bytes_out: Tally | None = None
         self.cpu_seconds: Tally | None = None
-        self.memory: Gauge | None = None
+        self.memory: Settled | None = None
 
     def tally(self, metric: str) -> Tally:
         """Resolve (and keep) the counter ``metric`` of this account."""
@@ -122,7 +124,7 @@ class Ledger:
         setattr(self, metric, t)
         return t
 
-    def gauge(self) -> Gauge:
+    def gauge(self) -> Settled:
         g = self.memory = self.book.gauge("account", self.name, "memory_bytes")
         return g
 
