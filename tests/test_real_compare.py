@@ -203,3 +203,28 @@ def test_the_table_says_how_far_the_machine_itself_moved_during_the_run() -> Non
     moved = table_md(rows, calm | {"repeat_cpu": 1.6, "repeat_p50": 1.3}, None)
     assert "moved by more than the target for CPU per request and p50 latency:" in moved
     assert "Repeatability" not in table_md(rows, MACHINE, None)  # one case: nothing repeated
+
+
+def test_the_repeat_at_the_end_compares_the_first_case_with_itself(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sim.real.compare as compare
+    from sim.real.servers import ServerError
+
+    window = Window(seconds=2.0, cores=2, machine_busy=0.5, steal=0.0, loadavg=0.2)
+
+    def taken(cpu: float, p50: float) -> Measurement:
+        return Measurement(Case("reqreply", 100), 2.0, 200, 200, np.full(200, p50), cpu,
+                           16 << 20, 15 << 20, 4, 0, window, 0.1, 0.02)  # fmt: skip
+
+    first, said = taken(0.04, 1e-3), []
+    monkeypatch.setattr(compare, "measure", lambda case, duration, d: taken(0.06, 1.1e-3))
+    monkeypatch.setattr(compare, "loopback", lambda: Loopback(35e-6, 120e-6, 70e-6))
+    moved = compare.repeat(first, 2.0, said.append)
+    assert moved["repeat_cpu"] == pytest.approx(1.5) and moved["repeat_p50"] == pytest.approx(1.1)
+    assert moved["loopback_rtt_end"] == pytest.approx(35e-6)
+
+    def fails(case, duration, d):  # type: ignore[no-untyped-def]
+        raise ServerError("nats-server did not start")
+
+    monkeypatch.setattr(compare, "measure", fails)
+    assert compare.repeat(first, 2.0, said.append) == {}  # the run's verdicts stand
+    assert "could not be measured again at the end: nats-server did not start" in said[-1]
