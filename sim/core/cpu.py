@@ -88,11 +88,8 @@ class Cpu:
         return self._idle_since
 
     def asleep(self, warm: float) -> bool:
-        """Has every core been free for at least ``warm`` seconds (a cold wake-up)?"""
-        tails = self._tails
-        if tails and tails[0][0] <= self.env.now:
-            self._settle()
-        return self._free == self.cores and self.env.now - self._idle_since >= warm
+        """Has every core been free for at least ``warm`` (≥ 0) seconds (a cold wake-up)?"""
+        return self.idle() >= warm
 
     def idle(self) -> float:
         """Seconds every core has been free (-1 while any core is busy)."""

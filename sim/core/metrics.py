@@ -135,18 +135,11 @@ class Settled(Gauge):
             self.peak_window = value
 
     def set(self, value: float) -> None:
-        self.settle()
         self.set_at(self.env.now, value)
 
     def set_at(self, t: float, value: float) -> None:
-        self.settle()
-        self._area += self._v * (t - self._t)
-        self._t = t
-        self._v = value
-        if value > self.peak:
-            self.peak = value
-        if value > self.peak_window:
-            self.peak_window = value
+        self.settle()  # then Gauge's arithmetic, through the value property
+        Gauge.set_at(self, t, value)
 
     def add(self, delta: float) -> None:
         self.settle()
