@@ -193,7 +193,6 @@ def repeat(first: Measurement, duration: float, say: Any) -> dict[str, float]:
         "repeat_cpu": again.cpu_per_request / first.cpu_per_request,
         "repeat_p50": again.p50 / first.p50,
         "loopback_rtt_end": net.rtt,
-        "cold_latency_end": net.cold_latency,
     }
     say(
         f"{first.case.name} again at the end: CPU per request ×{moved['repeat_cpu']:.2f}, p50 "
