@@ -227,3 +227,29 @@ def test_the_repeat_at_the_end_compares_the_first_case_with_itself(monkeypatch) 
     monkeypatch.setattr(compare, "measure", fails)
     assert compare.repeat(first, 2.0, said.append) == {}  # the run's verdicts stand
     assert "could not be measured again at the end: nats-server did not start" in said[-1]
+
+
+def test_a_proxy_case_is_measured_again_for_its_pool_and_the_header_says_if_it_repeated(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import sim.real.compare as compare
+
+    window = Window(seconds=2.0, cores=2, machine_busy=0.5, steal=0.0, loadavg=0.2)
+
+    def taken(conns: int) -> Measurement:
+        return Measurement(Case("proxy", 800, responders=1), 2.0, 200, 200, np.full(200, 2e-4),
+                           0.02, 15 << 20, 14 << 20, conns, 0, window, 0.1, 0.02)  # fmt: skip
+
+    said: list[str] = []
+    monkeypatch.setattr(compare, "measure", lambda case, duration, d: taken(15))
+    again = compare.repeat_pool(taken(13), 2.0, said.append)
+    assert again == {"pool_connections": 13.0, "pool_again": 15.0}
+    assert said[-1] == "proxy@800 again at the end: 13 → 15 connections"
+    rows = [row("connections", 4, 4), Row("proxy@800", "gateway", "connections", 13, 12, 0.1, True)]
+    text = table_md(rows, MACHINE | again, None)
+    assert (
+        "proxy@800 measured again held 13 → 15 connections at most, the real count itself " in text
+    )
+    same = table_md(rows, MACHINE | {"pool_connections": 13.0, "pool_again": 13.0}, None)
+    assert "held 13 → 13 connections at most, the same count." in same
+    assert "record peak" not in table_md(rows, MACHINE, None)  # no proxy case repeated

@@ -7,7 +7,9 @@ processes together at one instant and reads, over exactly their run:
 
 * the server's CPU (``/proc/PID/stat`` utime + stime, all threads) and the machine's,
   so the CPU of everything else on the machine is known (:mod:`sim.real.procstat`);
-* the server's RSS and established connections half-way through;
+* the server's RSS half-way through, and the most connections it held at once (sampled every
+  :data:`CONN_EVERY` seconds: a pool keeps its record peak, so the count grows during a run and
+  the simulator's ``connections_peak`` is the figure it compares with);
 * each request's latency (sent → reply) from the load processes, and how late the load
   processes sent (their timers' lateness: :mod:`sim.real.load`).
 
@@ -34,6 +36,7 @@ from sim.real.load import Result, http_backend, http_requester, nats_requester, 
 from sim.real.servers import NatsServer, Proxy, ServerError, find_proxy, nats_server_binary
 
 READY_TIMEOUT = 30.0
+CONN_EVERY = 0.25  # s between samples of the server's connections (reading /proc/PID/fd)
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Measurement:
     server_cpu: float  # CPU seconds of the server under test over the window
     server_rss: int  # bytes, half-way
     server_rss_idle: int  # bytes, before the load started
-    connections: int  # established connections of the server half-way
+    connections: int  # most established connections of the server at once during the run
     deliveries: int  # fan-out copies the subscribers received
     machine: procstat.Window
     load_cpu: float  # CPU seconds of the load generators and peers
@@ -144,13 +147,16 @@ def _run_load(
         s0 = _cpu_of(serving)
         m0, c0, l0, t0 = procstat.machine(), _cpu_of(server_pids()), _cpu_of(pids), time.monotonic()
         go.set()
-        half = t0 + duration / 2
-        rss, conns = 0, 0
+        half, end = t0 + duration / 2, t0 + duration
+        rss, conns, sample = 0, 0, t0
         results: list[tuple[str, Any]] = []
         while sum(1 for k, _ in results if k == "requester") < len(loaders):
-            if not rss and time.monotonic() >= half:
+            now = time.monotonic()
+            if not rss and now >= half:
                 rss = sum(procstat.rss_bytes(p) for p in server_pids())
-                conns = sum(procstat.connections(p) for p in server_pids())
+            if sample <= now < end:  # the loaders close theirs once their arrivals end
+                conns = max(conns, sum(procstat.connections(p) for p in server_pids()))
+                sample = now + CONN_EVERY
             while not out.empty():
                 results.append(out.get())
             if not any(p.is_alive() for p in loaders) and out.empty():
@@ -161,7 +167,6 @@ def _run_load(
         s1 = _cpu_of(serving)
         if not rss:  # a very short run: sample now
             rss = sum(procstat.rss_bytes(p) for p in server_pids())
-            conns = sum(procstat.connections(p) for p in server_pids())
         stop.set()
         for p in peers:
             p.join(timeout=5)
