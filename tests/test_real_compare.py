@@ -253,3 +253,13 @@ def test_a_proxy_case_is_measured_again_for_its_pool_and_the_header_says_if_it_r
     same = table_md(rows, MACHINE | {"pool_connections": 13.0, "pool_again": 13.0}, None)
     assert "held 13 → 13 connections at most, the same count." in same
     assert "record peak" not in table_md(rows, MACHINE, None)  # no proxy case repeated
+
+
+def test_the_p99_is_shown_beside_the_judged_metrics_with_no_target() -> None:
+    tail = Row("reqreply@200", "broker", "p99 latency", 2e-3, 0.5e-3, 0.1, False)
+    assert tail.verdict == "shown, no target" and tail.passed  # a 4× miss fails nothing
+    text = table_md([row("p50 latency", 1e-3, 1e-3), tail], MACHINE, None)
+    assert "Judged 1 of 1 rows; passed 1." in text
+    assert (
+        "| reqreply@200 | broker | p99 latency | 2 ms | 0.5 ms | 0.25 | shown, no target |" in text
+    )

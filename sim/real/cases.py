@@ -197,6 +197,7 @@ class Prediction:
 
     requests: int  # completed requests in the measured window
     p50: float  # seconds
+    p99: float  # seconds
     server: dict[str, float]  # the server component's row (summed over its replicas)
 
 
@@ -213,5 +214,6 @@ def predict(sc: dict[str, Any], case: Case) -> Prediction:
     return Prediction(
         requests=len(ok),
         p50=float(ok["latency"].median()) if len(ok) else float("nan"),
+        p99=float(ok["latency"].quantile(0.99)) if len(ok) else float("nan"),
         server={str(k): float(v) for k, v in numeric.items()},
     )

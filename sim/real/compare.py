@@ -55,8 +55,14 @@ if TYPE_CHECKING:
 
 BUSY_FRACTION = 0.25  # other work above this share of the cores: not judged
 TARGETS = {"p50 latency": 0.20, "CPU per request": 0.30, "RSS": 0.20, "connections": 0.0}
+# shown beside the judged metrics, with no target: the real tail is the machine's as much as the
+# servers' (a process that shares 2 cores with the case's others waits for one now and then),
+# and the simulator has no such stalls
+SHOWN = ("p99 latency",)
 UNITS = {"p50 latency": "ms", "CPU per request": "µs", "RSS": "MiB", "connections": ""}
+UNITS["p99 latency"] = "ms"
 SCALE = {"p50 latency": 1e3, "CPU per request": 1e6, "RSS": 1 / 2**20, "connections": 1.0}
+SCALE["p99 latency"] = 1e3
 DURATION, QUICK_DURATION = 6.0, 2.5
 
 
@@ -80,7 +86,9 @@ class Row:
 
     @property
     def passed(self) -> bool:
-        """Within the metric's target (exact for connection counts)."""
+        """Within the metric's target (exact for connection counts; none for a shown one)."""
+        if self.metric in SHOWN:
+            return True
         if self.metric == "connections":
             return self.predicted == self.measured
         return abs(self.ratio - 1.0) <= TARGETS[self.metric]
@@ -88,6 +96,8 @@ class Row:
     @property
     def verdict(self) -> str:
         """pass / FAIL / not judged (why)."""
+        if self.metric in SHOWN:
+            return "shown, no target"
         if not self.judged:
             return f"not judged: other load {self.other_cores:.2f} cores"
         return "pass" if self.passed else "FAIL"
@@ -96,7 +106,7 @@ class Row:
 def rows_for(
     m: Measurement, net: Loopback, profile: Path | None, cores: int, duration: float
 ) -> list[Row]:
-    """Simulate ``m``'s case and compare its four metrics."""
+    """Simulate ``m``'s case and compare its four metrics (and show its p99, unjudged)."""
     case = m.case
     sc = scenario(case, m.service_demand, net, duration, load_profile(profile) if profile else None)
     p = predict(sc, case)
@@ -110,7 +120,9 @@ def rows_for(
         ("connections", float(m.connections), srv["connections_peak"]),
     ]
     own = m.own_cores
-    return [Row(case.name, case.component, k, a, b, other, judged, own) for k, a, b in pairs]
+    rows = [Row(case.name, case.component, k, a, b, other, judged, own) for k, a, b in pairs]
+    rows.append(Row(case.name, case.component, "p99 latency", m.p99, p.p99, other, False, own))
+    return rows
 
 
 def load_profile(path: Path) -> Profile:
@@ -290,6 +302,7 @@ def table_md(
 ) -> str:
     """The Markdown table with a header on the machine's load."""
     judged = [r for r in rows if r.judged]
+    targeted = [r for r in rows if r.metric not in SHOWN]
     lines = [
         "# sim validate --real",
         "",
@@ -309,8 +322,10 @@ def table_md(
         + drift_line(machine, rows[0].case if rows else "")
         + pool_line(machine, next((r.case for r in rows if r.server == "gateway"), "")),
         "",
-        f"Judged {len(judged)} of {len(rows)} rows; passed {sum(r.passed for r in judged)}. "
-        "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact.",
+        f"Judged {len(judged)} of {len(targeted)} rows; passed {sum(r.passed for r in judged)}. "
+        "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact. "
+        "The p99 is shown with no target: the real tail includes the waits of processes that "
+        "share this machine's cores with the case's others, which the simulator does not have.",
         "",
         "| case | server | metric | measured | predicted | predicted / measured | verdict "
         "| cores used by the case |",

@@ -75,6 +75,11 @@ class Measurement:
         return float(np.median(self.latencies)) if len(self.latencies) else float("nan")
 
     @property
+    def p99(self) -> float:
+        """99th percentile latency (s)."""
+        return float(np.quantile(self.latencies, 0.99)) if len(self.latencies) else float("nan")
+
+    @property
     def own_cores(self) -> float:
         """Cores the server, the peers and the load processes kept busy, on average: they
         share this machine's cores, which the simulated case does not (each process has its
