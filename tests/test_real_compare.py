@@ -263,3 +263,13 @@ def test_the_p99_is_shown_beside_the_judged_metrics_with_no_target() -> None:
     assert (
         "| reqreply@200 | broker | p99 latency | 2 ms | 0.5 ms | 0.25 | shown, no target |" in text
     )
+
+
+def test_each_case_s_progress_line_counts_its_judged_rows() -> None:
+    from sim.real.compare import verdicts
+
+    rows = [row("p50 latency", 1e-3, 1e-3), row("connections", 13, 12)]
+    tail = Row("reqreply@200", "broker", "p99 latency", 2e-3, 0.5e-3, 0.1, False)
+    assert verdicts([*rows, tail]) == "1 of 2 pass"  # a failed row is not hidden by a passed one
+    busy = [row("p50 latency", 1e-3, 1e-3, judged=False)]
+    assert verdicts(busy) == "not judged: other load 0.10 cores"

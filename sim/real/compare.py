@@ -180,7 +180,7 @@ def run(
         others.append(m.other_cores)
         loads.append(m.machine.loadavg)
         worst = ", ".join(f"{r.metric} {r.ratio:.2f}×" for r in got)
-        say(f"[{i}/{len(cases)}] {case.name}: {worst} ({got[0].verdict})")
+        say(f"[{i}/{len(cases)}] {case.name}: {worst} ({verdicts(got)})")
     machine = {
         "cores": float(cores),
         "other_cores_mean": float(np.mean(others)) if others else 0.0,
@@ -197,6 +197,14 @@ def run(
         if pooled is not None:
             machine |= repeat_pool(pooled, duration, say)
     return rows, machine
+
+
+def verdicts(rows: Sequence[Row]) -> str:
+    """One case's rows in a few words: "3 of 4 pass", or why they were not judged."""
+    judged = [r for r in rows if r.metric not in SHOWN]
+    if judged and not judged[0].judged:
+        return judged[0].verdict
+    return f"{sum(r.passed for r in judged)} of {len(judged)} pass"
 
 
 def repeat(first: Measurement, duration: float, say: Any) -> dict[str, float]:
