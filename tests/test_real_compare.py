@@ -273,3 +273,22 @@ def test_each_case_s_progress_line_counts_its_judged_rows() -> None:
     assert verdicts([*rows, tail]) == "1 of 2 pass"  # a failed row is not hidden by a passed one
     busy = [row("p50 latency", 1e-3, 1e-3, judged=False)]
     assert verdicts(busy) == "not judged: other load 0.10 cores"
+
+
+def test_what_the_machine_moved_is_not_judged_as_on_a_busy_machine() -> None:
+    from sim.real.compare import unjudged
+
+    pool = Row("proxy@800", "gateway", "connections", 13, 12, 0.1, True)
+    rows = [row("p50 latency", 1e-3, 0.7e-3), row("CPU per request", 1e-4, 0.6e-4), pool]
+    calm = MACHINE | {"repeat_cpu": 1.05, "repeat_p50": 0.9, "loopback_rtt_end": 32e-6}
+    assert unjudged(rows, calm) == rows  # a machine that repeated itself: every row judged
+    cpu_moved = unjudged(rows, calm | {"repeat_cpu": 1.64})
+    assert [r.judged for r in cpu_moved] == [True, False, True]
+    assert cpu_moved[1].verdict == "not judged: the machine moved ×1.64 (first case again)"
+    assert cpu_moved[0].verdict == "FAIL"  # the p50 repeated within its target: still judged
+    again = unjudged(rows, calm | {"pool_connections": 13.0, "pool_again": 15.0})
+    assert again[2].verdict == "not judged: the real pool moved (13 → 15 connections again)"
+    assert again[:2] == rows[:2]
+    text = table_md(cpu_moved, calm | {"repeat_cpu": 1.64}, None)
+    assert "Judged 2 of 3 rows; passed 0." in text
+    assert "moved by more than the target for CPU per request: those rows are not judged" in text
