@@ -111,7 +111,10 @@ def test_leafnode_adds_a_hop_and_the_leaves_hold_the_edge(runs: dict[str, sim.Ru
     # every request answered, one more server on the way: about a same-zone round trip
     # (client → leaf and leaf → hub instead of client → server) plus the leaf's reads and writes
     r = {k: requests_of(x) for k, x in (("p", plain), ("l", leaf))}
-    assert (r["l"]["status"] == "ok").all() and len(r["l"]) == len(r["p"])
+    assert (r["l"]["status"] == "ok").all()
+    # the same arrivals in both (a request in flight when the run ends is in neither's rows)
+    cut = min(x["start"].max() for x in r.values()) - 0.05
+    assert (r["l"]["start"] <= cut).sum() == (r["p"]["start"] <= cut).sum() > 500
     rtt = sim.load_scenario(MINIMAL).placement.network.same_zone_rtt
     dp50 = r["l"]["latency"].median() - r["p"]["latency"].median()
     assert rtt * 0.6 < dp50 < rtt + 0.5e-3

@@ -39,9 +39,12 @@ class Tls(Strict):
 # and writes a calibration profile (sim/calibration/). Every default's source is listed in
 # scenarios/SOURCES.md (generated from these models).
 _GO_SOURCE = (
-    "measured: nats-server 2.15.1, request/reply to a 2-member queue group, 130–220 µs CPU per "
-    "request at 800–100 req/s (4 messages through the server); flagship pattern 290 µs per "
-    "order at 200 orders/s, 198 µs at 1,000: fitted as {what}"
+    "measured: sim calibrate (sim/calibration/measured.yaml) on a 2-vCPU VM, nats-server "
+    "2.15.1: request/reply to a 2-member queue group and 1:3 fan-out, 128 B and 16 KiB bodies, "
+    "plain and TLS, 100–2,000 req/s (30 cases, 99–420 µs CPU per request), non-negative least "
+    "squares, R² 0.93: {what}. sim validate --real with these figures kept 18 of 18 broker CPU "
+    "rows within ±30 % (2026-12-07, reports/validation-real/measured-profile/), where an "
+    "earlier hand fit (3 µs per wake-up, 200 µs cold) kept 5–16 of 18 in six runs"
 )
 
 
@@ -62,16 +65,16 @@ class IoCost(Strict):
     slept, per message, per byte, and on TLS links per record and per byte."""
 
     wakeup: Duration = cited(
-        3e-6,
-        _GO_SOURCE.format(what="≈3 µs per read or write batch"),
+        10e-6,
+        _GO_SOURCE.format(what="≈10 µs per read or write batch (10.2 fitted)"),
         description="CPU seconds per wake-up: one read or write system call batch",
         ge=0,
     )
     cold_wakeup: Duration = cited(
-        200e-6,
+        190e-6,
         _GO_SOURCE.format(
-            what="≈200 µs extra when the process had slept ≥ warm_window (cost per request "
-            "falls from 220 to 130 µs between 100 and 800 req/s as fewer wake-ups find it asleep)"
+            what="≈190 µs extra when the process had slept ≥ warm_window (194 fitted; the cost "
+            "per request falls with the rate as fewer wake-ups find the server asleep)"
         ),
         description="extra CPU seconds for a wake-up after every core of the process was idle "
         "for warm_window (threads woken from epoll/futex sleep, cold caches, the runtime "
@@ -113,7 +116,9 @@ class IoCost(Strict):
     )
     warm_window: Duration = cited(
         1e-3,
-        _GO_SOURCE.format(what="a process idle ≥ 1 ms pays the cold wake-up"),
+        _GO_SOURCE.format(
+            what="a process idle ≥ 1 ms pays the cold wake-up (the best of 50 µs, 0.2, 1 and 5 ms)"
+        ),
         description="idle time after which the next wake-up is cold",
         ge=0,
     )
@@ -126,21 +131,25 @@ class IoCost(Strict):
         ge=0,
     )
     per_byte: Duration = cited(
-        0.1e-9,
-        "assumption: copying through kernel socket buffers ≈10 GB/s (one memcpy each way)",
+        1.0e-9,
+        _GO_SOURCE.format(
+            what="≈1 ns per byte read or written (1.03 fitted, from the 16 KiB cases)"
+        ),
         description="CPU seconds per byte read or written",
         ge=0,
     )
     tls_per_record: Duration = cited(
-        7e-6,
-        "measured: nats-server 2.15.1 flagship pattern 290 → 370–390 µs per order with TLS at "
-        "200 orders/s, ≈12 messages read or written per order ⇒ ≈7 µs per TLS record",
+        9.5e-6,
+        _GO_SOURCE.format(what="≈9.5 µs per TLS record (9.46 fitted, from the TLS cases)"),
         description="extra CPU seconds per message on a TLS link (record framing, AEAD setup)",
         ge=0,
     )
     tls_per_byte: Duration = cited(
-        0.85e-9,
-        "measured: OpenSSL 3.0.19 `speed -evp aes-128-gcm`, 1 KiB records, 1.17 GB/s on one core",
+        1.4e-9,
+        _GO_SOURCE.format(
+            what="≈1.4 ns per TLS byte (1.43 fitted, from the 16 KiB TLS cases; AES-128-GCM "
+            "alone is 0.85 ns: OpenSSL 3.0.19 `speed -evp aes-128-gcm`, 1 KiB records)"
+        ),
         description="extra CPU seconds per byte on a TLS link (AES-128-GCM)",
         ge=0,
     )
@@ -153,12 +162,23 @@ _HAPROXY_SOURCE = (
 
 # An event-driven C/C++ proxy's I/O (haproxy measured; Envoy and ztunnel assumed alike)
 PROXY_IO = IoCost(
-    wakeup=2e-6, cold_wakeup=98e-6, warm_window=1e-3, per_message=2.5e-6, per_byte=0.1e-9
+    wakeup=2e-6,
+    cold_wakeup=98e-6,
+    warm_window=1e-3,
+    per_message=2.5e-6,
+    per_byte=0.1e-9,
+    tls_per_record=7e-6,
+    tls_per_byte=0.85e-9,
 )
 PROXY_IO_SOURCE = _HAPROXY_SOURCE.format(
     what="≈4.5 µs per read or write (2 µs wake-up + 2.5 µs per message) and ≈98 µs extra for a "
     "wake-up after ≥ 1 ms asleep (the fit gives 84 µs at 400 req/s, as measured); Envoy and "
-    "ztunnel are assumed to pay the same for I/O, their L7 work is cpu_per_request"
+    "ztunnel are assumed to pay the same for I/O, their L7 work is cpu_per_request. Per byte: "
+    "assumption, copying through kernel socket buffers ≈10 GB/s. TLS, not measured on a proxy: "
+    "7 µs per record (assumption: the first estimate from nats-server, 290 → 370–390 µs per "
+    "order with TLS at 200 orders/s, kept for a C/C++ proxy, whose I/O costs less than Go's) "
+    "and 0.85 ns per byte (OpenSSL 3.0.19 `speed -evp aes-128-gcm`, 1 KiB records, 1.17 GB/s "
+    "on one core)"
 )
 
 
