@@ -292,3 +292,17 @@ def test_what_the_machine_moved_is_not_judged_as_on_a_busy_machine() -> None:
     text = table_md(cpu_moved, calm | {"repeat_cpu": 1.64}, None)
     assert "Judged 2 of 3 rows; passed 0." in text
     assert "moved by more than the target for CPU per request: those rows are not judged" in text
+
+
+def test_the_hops_carry_only_the_load_process_s_own_cpu_of_the_loopback_round_trip() -> None:
+    # a 60 µs round trip of which the sending end spent 40 µs of CPU: the four one-way hops of
+    # a request carry those 40 µs, 20 µs per round trip; the servers' and peers' CPU is charged
+    # by the simulator itself
+    net = Loopback(60e-6, 160e-6, 100e-6, sender_cpu=40e-6)
+    assert net.hop_rtt == pytest.approx(20e-6)
+    sc = scenario(Case("reqreply", 200), 50e-6, net, 2.0)
+    assert sc["placement"]["network"]["same_zone_rtt"] == f"{20e-6}s"
+    assert Loopback(60e-6, 160e-6).hop_rtt == 60e-6  # not measured: the whole round trip
+    assert Loopback(10e-6, 160e-6, sender_cpu=40e-6).hop_rtt == 10e-6  # never more than it
+    # the waits of a wake-up are differences of round trips: unchanged
+    assert net.cold_latency == pytest.approx(50e-6) and net.idle_latency == pytest.approx(20e-6)

@@ -98,6 +98,9 @@ def test_loopback_measures_both_waits_and_leaves_this_process_where_it_was() -> 
     assert os.sched_getaffinity(0) == before  # pinned for the apart round trips, then restored
     assert 0 < net.rtt < 0.05 and 0 < net.cold_rtt < 0.05
     assert net.cold_latency >= 0 and net.idle_latency >= 0
+    # the sending end's CPU is part of its round trip (one thread: never more than the wall time)
+    assert net.sender_cpu is not None and 0 < net.sender_cpu <= net.rtt * 1.05
+    assert 0 < net.hop_rtt <= net.rtt
     if len(before) >= 2:
         assert net.apart_rtt is not None and 0 < net.apart_rtt < 0.05
     else:

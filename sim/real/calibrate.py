@@ -273,7 +273,8 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
         memory = idle_memory(Path(d), say)
     net = loopback()
     say(
-        f"loopback round trip {net.rtt * 1e6:.0f} µs (every RTT of the simulated cases), "
+        f"loopback round trip {net.rtt * 1e6:.0f} µs ({net.hop_rtt * 1e6:.0f} µs left to the "
+        "hops of the simulated cases once the servers' and peers' CPU is charged), "
         f"{net.cold_rtt * 1e6:.0f} µs after {COLD_GAP * 1e3:g} ms asleep: a wake-up from idle "
         f"waits {net.cold_latency * 1e6:.0f} µs; {_apart(net)}"
     )

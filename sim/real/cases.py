@@ -11,7 +11,8 @@ Three shapes (issue 13), each at several rates (requests per second):
   one keep-alive HTTP backend.
 
 :func:`scenario` writes the same topology as a scenario dict for the normal loader
-(:func:`sim.api.scenario_from_dict`): one host, every RTT the loopback RTT, no gateway or
+(:func:`sim.api.scenario_from_dict`): one host, every RTT what a loopback round trip
+leaves to the hops once the servers' and peers' CPU is charged (``Loopback.hop_rtt``), no gateway or
 sidecar unless the case has a proxy, the requesters as the workload's clients, and each
 service's demand set to what the real peer process (a Python responder or backend) was
 measured to spend per request, so the simulator and the real system run the same work (that
@@ -126,7 +127,7 @@ def scenario(
 
     ``profile``: a calibration profile, applied under the scenario's own values (the peers'
     in-service ``io``, set here in full, takes none of it)."""
-    rtts = {k: f"{net.rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
+    rtts = {k: f"{net.hop_rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
     # the server's waits to wake (its costs come from the profile)
     waking = {"cold_latency": net.cold_latency, "idle_latency": net.idle_latency}
     # the peers: their CPU is the measured demand; what stays is the wait to wake them

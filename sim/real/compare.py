@@ -4,7 +4,8 @@ For each case of the grid (:mod:`sim.real.cases`: request/reply to a queue group
 fan-out, a chain through an L7 proxy; 100 to 2,000 requests/s) it measures the real system
 (:func:`sim.real.measure.measure`), then simulates the same topology with the calibration
 profile (``calibration:`` in the scenario), the real responders' measured CPU per request as
-the service demand, and the loopback round trip measured here as every RTT. Four metrics per
+the service demand, and what the loopback round trip measured here leaves to the hops
+(:attr:`~sim.real.measure.Loopback.hop_rtt`) as every RTT. Four metrics per
 case, each with the target of issue 13:
 
 ============================  ===========================  ========
@@ -195,6 +196,8 @@ def run(
         "loopback_rtt_after_sleep": net.cold_rtt,
         "cold_latency": net.cold_latency,
         "idle_latency": net.idle_latency,
+        "sender_cpu": net.sender_cpu or 0.0,
+        "hop_rtt": net.hop_rtt,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
     if first is not None and len(cases) > 1:
@@ -351,8 +354,12 @@ def table_md(
         f"trip {machine['loopback_rtt'] * 1e6:.0f} µs, {machine['loopback_rtt_after_sleep'] * 1e6:.0f}"
         f" µs after {COLD_GAP * 1e3:g} ms asleep: each wake-up from idle waits "
         f"{machine['cold_latency'] * 1e6:.0f} µs; between processes on different cores each "
-        f"wake-up after a brief sleep waits {machine.get('idle_latency', 0.0) * 1e6:.0f} µs "
-        "(all given to the simulator as this machine's). "
+        f"wake-up after a brief sleep waits {machine.get('idle_latency', 0.0) * 1e6:.0f} µs; "
+        f"the sending end's own CPU is {machine.get('sender_cpu', 0.0) * 1e6:.0f} µs of the round "
+        "trip, which leaves every hop a round trip of "
+        f"{machine.get('hop_rtt', machine['loopback_rtt']) * 1e6:.0f} µs once the simulator "
+        "charges the servers' and peers' CPU itself (all given to the simulator as this "
+        "machine's). "
         "Latency is timed from each request's send: the load processes sent a median "
         f"{machine['lateness_median'] * 1e3:.2f} ms after the scheduled arrivals (their "
         "timers' resolution), which is not the servers' time."
