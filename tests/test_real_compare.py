@@ -306,3 +306,17 @@ def test_the_hops_carry_only_the_load_process_s_own_cpu_of_the_loopback_round_tr
     assert Loopback(10e-6, 160e-6, sender_cpu=40e-6).hop_rtt == 10e-6  # never more than it
     # the waits of a wake-up are differences of round trips: unchanged
     assert net.cold_latency == pytest.approx(50e-6) and net.idle_latency == pytest.approx(20e-6)
+
+
+def test_the_server_waits_its_own_time_to_wake_and_the_peers_the_loopback_s() -> None:
+    sc = scenario(Case("reqreply", 200), 50e-6, NET, 2.0, server_cold=120e-6)
+    assert sc["messaging"]["broker"]["io"]["cold_latency"] == 120e-6
+    assert sc["messaging"]["client"]["io"]["cold_latency"] == pytest.approx(NET.cold_latency)
+    assert sc["messaging"]["broker"]["io"]["idle_latency"] == pytest.approx(NET.idle_latency)
+    gw = scenario(Case("proxy", 200, responders=1), 50e-6, NET, 2.0, server_cold=100e-6)
+    assert gw["http"]["gateway"]["io"]["cold_latency"] == 100e-6
+    assert gw["http"]["stack"]["io"]["cold_latency"] == pytest.approx(NET.cold_latency)
+    plain = scenario(Case("reqreply", 200), 50e-6, NET, 2.0)  # not measured: the loopback's
+    assert plain["messaging"]["broker"]["io"]["cold_latency"] == pytest.approx(NET.cold_latency)
+    text = table_md([row("p50 latency", 1e-3, 1e-3)], MACHINE | {"own_cold_broker": 120e-6}, None)
+    assert "(a Python process; measured on each server itself: the broker's 120 µs)" in text

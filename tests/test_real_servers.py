@@ -105,3 +105,20 @@ def test_loopback_measures_both_waits_and_leaves_this_process_where_it_was() -> 
         assert net.apart_rtt is not None and 0 < net.apart_rtt < 0.05
     else:
         assert net.apart_rtt is None and net.idle_latency == 0
+
+
+@pytest.mark.parametrize("component", ["broker", "gateway"])
+def test_each_server_s_own_wait_to_wake_is_measured_on_itself(
+    component: str, tmp_path: Path
+) -> None:
+    from sim.real.measure import own_cold_latency
+
+    if component == "gateway" and find_proxy() is None:
+        pytest.skip("no L7 proxy on PATH (make test installs haproxy from Debian)")
+    net = Loopback(30e-6, 120e-6)  # a Python process waits 45 µs
+    wait = own_cold_latency(component, net, tmp_path, samples=20)
+    found = find_proxy()
+    if component == "gateway" and found is not None and found[0] == "envoy":
+        assert wait is None  # no listener of its own configured
+        return
+    assert wait is not None and 0 <= wait < 0.05

@@ -44,7 +44,15 @@ from sim.io import atomic_text
 from sim.real import procstat
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
 from sim.real.fit import COUNTERS, PER_REQUEST, TERMS, Fit, fit
-from sim.real.measure import COLD_GAP, WARM_GAP, Loopback, Measurement, loopback, measure
+from sim.real.measure import (
+    COLD_GAP,
+    WARM_GAP,
+    Loopback,
+    Measurement,
+    loopback,
+    measure,
+    own_waits,
+)
 from sim.real.servers import (
     NatsServer,
     Proxy,
@@ -99,6 +107,7 @@ class Calibration:
     versions: dict[str, str] = field(default_factory=dict)
     busiest_other: float = 0.0  # most cores other work used during any case
     net: Loopback = NOMINAL  # measured loopback: round trip, wake-up from idle
+    own: dict[str, float | None] = field(default_factory=dict)  # each server's own cold wait
 
     def io_values(self, component: str) -> dict[str, float]:
         """Fitted cost-model values of one component, with its warm window."""
@@ -278,8 +287,13 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
         f"{net.cold_rtt * 1e6:.0f} µs after {COLD_GAP * 1e3:g} ms asleep: a wake-up from idle "
         f"waits {net.cold_latency * 1e6:.0f} µs; {_apart(net)}"
     )
+    own = own_waits({c.component for c in cases}, net)
+    say(
+        "own wait to wake from idle: "
+        + (", ".join(f"{k} {v * 1e6:.0f} µs" for k, v in own.items() if v is not None) or "none")
+    )
     ms = measure_grid(cases, QUICK_DURATION if quick else DURATION, say)
-    cal = Calibration(ms, memory=memory, versions=versions, net=net)
+    cal = Calibration(ms, memory=memory, versions=versions, net=net, own=own)
     cal.busiest_other = max(m.other_cores for m in ms)
     for component in dict.fromkeys(m.case.component for m in ms):
         cal.fits[component], cal.warm_window[component] = fit_component(ms, component, net, say)
@@ -351,6 +365,16 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         values[f"{section}.cold_latency"] = {"value": cal.net.cold_latency, "source": waking}
         if cal.net.apart_rtt is not None:
             values[f"{section}.idle_latency"] = {"value": cal.net.idle_latency, "source": briefly}
+    for component, own in cal.own.items():  # a server's own, where measured on it
+        if own is not None:
+            values[f"{SECTIONS[component]}.cold_latency"] = {
+                "value": own,
+                "source": "measured: sim calibrate, round trips to the server itself "
+                "(nats-server PING/PONG; the proxy answering a listener of its own) "
+                f"{COLD_GAP * 1e3:g} ms apart less {WARM_GAP * 1e3:g} ms apart, less a Python "
+                f"process's wait ({cal.net.cold_latency * 1e6:.0f} µs, as above): "
+                "sim/real/measure.py own_cold_latency",
+            }
     nats = f"measured: sim calibrate, nats-server {cal.versions['nats-server']}"
     values["messaging.broker.memory"] = {
         "value": cal.memory["broker"],

@@ -19,8 +19,10 @@ measured to spend per request, so the simulator and the real system run the same
 CPU includes the peer's own socket I/O, so the in-service protocol costs, ``messaging.client.io``
 and ``http.stack.io``, cost no CPU: counted once, not twice). What the machine itself adds —
 the round trip and the waits of a wake-up after a long and a brief sleep (``cold_latency``,
-``idle_latency``, for the server and for the peers alike) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
-process, as the RTT is.
+``idle_latency``) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
+process, as the RTT is; the server's own wait after a long sleep is measured on the server
+itself (:func:`~sim.real.measure.own_cold_latency`), since its runtime's way of waking is not a
+Python process's.
 """
 
 from __future__ import annotations
@@ -121,17 +123,22 @@ def scenario(
     net: Loopback,
     duration: float,
     profile: Profile | None = None,
+    server_cold: float | None = None,
 ) -> dict[str, Any]:
     """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s),
-    ``net`` this machine's loopback.
+    ``net`` this machine's loopback, ``server_cold`` the server's own wait to wake from idle
+    (:func:`~sim.real.measure.own_cold_latency`; None: a Python process's, ``net``'s).
 
     ``profile``: a calibration profile, applied under the scenario's own values (the peers'
     in-service ``io``, set here in full, takes none of it)."""
     rtts = {k: f"{net.hop_rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
-    # the server's waits to wake (its costs come from the profile)
+    # the peers (Python processes): their CPU is the measured demand; what stays is the wait
+    # to wake them, the loopback's
     waking = {"cold_latency": net.cold_latency, "idle_latency": net.idle_latency}
-    # the peers: their CPU is the measured demand; what stays is the wait to wake them
     peer_io = {k: 0.0 for k in IO_COSTS} | waking
+    # the server's waits to wake (its costs come from the profile): its own after a sleep
+    if server_cold is not None:
+        waking = waking | {"cold_latency": server_cold}
     op: dict[str, Any] = {
         "subject": "svc.req",
         "demand": {"dist": "constant", "value": f"{max(demand, 0.0)}s"},

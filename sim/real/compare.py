@@ -52,7 +52,14 @@ import numpy as np
 from sim.calibration import DEFAULT_PROFILE, PROXY_PROFILES
 from sim.io import atomic_text, save_figure
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
-from sim.real.measure import COLD_GAP, Loopback, Measurement, loopback, measure
+from sim.real.measure import (
+    COLD_GAP,
+    Loopback,
+    Measurement,
+    loopback,
+    measure,
+    own_waits,
+)
 from sim.real.servers import ServerError, find_proxy, nats_server_binary
 
 if TYPE_CHECKING:
@@ -110,11 +117,18 @@ class Row:
 
 
 def rows_for(
-    m: Measurement, net: Loopback, profile: Path | None, cores: int, duration: float
+    m: Measurement,
+    net: Loopback,
+    profile: Path | None,
+    cores: int,
+    duration: float,
+    server_cold: float | None = None,
 ) -> list[Row]:
-    """Simulate ``m``'s case and compare its four metrics (and show its p99, unjudged)."""
+    """Simulate ``m``'s case and compare its four metrics (and show its p99, unjudged);
+    ``server_cold``: the server's own wait to wake from idle (None: the loopback's)."""
     case = m.case
-    sc = scenario(case, m.service_demand, net, duration, load_profile(profile) if profile else None)
+    prof = load_profile(profile) if profile else None
+    sc = scenario(case, m.service_demand, net, duration, prof, server_cold)
     p = predict(sc, case)
     other = m.other_cores
     judged = other <= BUSY_FRACTION * cores
@@ -166,9 +180,12 @@ def run(
 
     cores = os.cpu_count() or 1
     net = loopback()
+    own = own_waits({c.component for c in cases}, net)
+    said = ", ".join(f"{k} {v * 1e6:.0f} µs" for k, v in own.items() if v is not None)
     say(
         f"loopback round trip {net.rtt * 1e6:.0f} µs, {net.cold_rtt * 1e6:.0f} µs after "
-        f"{COLD_GAP * 1e3:g} ms asleep; {len(cases)} cases, {duration:g} s each"
+        f"{COLD_GAP * 1e3:g} ms asleep; own wait to wake from idle: {said or 'not measured'}; "
+        f"{len(cases)} cases, {duration:g} s each"
     )
     rows: list[Row] = []
     others, loads, lateness = [], [], []
@@ -180,7 +197,7 @@ def run(
         first = first or m
         if pooled is None and case.kind == "proxy":
             pooled = m
-        got = rows_for(m, net, profiles[case.component], cores, duration)
+        got = rows_for(m, net, profiles[case.component], cores, duration, own[case.component])
         lateness.append(m.lateness)
         rows += got
         others.append(m.other_cores)
@@ -197,6 +214,7 @@ def run(
         "cold_latency": net.cold_latency,
         "idle_latency": net.idle_latency,
         "sender_cpu": net.sender_cpu or 0.0,
+        **{f"own_cold_{k}": v for k, v in own.items() if v is not None},
         "hop_rtt": net.hop_rtt,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
@@ -324,6 +342,15 @@ def drift_line(machine: dict[str, float], first: str) -> str:
     )
 
 
+def _own_line(machine: dict[str, float]) -> str:
+    """The servers' own waits to wake from idle, in words ("" when none was measured)."""
+    own = [(k[len("own_cold_") :], v) for k, v in machine.items() if k.startswith("own_cold_")]
+    if not own:
+        return ""
+    each = ", ".join(f"the {k}'s {v * 1e6:.0f} µs" for k, v in sorted(own))
+    return f" (a Python process; measured on each server itself: {each})"
+
+
 def _fmt(metric: str, value: float) -> str:
     v = value * SCALE[metric]
     return f"{v:.0f}" if metric == "connections" else f"{v:.3g}"
@@ -353,7 +380,9 @@ def table_md(
         f"cores); 1-minute load average up to {machine['loadavg_max']:.2f}. Loopback round "
         f"trip {machine['loopback_rtt'] * 1e6:.0f} µs, {machine['loopback_rtt_after_sleep'] * 1e6:.0f}"
         f" µs after {COLD_GAP * 1e3:g} ms asleep: each wake-up from idle waits "
-        f"{machine['cold_latency'] * 1e6:.0f} µs; between processes on different cores each "
+        f"{machine['cold_latency'] * 1e6:.0f} µs"
+        + _own_line(machine)
+        + "; between processes on different cores each "
         f"wake-up after a brief sleep waits {machine.get('idle_latency', 0.0) * 1e6:.0f} µs; "
         f"the sending end's own CPU is {machine.get('sender_cpu', 0.0) * 1e6:.0f} µs of the round "
         "trip, which leaves every hop a round trip of "

@@ -238,7 +238,7 @@ class NatsServer(_Managed):
         return self
 
 
-def _haproxy_config(port: int, backend: int) -> str:
+def _haproxy_config(port: int, backend: int, ping: int) -> str:
     return f"""global
   maxconn 4096
   nbthread 2
@@ -254,10 +254,13 @@ frontend front
   default_backend back
 backend back
   server s1 {HOST}:{backend}
+frontend ping
+  bind {HOST}:{ping}
+  http-request return status 200 content-type text/plain string ok
 """
 
 
-def _nginx_config(port: int, backend: int, workdir: Path) -> str:
+def _nginx_config(port: int, backend: int, workdir: Path, ping: int) -> str:
     return f"""daemon off;
 worker_processes 2;
 pid {workdir}/nginx.pid;
@@ -273,6 +276,7 @@ http {{
     location / {{ proxy_pass http://back; proxy_http_version 1.1;
                  proxy_set_header Connection ""; }}
   }}
+  server {{ listen {HOST}:{ping}; location / {{ return 200 "ok"; }} }}
 }}
 """
 
@@ -317,20 +321,25 @@ class Proxy(_Managed):
     backend: int
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # a second listener the proxy answers itself, with no backend: its own round trip
+    # (:func:`sim.real.measure.own_cold_latency`); None where not configured (Envoy)
+    ping_port: int | None = field(default_factory=free_port)
 
     def start(self) -> Proxy:
         log = self.workdir / f"{self.kind}.log"
+        ping = self.ping_port or 0
         if self.kind == "haproxy":
             conf = self.workdir / "haproxy.cfg"
-            conf.write_text(_haproxy_config(self.port, self.backend))
+            conf.write_text(_haproxy_config(self.port, self.backend, ping))
             argv = [str(self.binary), "-db", "-f", str(conf)]
         elif self.kind == "nginx":
             conf = self.workdir / "nginx.conf"
-            conf.write_text(_nginx_config(self.port, self.backend, self.workdir))
+            conf.write_text(_nginx_config(self.port, self.backend, self.workdir, ping))
             argv = [str(self.binary), "-c", str(conf), "-p", str(self.workdir)]
         elif self.kind == "envoy":
             conf = self.workdir / "envoy.yaml"
             conf.write_text(_envoy_config(self.port, self.backend))
+            self.ping_port = None
             argv = [str(self.binary), "-c", str(conf), "--concurrency", "2", "-l", "warning"]
             argv += ["--base-id", str(self.port)]
         else:
