@@ -521,7 +521,7 @@ def own_cold_latency(
     server's wait is the echo's plus the difference: its round trip :data:`COLD_GAP` apart
     minus :data:`WARM_GAP` apart, less ``net.cold_latency``. It includes whatever the
     server's runtime does on the message's path after a sleep. On this project's VM it came to
-    113–126 µs for nats-server and 103–105 µs for haproxy, against a Python process's 45 µs."""
+    94–126 µs for nats-server and 72–105 µs for haproxy, against a Python process's 45 µs."""
     if component == "broker":
         binary = nats_server_binary()
         if binary is None:
