@@ -18,11 +18,16 @@ edge bridge this minimal model does not walk):
   every message.
 
 It leaves out what a minimal model leaves out — connection pools, handshakes, memory and
-connection accounting, per-request latency breakdowns, timeseries — so the simulator doing
-all of that at the same or better speed is the point of the comparison. Delays use the
-same placement rule (instances spread over zones, infrastructure on nodes of its own) and
-the same RTT defaults; its mean latency is printed next to the simulator's as a check that
-the two walk the same path.
+connection accounting, per-request latency breakdowns, timeseries, and of the I/O cost model
+(``sim/core/io.py``) the waits to wake from idle (``cold_latency``), cold wake-ups, batching
+and the in-service protocol I/O (``http.stack.io``, ``messaging.client.io``) — so the
+simulator doing all of that at the same or better speed is the point of the comparison.
+Delays use the same placement rule (instances spread over zones, infrastructure on nodes of
+its own) and the same RTT defaults. Its mean latency is printed next to the simulator's: they
+differ by what it leaves out. Measured 2026-12-07 (30 s runs): the simulator's means are
+6.49 / 6.69 ms (http / messaging) against the hand-made model's 5.18 / 5.45; with
+``*.io.cold_latency=0s`` on every io section and ``http.stack.io=null``,
+``messaging.client.io=null`` they are 5.45 / 5.58 ms.
 """
 
 from __future__ import annotations
