@@ -72,9 +72,9 @@ TARGETS = {"p50 latency": 0.20, "CPU per request": 0.30, "RSS": 0.20, "connectio
 # and the simulator has no such stalls
 SHOWN = ("p99 latency",)
 UNITS = {"p50 latency": "ms", "CPU per request": "µs", "RSS": "MiB", "connections": ""}
-UNITS["p99 latency"] = "ms"
+UNITS |= {"p99 latency": "ms"}
 SCALE = {"p50 latency": 1e3, "CPU per request": 1e6, "RSS": 1 / 2**20, "connections": 1.0}
-SCALE["p99 latency"] = 1e3
+SCALE |= {"p99 latency": 1e3}
 DURATION, QUICK_DURATION = 6.0, 2.5
 
 
@@ -241,10 +241,11 @@ def unjudged(rows: Sequence[Row], machine: dict[str, float]) -> list[Row]:
     first case did not repeat within its target, and the proxy's connections when its pool's
     count did not repeat (:func:`repeat_pool`)."""
     why = moved(machine)
-    if "pool_again" in machine and machine["pool_again"] != machine["pool_connections"]:
-        pool = f"{machine['pool_connections']:.0f} → {machine['pool_again']:.0f} connections again"
-    else:
-        pool = ""
+    pool = (
+        f"{machine['pool_connections']:.0f} → {machine['pool_again']:.0f} connections again"
+        if pool_moved(machine)
+        else ""
+    )
     out = []
     for r in rows:
         reason = why.get(r.metric, "")
@@ -266,25 +267,31 @@ def repeat(first: Measurement, duration: float, say: Any) -> dict[str, float]:
     """Measure the first case and the loopback again, at the end: how far the machine itself
     moved during the run (a VM's cost per system call and wake-up can change by half within
     minutes while nothing else runs on it, as measured on this project's VM)."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
-            again = measure(first.case, duration, Path(d))
-    except ServerError as e:  # the run's verdicts stand; only the repeat is missing
-        say(f"{first.case.name} could not be measured again at the end: {e}")
-        return {}
-    if not (again.requests and first.requests):
+    again = _again(first, duration, say)
+    if again is None or not (again.requests and first.requests):
         return {}
     net = loopback()
-    moved = {
+    out = {
         "repeat_cpu": again.cpu_per_request / first.cpu_per_request,
         "repeat_p50": again.p50 / first.p50,
         "loopback_rtt_end": net.rtt,
     }
     say(
-        f"{first.case.name} again at the end: CPU per request ×{moved['repeat_cpu']:.2f}, p50 "
-        f"×{moved['repeat_p50']:.2f}; loopback round trip {net.rtt * 1e6:.0f} µs"
+        f"{first.case.name} again at the end: CPU per request ×{out['repeat_cpu']:.2f}, p50 "
+        f"×{out['repeat_p50']:.2f}; loopback round trip {net.rtt * 1e6:.0f} µs"
     )
-    return moved
+    return out
+
+
+def _again(m: Measurement, duration: float, say: Any) -> Measurement | None:
+    """``m``'s case measured once more, or None when its server would not run again (the
+    run's verdicts stand; only the repeat is missing)."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
+            return measure(m.case, duration, Path(d))
+    except ServerError as e:
+        say(f"{m.case.name} could not be measured again at the end: {e}")
+        return None
 
 
 def repeat_pool(pooled: Measurement, duration: float, say: Any) -> dict[str, float]:
@@ -293,11 +300,8 @@ def repeat_pool(pooled: Measurement, duration: float, say: Any) -> dict[str, flo
     up to the record peak of used ones stay open until a purge), and a stall of a few
     milliseconds anywhere on the machine sets that record, so the real count of one case can
     differ between two runs (measured on this project's VM: 12-16 at 800 requests/s)."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
-            again = measure(pooled.case, duration, Path(d))
-    except ServerError as e:
-        say(f"{pooled.case.name} could not be measured again at the end: {e}")
+    again = _again(pooled, duration, say)
+    if again is None:
         return {}
     say(
         f"{pooled.case.name} again at the end: {pooled.connections} → {again.connections} "
@@ -306,15 +310,20 @@ def repeat_pool(pooled: Measurement, duration: float, say: Any) -> dict[str, flo
     return {"pool_connections": float(pooled.connections), "pool_again": float(again.connections)}
 
 
+def pool_moved(machine: dict[str, float]) -> bool:
+    """Did the proxy's pool hold a different count when its case was measured again?"""
+    return "pool_again" in machine and machine["pool_again"] != machine["pool_connections"]
+
+
 def pool_line(machine: dict[str, float], case: str) -> str:
     """The proxy's connection count measured twice, in words ("" when not repeated)."""
     if "pool_again" not in machine:
         return ""
     a, b = int(machine["pool_connections"]), int(machine["pool_again"])
     verdict = (
-        "the same count"
-        if a == b
-        else "the real count itself moved, so the proxy's connection rows are not judged"
+        "the real count itself moved, so the proxy's connection rows are not judged"
+        if pool_moved(machine)
+        else "the same count"
     )
     return (
         f" The proxy's pool keeps its record peak: {case} measured again held {a} → {b} "

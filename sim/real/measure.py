@@ -547,19 +547,11 @@ def _own_round_trips(
     port: int, hello: bytes, request: bytes, reply: bytes, samples: int
 ) -> tuple[float, float]:
     """Median round trips of ``request`` until what was read ends with ``reply``, on one kept
-    connection, :data:`WARM_GAP` and :data:`COLD_GAP` apart (after :data:`WARM_UP` untimed)."""
+    connection to a server already accepting (its ``start`` waited), :data:`WARM_GAP` and
+    :data:`COLD_GAP` apart (after :data:`WARM_UP` untimed)."""
     import selectors
 
-    deadline = time.monotonic() + READY_TIMEOUT
-    while True:
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5.0)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise ServerError(f"nothing answers on 127.0.0.1:{port}") from None
-            time.sleep(0.05)
-    with sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         sel = selectors.DefaultSelector()

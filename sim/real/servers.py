@@ -346,6 +346,8 @@ class Proxy(_Managed):
             raise ServerError(f"unknown proxy {self.kind!r}")
         self.proc = spawn(argv, log)
         wait_port(self.proc, self.port, log, self.kind)
+        if self.ping_port is not None:
+            wait_port(self.proc, self.ping_port, log, self.kind)
         return self
 
     def pids(self) -> list[int]:
