@@ -320,3 +320,64 @@ def test_the_server_waits_its_own_time_to_wake_and_the_peers_the_loopback_s() ->
     assert plain["messaging"]["broker"]["io"]["cold_latency"] == pytest.approx(NET.cold_latency)
     text = table_md([row("p50 latency", 1e-3, 1e-3)], MACHINE | {"own_cold_broker": 120e-6}, None)
     assert "(a Python process; measured on each server itself: the broker's 120 µs)" in text
+
+
+def test_rounds_are_judged_by_their_medians_and_a_busy_round_is_left_out() -> None:
+    from sim.real.compare import combine
+
+    def round_of(p50: float, cpu: float, other: float, rtt: float) -> tuple[list[Row], dict]:
+        rows = [Row("reqreply@200", "broker", "p50 latency", p50, 1e-3, other, True),
+                Row("reqreply@200", "broker", "CPU per request", cpu, 100e-6, other, True),
+                Row("reqreply@200", "broker", "p99 latency", 3 * p50, 1e-3, other, False)]  # fmt: skip
+        return rows, MACHINE | {"loopback_rtt": rtt, "other_cores_max": other}
+
+    # three quiet rounds in a slow, a fast and a middle phase: the middle one's figures are judged
+    rows, machine = combine([round_of(1.3e-3, 140e-6, 0.1, 40e-6),
+                             round_of(0.8e-3, 90e-6, 0.1, 25e-6),
+                             round_of(1.0e-3, 105e-6, 0.2, 30e-6)])  # fmt: skip
+    assert [r.measured for r in rows] == [1.0e-3, 105e-6, 3.0e-3]
+    assert [r.verdict for r in rows] == ["pass", "pass", "shown, no target"]
+    assert rows[0].spread == pytest.approx(1.3 / 0.8) and rows[1].spread == pytest.approx(140 / 90)
+    assert machine["rounds"] == 3 and machine["loopback_rtt"] == 30e-6
+    assert (machine["loopback_rtt_min"], machine["loopback_rtt_max"]) == (25e-6, 40e-6)
+    text = table_md(rows, machine, None)
+    assert "measured in 3 interleaved rounds" in text and "up to ×1.62 in p50" in text
+    assert "| 1.00 | pass | 0.00 | ×1.62 |" in text
+    # a round on a busy machine (other load above a quarter of the cores) is left out of the
+    # median; busy in every round: not judged, with the worst figure
+    rows, _ = combine([round_of(5e-3, 400e-6, 1.5, 30e-6),
+                       round_of(1.0e-3, 100e-6, 0.1, 30e-6),
+                       round_of(1.1e-3, 110e-6, 0.1, 30e-6)])  # fmt: skip
+    assert rows[0].measured == pytest.approx(1.05e-3) and rows[0].judged
+    rows, _ = combine([round_of(5e-3, 400e-6, 1.5, 30e-6), round_of(4e-3, 300e-6, 0.9, 30e-6)])
+    assert rows[0].verdict == "not judged: other load in every round, up to 1.50 cores"
+    assert table_md(rows, MACHINE, None).count("| — |") == 3  # one round: no spread shown
+
+
+def test_validate_real_runs_its_rounds_interleaved(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sim.real.compare as compare
+
+    order: list[str] = []
+    window = Window(seconds=2.0, cores=2, machine_busy=0.5, steal=0.0, loadavg=0.2)
+
+    def measured(case: Case, duration: float, d: Path) -> Measurement:
+        order.append(case.name)
+        return Measurement(case, 2.0, 200, 200, np.full(200, 2e-4), 0.02, 15 << 20, 14 << 20, 4,
+                           0, window, 0.1, 0.02)  # fmt: skip
+
+    monkeypatch.setattr(compare, "measure", measured)
+    monkeypatch.setattr(compare, "loopback", lambda: NET)
+    monkeypatch.setattr(compare, "own_waits", lambda servers, net: dict.fromkeys(servers))
+    monkeypatch.setattr(compare, "rows_for", lambda m, *a: [row("p50 latency", m.p50, 2e-4)])
+    said: list[str] = []
+    cases = [Case("reqreply", 100), Case("reqreply", 200)]
+    rows, machine = compare.run(cases, 2.0, {"broker": Path("p.yaml")}, said.append, rounds=3)
+    assert order == ["reqreply@100", "reqreply@200"] * 3  # every case once per round, no repeat
+    assert [s for s in said if s.startswith("round")] == ["round 1 of 3", "round 2 of 3",
+                                                         "round 3 of 3"]  # fmt: skip
+    assert len(rows) == 2 and machine["rounds"] == 3 and "repeat_cpu" not in machine
+
+
+def test_rounds_must_be_at_least_one(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["validate", "--real", "--rounds", "0"]) == 2
+    assert "--rounds 0: must be 1 or more" in capsys.readouterr().err

@@ -28,9 +28,12 @@ hypervisor steal) kept more than :data:`BUSY_FRACTION` of the cores busy during 
 measurement, its rows say "not judged" with the figure, since the real latencies and CPU
 then measure contention, not the servers. A machine can also move while nothing else runs
 on it (a VM's cost per system call and wake-up changed by ×0.7–×1.6 within minutes on this
-project's quiet 2-vCPU VM): the first case is measured again at the end (:func:`repeat`), and
-a metric it did not repeat within its target is not judged in any case (:func:`unjudged`),
-nor are the proxy's connections when its pool's count did not repeat.
+project's quiet 2-vCPU VM), and it can sit in a fast or a slow phase for a whole run. So by
+default every case is measured in :data:`ROUNDS` interleaved rounds and judged by the medians
+(:func:`combine`; ``--rounds N``), with how far the rounds ranged beside each row. With one
+round (``--rounds 1``, and ``--quick``) the first case is measured again at the end instead
+(:func:`repeat`), and a metric it did not repeat within its target is not judged in any case
+(:func:`unjudged`), nor are the proxy's connections when its pool's count did not repeat.
 
 ``--out DIR`` writes ``table.csv``, ``table.md`` and ``measured-vs-predicted.png``
 (log-log, one panel per metric), atomically.
@@ -76,6 +79,11 @@ UNITS |= {"p99 latency": "ms"}
 SCALE = {"p50 latency": 1e3, "CPU per request": 1e6, "RSS": 1 / 2**20, "connections": 1.0}
 SCALE |= {"p99 latency": 1e3}
 DURATION, QUICK_DURATION = 6.0, 2.5
+# rounds of the whole grid by default: the same code scored 69-88 of 96 rows in single runs an
+# hour apart on this project's 2-vCPU VM (reports/validation-real/runs.md), the machine sitting
+# in a fast or a slow phase for a whole run; the median of three interleaved rounds is less at
+# the mercy of one phase (odd: a median that is one of the measurements)
+ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class Row:
     judged: bool
     own_cores: float = 0.0  # cores the case's own processes used on the shared machine
     reason: str = ""  # why not judged, when it is not the other load (the machine moved)
+    spread: float = 1.0  # over rounds: the largest measurement of the case / the smallest
 
     @property
     def ratio(self) -> float:
@@ -173,9 +182,39 @@ def profiles_for(chosen: Path | None, proxy: str | None) -> dict[str, Path]:
 
 
 def run(
-    cases: Sequence[Case], duration: float, profiles: dict[str, Path], say: Any
+    cases: Sequence[Case],
+    duration: float,
+    profiles: dict[str, Path],
+    say: Any,
+    rounds: int = 1,
 ) -> tuple[list[Row], dict[str, float]]:
-    """Measure and simulate every case; return the rows and the machine's load."""
+    """Measure and simulate every case; return the rows and the machine's load.
+
+    With ``rounds`` > 1 every case is measured once per round, the rounds one after the
+    other (interleaved: a machine that moves between fast and slow phases moves every case
+    alike), each round with its own loopback and waits, and each row is the median of the
+    rounds (:func:`combine`). With one round, the first case (and the first proxy case) is
+    measured again at the end instead, and what the machine moved is not judged."""
+    if rounds > 1:
+        taken = []
+        for k in range(1, rounds + 1):
+            say(f"round {k} of {rounds}")
+            rows, machine, _, _ = _round(cases, duration, profiles, say)
+            taken.append((rows, machine))
+        return combine(taken)
+    rows, machine, first, pooled = _round(cases, duration, profiles, say)
+    if first is not None and len(cases) > 1:
+        machine |= repeat(first, duration, say)
+        if pooled is not None:
+            machine |= repeat_pool(pooled, duration, say)
+    return unjudged(rows, machine), machine
+
+
+def _round(
+    cases: Sequence[Case], duration: float, profiles: dict[str, Path], say: Any
+) -> tuple[list[Row], dict[str, float], Measurement | None, Measurement | None]:
+    """Every case measured and simulated once: the rows, the machine's load, the first
+    measurement and the first proxy case's (whose connections are a pool's)."""
     import os
 
     cores = os.cpu_count() or 1
@@ -190,7 +229,7 @@ def run(
     rows: list[Row] = []
     others, loads, lateness = [], [], []
     first: Measurement | None = None
-    pooled: Measurement | None = None  # the first proxy case: its connections are a pool's
+    pooled: Measurement | None = None
     for i, case in enumerate(cases, 1):
         with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
             m = measure(case, duration, Path(d))
@@ -218,11 +257,50 @@ def run(
         "hop_rtt": net.hop_rtt,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
-    if first is not None and len(cases) > 1:
-        machine |= repeat(first, duration, say)
-        if pooled is not None:
-            machine |= repeat_pool(pooled, duration, say)
-    return unjudged(rows, machine), machine
+    return rows, machine, first, pooled
+
+
+def combine(
+    taken: Sequence[tuple[list[Row], dict[str, float]]],
+) -> tuple[list[Row], dict[str, float]]:
+    """Rounds of the same cases (:func:`_round`) as one table: each row's measured and
+    predicted figures are the medians over the rounds in which the machine was quiet enough
+    (over all of them, not judged, when it was busy in every round), with ``spread`` the
+    largest measured figure over the smallest; the machine's load is the worst round's, its
+    loopback and waits the rounds' medians (``"rounds"``: how many)."""
+    machines = [m for _, m in taken]
+    cores = machines[0]["cores"]
+    rows = []
+    for same in zip(*(r for r, _ in taken), strict=True):
+        quiet = [r for r in same if r.other_cores <= BUSY_FRACTION * cores]
+        use = quiet or list(same)
+        measured = [r.measured for r in use]
+        low = min(measured)
+        rows.append(
+            replace(
+                same[0],
+                measured=float(np.median(measured)),
+                predicted=float(np.median([r.predicted for r in use])),
+                other_cores=max(r.other_cores for r in same),
+                judged=bool(quiet) and same[0].metric not in SHOWN,
+                own_cores=float(np.median([r.own_cores for r in use])),
+                reason=""
+                if quiet
+                else f"other load in every round, up to "
+                f"{max(r.other_cores for r in same):.2f} cores",
+                spread=max(measured) / low if low > 0 else float("nan"),
+            )
+        )
+    machine = {k: float(np.median([m[k] for m in machines if k in m])) for k in machines[0]}
+    machine |= {
+        "other_cores_mean": float(np.mean([m["other_cores_mean"] for m in machines])),
+        "other_cores_max": max(m["other_cores_max"] for m in machines),
+        "loadavg_max": max(m["loadavg_max"] for m in machines),
+        "loopback_rtt_min": min(m["loopback_rtt"] for m in machines),
+        "loopback_rtt_max": max(m["loopback_rtt"] for m in machines),
+        "rounds": float(len(taken)),
+    }
+    return rows, machine
 
 
 def moved(machine: dict[str, float]) -> dict[str, str]:
@@ -351,6 +429,26 @@ def drift_line(machine: dict[str, float], first: str) -> str:
     )
 
 
+def rounds_line(rows: Sequence[Row], machine: dict[str, float]) -> str:
+    """How the rounds were taken and how far they spread, in words ("" for one round)."""
+    n = int(machine.get("rounds", 1))
+    if n <= 1:
+        return ""
+    worst = {
+        metric: max((r.spread for r in rows if r.metric == metric), default=1.0)
+        for metric in ("p50 latency", "CPU per request")
+    }
+    return (
+        f" Each case was measured in {n} interleaved rounds (every case once per round, each "
+        "round with its own loopback and waits, simulated with that round's measurements): "
+        "measured and predicted figures are the medians over the rounds, and the last column "
+        "is how far a case's measurements ranged (largest / smallest; up to "
+        f"×{worst['p50 latency']:.2f} in p50 and ×{worst['CPU per request']:.2f} in CPU per "
+        f"request here). Loopback round trip per round "
+        f"{machine['loopback_rtt_min'] * 1e6:.0f}–{machine['loopback_rtt_max'] * 1e6:.0f} µs."
+    )
+
+
 def _own_line(machine: dict[str, float]) -> str:
     """The servers' own waits to wake from idle, in words ("" when none was measured)."""
     own = [(k[len("own_cold_") :], v) for k, v in machine.items() if k.startswith("own_cold_")]
@@ -379,6 +477,7 @@ def table_md(
     """The Markdown table with a header on the machine's load."""
     judged = [r for r in rows if r.judged]
     targeted = [r for r in rows if r.metric not in SHOWN]
+    rounds = int(machine.get("rounds", 1))
     lines = [
         "# sim validate --real",
         "",
@@ -402,7 +501,8 @@ def table_md(
         f"{machine['lateness_median'] * 1e3:.2f} ms after the scheduled arrivals (their "
         "timers' resolution), which is not the servers' time."
         + drift_line(machine, rows[0].case if rows else "")
-        + pool_line(machine, next((r.case for r in rows if r.server == "gateway"), "")),
+        + pool_line(machine, next((r.case for r in rows if r.server == "gateway"), ""))
+        + rounds_line(rows, machine),
         "",
         f"Judged {len(judged)} of {len(targeted)} rows; passed {sum(r.passed for r in judged)}. "
         "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact. "
@@ -410,15 +510,15 @@ def table_md(
         "share this machine's cores with the case's others, which the simulator does not have.",
         "",
         "| case | server | metric | measured | predicted | predicted / measured | verdict "
-        "| cores used by the case |",
-        "|---|---|---|---:|---:|---:|---|---:|",
+        "| cores used by the case | spread over rounds |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|",
     ]
     for r in rows:
         unit = f" {UNITS[r.metric]}" if UNITS[r.metric] else ""
         lines.append(
             f"| {r.case} | {r.server} | {r.metric} | {_fmt(r.metric, r.measured)}{unit} | "
             f"{_fmt(r.metric, r.predicted)}{unit} | {r.ratio:.2f} | {r.verdict} | "
-            f"{r.own_cores:.2f} |"
+            f"{r.own_cores:.2f} | {f'×{r.spread:.2f}' if rounds > 1 else '—'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -428,11 +528,11 @@ def table_csv(rows: Sequence[Row]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["case", "server", "metric", "measured", "predicted", "ratio", "other_cores",
-                "judged", "verdict", "own_cores"])  # fmt: skip
+                "judged", "verdict", "own_cores", "spread"])  # fmt: skip
     for r in rows:
         w.writerow([r.case, r.server, r.metric, f"{r.measured:.6g}", f"{r.predicted:.6g}",
                     f"{r.ratio:.4f}", f"{r.other_cores:.3f}", r.judged, r.verdict,
-                    f"{r.own_cores:.3f}"])  # fmt: skip
+                    f"{r.own_cores:.3f}", f"{r.spread:.4f}"])  # fmt: skip
     return buf.getvalue()
 
 
@@ -498,6 +598,11 @@ def cmd_validate_real(args: Any) -> int:
     if out is not None and out.exists() and not out.is_dir():
         print(f"sim validate: --out {out} exists and is not a folder", file=sys.stderr)
         return 2
+    rounds = getattr(args, "rounds", None)
+    rounds = (1 if args.quick else ROUNDS) if rounds is None else rounds
+    if rounds < 1:
+        print(f"sim validate: --rounds {rounds}: must be 1 or more", file=sys.stderr)
+        return 2
     chosen = Path(args.calibration) if getattr(args, "calibration", None) else None
     profile = chosen or DEFAULT_PROFILE
     if not profile.exists():
@@ -520,7 +625,8 @@ def cmd_validate_real(args: Any) -> int:
     found = find_proxy()
     profiles = profiles_for(chosen, found[0] if found else None)
     try:
-        rows, machine = run(cases, QUICK_DURATION if args.quick else DURATION, profiles, say)
+        duration = QUICK_DURATION if args.quick else DURATION
+        rows, machine = run(cases, duration, profiles, say, rounds)
     except ServerError as e:
         print(f"sim validate: {e}", file=sys.stderr)
         return 1
@@ -545,6 +651,13 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--out", metavar="DIR", help="with --real: write table and plot here")
     parser.add_argument("--quick", action="store_true", help="with --real: two rates, short")
     parser.add_argument("--rates", type=float, nargs="+", metavar="RPS", help="with --real")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        metavar="N",
+        help=f"with --real: measure every case N times, interleaved, and judge the medians "
+        f"(default {ROUNDS}; 1 with --quick: the first case is measured again instead)",
+    )
     if "--calibration" not in parser._option_string_actions:
         parser.add_argument(
             "--calibration", metavar="FILE", help="calibration profile (default: the shipped one)"
