@@ -133,13 +133,19 @@ REFERENCES = """## References
 """
 
 
-def _cited_fields(model: Any, prefix: str, out: list[tuple[str, str, str]]) -> None:
-    """(path, default as text, source) of every cited field below ``model`` (a class)."""
+def _cited_fields(
+    model: Any, prefix: str, out: list[tuple[str, str, str]], skip: frozenset[str] = frozenset()
+) -> None:
+    """(path, default as text, source) of every cited field below ``model`` (a class), but
+    not the fields named in ``skip`` (a configured default set them: its own values are listed,
+    and the class's default does not apply there)."""
     from pydantic import BaseModel
 
     from sim.report.parameters import _text
 
     for name, info in model.model_fields.items():
+        if name in skip:
+            continue
         key = info.alias or name
         path = f"{prefix}{key}"
         extra = info.json_schema_extra
@@ -150,14 +156,16 @@ def _cited_fields(model: Any, prefix: str, out: list[tuple[str, str, str]]) -> N
         elif source:
             out.append((path, "(block below)", source))
         for sub in _models_in(info.annotation):
+            own: frozenset[str] = frozenset()
             if source and isinstance(default, BaseModel) and type(default) is sub:
                 # a configured default (cited(Route(timeout=15)…)): list its own values
+                own = frozenset(default.model_fields_set)
                 for f, v in default.model_dump().items():
                     fi = sub.model_fields[f]
-                    if f in default.model_fields_set:
+                    if f in own:
                         out.append((f"{path}.{f}", _text(v, fi.metadata, fi.annotation), source))
             nested = f"{path}.*." if _is_mapping_or_list(info.annotation) else f"{path}."
-            _cited_fields(sub, nested, out)
+            _cited_fields(sub, nested, out, own)
 
 
 def _models_in(annotation: Any) -> list[Any]:
