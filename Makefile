@@ -33,13 +33,15 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
-# Everything: lint, then the whole suite, statistical and notebook tests included (CI runs this).
+# Everything: lint, then the whole suite, statistical and notebook tests included (CI runs this),
+# spread over the machine's cores (pytest-xdist; one worker per core, idle ones steal work).
+PYTEST := $(BIN)/pytest -n auto --dist worksteal
 test: lint browser proxy
-	$(BIN)/pytest
+	$(PYTEST)
 
 # While developing: the suite without the tests marked slow (statistics, notebooks, sweeps).
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # Jupyter Lab on the teaching notebooks (installs the `notebooks` extra into .venv once).
 lab: $(VENV)/.notebooks
