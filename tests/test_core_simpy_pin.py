@@ -11,7 +11,8 @@ SimPy 4.1 (``_ok``, ``_value``, and ``Environment.step``'s reading of them), so
 * ``succeed_at`` is a ``Timeout``: same value, same place among same-instant events;
 * ``Task`` sees a failed event as ``Process`` does (the public ``defused`` keeps the
   environment running), and an exception whose class cannot be rebuilt from its ``args``
-  still reaches the generator.
+  still reaches the generator;
+* ``Environment.now`` is a property over ``_now``, which hot paths read directly.
 """
 
 from __future__ import annotations
@@ -94,3 +95,11 @@ def test_task_throws_a_failed_event_into_its_generator(exc: Exception, copied: b
     assert type(e) is type(exc) and e.args == exc.args
     assert (e is not exc and e.__cause__ is exc) if copied else e is exc
     assert ev.defused
+
+
+def test_now_is_the_private_clock() -> None:
+    """Hot paths read ``env._now`` (an attribute) instead of the ``now`` property."""
+    env = simpy.Environment(initial_time=1.25)
+    env.run(until=3.5)
+    assert env._now == env.now == 3.5
+    assert isinstance(simpy.Environment.now, property)
