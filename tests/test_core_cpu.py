@@ -249,5 +249,5 @@ def test_gauge_set_many_is_set_at_one_by_one(env: simpy.Environment) -> None:
     a, b = Gauge(env), Gauge(env)
     for t, v in changes:
         a.set_at(t, v)
-    b.set_many(changes)
+    b.set_many([t for t, _ in changes], [v for _, v in changes])
     assert (a.area(), a.peak, a.peak_window, a.value) == (b.area(), b.peak, b.peak_window, b.value)

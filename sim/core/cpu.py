@@ -19,10 +19,11 @@ done; a job that queues while tails run gives them their timers then, landing ex
 they would have. No SimPy process, no intermediate events.
 
 The busy-core gauge changes at every start and release, and is read only now and then (the
-mark, the end, an autoscaler's look): each change is logged as (instant, busy cores) and the
-log is folded into the gauge when read (or when it grows long), by the arithmetic
-:meth:`Gauge.set_at` would have done at each change, in the same order — the same bits for
-a tuple appended per change instead of a method call.
+mark, the end, an autoscaler's look): each change is logged (its instant and the busy
+cores, in two lists: no object allocated per change, none for the garbage collector to
+count) and the log is folded into the gauge when read (or when it grows long), by the
+arithmetic :meth:`Gauge.set_at` would have done at each change, in the same order — the
+same bits for two list appends per change instead of a method call.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class Cpu:
 
     __slots__ = (
         "_busy",
-        "_changes",
+        "_changed_at",
+        "_changed_to",
         "_free",
         "_idle_since",
         "_queue",
@@ -77,8 +79,9 @@ class Cpu:
         self._queue: deque[tuple[Any, float, float]] = deque()
         self._idle_since = env.now  # when every core last became free (sim.core.io: cold wake-ups)
         self._busy = Gauge(env)
-        # changes of the busy-core count not yet folded into the gauge: (instant, busy cores)
-        self._changes: list[tuple[float, int]] = []
+        # changes of the busy-core count not yet folded into the gauge: instants, busy cores
+        self._changed_at: list[float] = []
+        self._changed_to: list[int] = []
         # cores held by a tail that nobody waits for, released when read (_settle): (when
         # it ends, in what order it began)
         self._tails: list[tuple[float, int]] = []
@@ -97,8 +100,9 @@ class Cpu:
 
     def _fold(self) -> None:
         """Apply the logged busy-core changes to the gauge, in order."""
-        self._busy.set_many(self._changes)
-        self._changes.clear()
+        self._busy.set_many(self._changed_at, self._changed_to)
+        self._changed_at.clear()
+        self._changed_to.clear()
 
     @property
     def free(self) -> int:
@@ -188,7 +192,8 @@ class Cpu:
         self._free = free
         jobs = self.jobs + 1
         self.jobs = jobs
-        self._changes.append((env._now, self.cores - free))
+        self._changed_at.append(env._now)
+        self._changed_to.append(self.cores - free)
         if not jobs % FOLD_EVERY:
             self._fold()
         if ev is not None and tail <= 0:
@@ -210,7 +215,8 @@ class Cpu:
         """A core held by a tail alone is free again from time ``t`` (not after now)."""
         free = self._free + 1
         self._free = free
-        self._changes.append((t, self.cores - free))
+        self._changed_at.append(t)
+        self._changed_to.append(self.cores - free)
         if free == self.cores:
             self._idle_since = t
 
@@ -229,7 +235,8 @@ class Cpu:
         else:
             free = self._free + 1
             self._free = free
-            self._changes.append((now, self.cores - free))
+            self._changed_at.append(now)
+            self._changed_to.append(self.cores - free)
             if free == self.cores:
                 self._idle_since = now
 

@@ -43,13 +43,11 @@ textbook queue the validation suite checks against closed forms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from simpy import Event
 from simpy.events import NORMAL
 
-from sim.core.schedule import fire
+from sim.core.schedule import Signal
 
 if TYPE_CHECKING:
     from sim.core.cpu import Cpu
@@ -236,7 +234,7 @@ class _Batch:
 class Channel:
     """One direction (read or write) of one connection at one component."""
 
-    __slots__ = ("cpu", "env", "io", "open", "running", "tls")
+    __slots__ = ("cpu", "env", "io", "open", "running", "slow_wake", "tls")
 
     def __init__(self, io: Io, tls: bool):
         self.io = io
@@ -245,6 +243,8 @@ class Channel:
         self.tls = tls
         self.open: _Batch | None = None  # taking messages until it gets a core
         self.running = False  # a batch of this channel is on a core
+        # may a wake-up wait before its first read (Io.waking)? Asked once, not per batch
+        self.slow_wake = io.cold_latency > 0.0 or io.idle_latency > 0.0
 
     def send(self, nbytes: float, tr: Trace | None, done: Done, tag: Any = None) -> None:
         """Read or write one message; ``done()`` once its wake-up's work is over. ``tag``:
@@ -256,8 +256,7 @@ class Channel:
             return
         b = self.open = _Batch(self, (tr, self.env._now, done, tag), nbytes)
         if not self.running:  # else it asks for a core when the running batch is done
-            io = self.io
-            if (io.cold_latency > 0.0 or io.idle_latency > 0.0) and (wait := io.waking()) > 0:
+            if self.slow_wake and (wait := self.io.waking()) > 0:
                 self.running = True  # waking up: what arrives meanwhile joins this batch
                 b.callbacks = [self._woken]
                 self.env.schedule(b, NORMAL, wait)  # as call_at would (the batch is an event)
@@ -271,12 +270,12 @@ class Channel:
         self.cpu.execute_batch(b)
 
 
-def wait(env: Any, chan: Channel, nbytes: float, tr: Trace | None) -> Event:
+def wait(env: Any, chan: Channel, nbytes: float, tr: Trace | None) -> Signal:
     """An event that fires once ``chan`` has read or written the message (for processes):
     processed at once when the wake-up's work ends (no zero-delay queue entry)."""
-    ev = Event(env)
-    chan.send(nbytes, tr, partial(fire, ev))
-    return ev
+    sig = Signal()
+    chan.send(nbytes, tr, sig)
+    return sig
 
 
 def pass_through(

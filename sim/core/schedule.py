@@ -52,6 +52,28 @@ class Call:
         self.callbacks: list[Callable[[Any], None]] | None = [callback]
 
 
+class Signal:
+    """An event that only a direct call triggers, for a task or process to yield: ``sig()``
+    succeeds it (value None) and runs its waiters at once, as :func:`fire` does for an
+    ``Event``, without the ``Event`` (no environment, no pending value) or a ``partial`` to
+    call it with. It is never scheduled; a waiter reads only ``callbacks``, ``_ok`` and
+    ``_value`` (pinned internals, as for :class:`Call`)."""
+
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[Any], None]] | None = []
+
+    def __call__(self) -> None:
+        callbacks = self.callbacks
+        assert callbacks is not None, "a Signal fires once"
+        self.callbacks = None  # processed, as Environment.step leaves an event
+        for cb in callbacks:
+            cb(self)
+
+
 def succeed_at(env: Any, ev: Event, delay: float, priority: int = NORMAL) -> Event:
     """Trigger ``ev`` with success (value None) now, to be processed ``delay`` later: what a
     ``Timeout`` is, for an event created before its delay was known (pinned internals)."""
