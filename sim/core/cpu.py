@@ -33,11 +33,10 @@ from collections import deque
 from heapq import heappop, heappush
 from typing import Any, Protocol
 
-from simpy import Event
 from simpy.events import NORMAL
 
 from sim.core.metrics import Gauge
-from sim.core.schedule import call_at, succeed_at
+from sim.core.schedule import Signal, call_at
 
 FOLD_EVERY = 4096  # jobs between two folds of the busy-core log (bounds its memory)
 
@@ -128,9 +127,10 @@ class Cpu:
             self._settle()
         return now - self._idle_since if self._free == self.cores else -1.0
 
-    def execute(self, work: float, tail: float = 0.0) -> Event:
-        """An event that fires once `work` seconds have been served on a core."""
-        ev = Event(self.env)
+    def execute(self, work: float, tail: float = 0.0) -> Signal:
+        """An event that fires once `work` seconds have been served on a core (a bare one:
+        it is only yielded or given callbacks, never triggered by anyone else)."""
+        ev = Signal()
         tails = self._tails
         if tails and tails[0][0] <= self.env._now:
             self._settle()
@@ -181,11 +181,11 @@ class Cpu:
                 ev.callbacks = [self._release_cb, ev.done]
             else:
                 ev.callbacks = [ev.done]
-            env.schedule(ev, NORMAL, served)  # as succeed_at: the batch is always ok
+            env.schedule(ev, NORMAL, served)  # its outcome known now (always ok), as a Timeout
         else:
             served = work * self.slowdown if work > 0 else 0.0
-            if ev is not None:
-                succeed_at(env, ev, served)  # the outcome is known now; delivered when work ends
+            if ev is not None:  # a Signal: ok, delivered when the work ends (as a Timeout)
+                env.schedule(ev, NORMAL, served)
                 if tail <= 0:
                     ev.callbacks.insert(0, self._release_cb)  # free the core first
         free = self._free - 1
