@@ -13,6 +13,7 @@ import pytest
 import simpy
 
 from sim.core.cpu import Cpu
+from sim.core.metrics import Gauge
 from tests.helpers import Log
 
 
@@ -213,3 +214,40 @@ def test_a_tail_nobody_waits_for_is_released_when_next_looked_at(env: simpy.Envi
     env.run()
     assert done.processed and env.now == 6.5
     assert cpu.busy.area() == 5.5
+
+
+def test_busy_log_folded_mid_run_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The busy-core changes are logged and folded into the gauge when read or every
+    FOLD_EVERY jobs: folding often or only at the end gives the same area and peaks, bit
+    for bit, as both apply the changes one by one in order (Gauge.set_at's arithmetic)."""
+    import random
+
+    import sim.core.cpu as cpu_mod
+
+    def run(fold_every: int) -> tuple[float, float, float, float]:
+        monkeypatch.setattr(cpu_mod, "FOLD_EVERY", fold_every)
+        env = simpy.Environment()
+        cpu = Cpu(env, 2)
+        rng = random.Random(7)
+        t = 0.0
+        for _ in range(500):
+            t += rng.expovariate(1.0)
+            env.run(until=t)
+            cpu.execute(rng.expovariate(1.2), rng.choice((0.0, 0.3)))
+            if rng.random() < 0.1:
+                cpu.background(0.2)
+        env.run(until=t + 50)
+        g = cpu.busy
+        return g.area(), g.peak, g.peak_window, g.value
+
+    assert run(1) == run(3) == run(10**9)
+
+
+def test_gauge_set_many_is_set_at_one_by_one(env: simpy.Environment) -> None:
+    changes = [(0.1, 1), (0.30000000000000004, 2), (0.7, 1), (0.7, 0), (1.9, 3)]
+    env.run(until=2)
+    a, b = Gauge(env), Gauge(env)
+    for t, v in changes:
+        a.set_at(t, v)
+    b.set_many([t for t, _ in changes], [v for _, v in changes])
+    assert (a.area(), a.peak, a.peak_window, a.value) == (b.area(), b.peak, b.peak_window, b.value)

@@ -11,7 +11,8 @@ SimPy 4.1 (``_ok``, ``_value``, and ``Environment.step``'s reading of them), so
 * ``succeed_at`` is a ``Timeout``: same value, same place among same-instant events;
 * ``Task`` sees a failed event as ``Process`` does (the public ``defused`` keeps the
   environment running), and an exception whose class cannot be rebuilt from its ``args``
-  still reaches the generator.
+  still reaches the generator;
+* ``Environment.now`` is a property over ``_now``, which hot paths read directly.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 import simpy
 from packaging.requirements import Requirement
 
-from sim.core.schedule import Call, Task, succeed_at
+from sim.core.schedule import Call, Signal, Task, succeed_at
 from tests.helpers import ROOT
 
 
@@ -94,3 +95,39 @@ def test_task_throws_a_failed_event_into_its_generator(exc: Exception, copied: b
     assert type(e) is type(exc) and e.args == exc.args
     assert (e is not exc and e.__cause__ is exc) if copied else e is exc
     assert ev.defused
+
+
+def test_now_is_the_private_clock() -> None:
+    """Hot paths read ``env._now`` (an attribute) instead of the ``now`` property."""
+    env = simpy.Environment(initial_time=1.25)
+    env.run(until=3.5)
+    assert env._now == env.now == 3.5
+    assert isinstance(simpy.Environment.now, property)
+
+
+def test_a_signal_is_a_timeout_when_scheduled_and_fire_when_called() -> None:
+    """A Cpu job's Signal takes a Timeout's place among same-instant events; a Signal that
+    is called runs its waiters at once; a SimPy process and a Task both wait on one."""
+    env = simpy.Environment()
+    order: list[tuple[str, float]] = []
+    a = env.timeout(1.5)
+    b = Signal()
+    env.schedule(b, simpy.events.NORMAL, 1.5)
+    c = env.timeout(1.5)
+    for name, ev in (("c", c), ("b", b), ("a", a)):
+        ev.callbacks.append(lambda _e, n=name: order.append((n, env.now)))
+    env.run()
+    assert order == [("a", 1.5), ("b", 1.5), ("c", 1.5)] and b.processed
+
+    called = Signal()
+    seen: list[tuple[str, Any]] = []
+
+    def waiter(who: str) -> Generator[Any, Any, None]:
+        seen.append((who, (yield called)))
+
+    env.process(waiter("process"))
+    Task(env, waiter("task"))
+    env.run(until=2)
+    assert not called.processed and not seen
+    called()  # both go on at once, in the order they began to wait
+    assert called.processed and seen == [("process", None), ("task", None)]

@@ -16,6 +16,8 @@ both architectures share.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sim.app.transport import Plan
 from sim.core.distributions import Sampler, Uniforms
 from sim.core.streams import Streams
@@ -30,34 +32,41 @@ class Planner:
         self._streams = streams
         self._prefix = prefix
         self._extra: Planner | None = None
-        self._demand: dict[tuple[str, str], Sampler] = {}
-        self._branch: dict[tuple[str, str], Uniforms] = {}
+        # per operation, found with one lookup per plan: its calls, its events, the demand
+        # sampler and the branch draws
+        self._ops: dict[tuple[str, str], tuple[Any, Any, Sampler, Uniforms]] = {}
         self._event_demand: dict[tuple[str, str], Sampler] = {}
         for sname, svc in sc.services.items():
             for oname, op in svc.operations.items():
                 key = (sname, oname)
-                self._demand[key] = Sampler(
-                    op.demand, streams.get(f"{prefix}demand/{sname}/{oname}")
+                self._ops[key] = (
+                    op.calls,
+                    op.emits,
+                    Sampler(op.demand, streams.get(f"{prefix}demand/{sname}/{oname}")),
+                    Uniforms(streams.get(f"{prefix}route/{sname}/{oname}")),
                 )
-                self._branch[key] = Uniforms(streams.get(f"{prefix}route/{sname}/{oname}"))
                 self._event_demand[key] = Sampler(
                     op.demand, streams.get(f"{prefix}event-demand/{sname}/{oname}")
                 )
 
     def plan(self, service: str, operation: str) -> Plan:
         """The demand, sub-plans (None: call not made) and event flags of one request."""
-        op = self.sc.services[service].operations[operation]
-        key = (service, operation)
-        demand = self._demand[key]()
-        branch = self._branch[key]
-        children = tuple(
-            self.plan(c.service, c.operation)
-            if c.probability >= 1.0 or branch() < c.probability
-            else None
-            for c in op.calls
+        calls, emits, demand, branch = self._ops[(service, operation)]
+        work = demand()
+        children = (
+            tuple(
+                self.plan(c.service, c.operation)
+                if c.probability >= 1.0 or branch() < c.probability
+                else None
+                for c in calls
+            )
+            if calls
+            else ()
         )
-        emits = tuple(e.probability >= 1.0 or branch() < e.probability for e in op.emits)
-        return (demand, children, emits)
+        flags = (
+            tuple(e.probability >= 1.0 or branch() < e.probability for e in emits) if emits else ()
+        )
+        return (work, children, flags)
 
     def extra(self) -> Planner:
         """Plans that only one architecture draws, on streams of their own (made on first use),

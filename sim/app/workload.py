@@ -15,6 +15,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.core.distributions import Sampler, Uniforms
+from sim.core.schedule import call_at, call_soon
 from sim.scenario import model as m
 from sim.scenario.distributions import Exponential
 
@@ -57,6 +58,8 @@ class Workload:
             think = Sampler(a.think, self.app.streams.get("think"))
             for u in range(a.users):
                 env.process(self._user(u, think))
+        elif isinstance(a, m.Poisson | m.ConstantRate):
+            call_soon(env, lambda _e: self._steady(a))
         else:
             env.process(self._open(a))
 
@@ -65,16 +68,27 @@ class Workload:
             return self.cfg.flows[0]
         return self.cfg.flows[bisect.bisect_left(self.cum, self.pick())]
 
+    def _steady(self, a: m.Poisson | m.ConstantRate) -> None:
+        """Poisson or constant-rate arrivals as a chain of bare timers, each launching one
+        request and then arming the next: where a process's ``yield env.timeout(gap)`` loop
+        put its timeouts in the event queue, with the same draws in the same order, but no
+        process resumed per arrival (it starts as the process did, :func:`call_soon`)."""
+        env = self.app.env
+        launch = self.app.launch
+        flow = self._flow
+        gap = _exp(1.0 / a.rate, self.app, "arrivals") if isinstance(a, m.Poisson) else None
+        step = 1.0 / a.rate
+
+        def arrive(_e: Any) -> None:
+            launch(flow())
+            call_at(env, gap() if gap is not None else step, arrive)
+
+        call_at(env, gap() if gap is not None else step, arrive)
+
     def _open(self, a: Any) -> Generator[Any, Any, None]:
         env = self.app.env
         launch = self.app.launch
-        if isinstance(a, m.Poisson | m.ConstantRate):
-            gap = _exp(1.0 / a.rate, self.app, "arrivals") if isinstance(a, m.Poisson) else None
-            step = 1.0 / a.rate
-            while True:
-                yield env.timeout(gap() if gap is not None else step)
-                launch(self._flow())
-        elif isinstance(a, m.Mmpp):
+        if isinstance(a, m.Mmpp):
             state = 0
             sojourn = [_exp(a.mean_sojourn[i], self.app, f"mmpp/{i}") for i in (0, 1)]
             gaps = [

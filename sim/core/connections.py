@@ -23,6 +23,7 @@ from simpy import Event
 
 from sim.core.component import Component
 from sim.core.network import Network
+from sim.core.schedule import Signal, call_at
 from sim.core.trace import Trace
 from sim.scenario.model import Tls
 
@@ -56,7 +57,7 @@ def close_accounting(a: Component, b: Component, tls: Tls | None) -> None:
 
 def handshake(
     env: Any, net: Network, client: Component, server: Component, tls: Tls | None, tr: Trace | None
-) -> Generator[Event, Any, None]:
+) -> Generator[Event | Signal, Any, None]:
     """TCP (+TLS) handshake from client to server: round trips, then CPU on both ends."""
     secure = tls_active(tls)
     rounds = 1 + (TLS_ROUNDS[tls.version] if tls is not None else 0)
@@ -159,7 +160,7 @@ class Pool:
                 return c
         return None
 
-    def acquire(self, tr: Trace | None) -> Generator[Event, Any, Connection]:
+    def acquire(self, tr: Trace | None) -> Generator[Event | Signal, Any, Connection]:
         """A connection with a free stream: reused, newly opened, or waited for.
 
         A caller still waiting when the pool is closed (:meth:`close_all`) gets None."""
@@ -212,8 +213,7 @@ class Pool:
 
     def _arm(self, c: Connection, delay: float) -> None:
         c.timer = True
-        t = self.env.timeout(delay)
-        t.callbacks.append(lambda _e: self._expire(c))
+        call_at(self.env, delay, lambda _e: self._expire(c))  # a Timeout's place, no Timeout
 
     def _expire(self, c: Connection) -> None:
         c.timer = False

@@ -43,12 +43,11 @@ textbook queue the validation suite checks against closed forms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from simpy import Event
+from simpy.events import NORMAL
 
-from sim.core.schedule import call_at, fire
+from sim.core.schedule import Signal
 
 if TYPE_CHECKING:
     from sim.core.cpu import Cpu
@@ -130,7 +129,7 @@ class Io:
             self.tls_records += messages
             self.tls_bytes += nbytes
         cold = 0.0
-        if self.cpu.asleep(self.warm):
+        if self.cpu.idle() >= self.warm:  # asleep (warm ≥ 0; idle is -1 while busy)
             cold = self.cold
             self.cold_wakeups += 1
         self.wakeups += 1
@@ -181,9 +180,14 @@ class Io:
 
 
 class _Batch:
-    """Messages read or written in one wake-up."""
+    """Messages read or written in one wake-up. It is its own SimPy event: the Cpu schedules
+    it for the instant its work ends (``Cpu.execute_batch``), with the core's release and
+    :meth:`done` as its callbacks, so a wake-up allocates no ``Event`` and no bound method
+    of its own (``Environment.step`` reads only ``callbacks`` and ``_ok``)."""
 
-    __slots__ = ("chan", "cold", "items", "nbytes", "woke", "work")
+    __slots__ = ("callbacks", "chan", "cold", "items", "nbytes", "woke", "work")
+    _ok = True  # what Environment.step reads after the callbacks (pinned internals)
+    _value = None
 
     def __init__(self, chan: Channel, first: tuple[Trace | None, float, Done, Any], nbytes: float):
         """A batch opened by its first message (``first``, ``nbytes`` bytes): one list and
@@ -194,6 +198,7 @@ class _Batch:
         self.work = 0.0
         self.cold = 0.0
         self.woke = -1.0  # when the process had woken up for it (cold_latency), else -1
+        self.callbacks: list[Callable[[Any], None]] | None = None  # set by the Cpu
 
     def seal(self) -> tuple[float, float]:
         """The batch gets a core: what arrived so far is in it; later messages wait for the
@@ -209,10 +214,10 @@ class _Batch:
         chan.running = False
         nxt = chan.open
         if nxt is not None:  # arrived while this batch was on a core: the next wake-up
-            chan.submit(nxt)
+            chan.cpu.execute_batch(nxt)
         work = self.work
         io = chan.io
-        now = chan.env.now
+        now = chan.env._now
         share = io.on_share
         each = (work + self.cold) / len(self.items)  # the cold extra is theirs too
         woke = self.woke
@@ -229,7 +234,7 @@ class _Batch:
 class Channel:
     """One direction (read or write) of one connection at one component."""
 
-    __slots__ = ("cpu", "env", "io", "open", "running", "tls")
+    __slots__ = ("cpu", "env", "io", "open", "running", "slow_wake", "tls")
 
     def __init__(self, io: Io, tls: bool):
         self.io = io
@@ -238,40 +243,39 @@ class Channel:
         self.tls = tls
         self.open: _Batch | None = None  # taking messages until it gets a core
         self.running = False  # a batch of this channel is on a core
+        # may a wake-up wait before its first read (Io.waking)? Asked once, not per batch
+        self.slow_wake = io.cold_latency > 0.0 or io.idle_latency > 0.0
 
     def send(self, nbytes: float, tr: Trace | None, done: Done, tag: Any = None) -> None:
         """Read or write one message; ``done()`` once its wake-up's work is over. ``tag``:
         whom the message's share of that work is booked to (``Io.on_share``)."""
         b = self.open
         if b is not None:  # joins the batch still waiting for a core
-            b.items.append((tr, self.env.now, done, tag))
+            b.items.append((tr, self.env._now, done, tag))
             b.nbytes += nbytes
             return
-        b = self.open = _Batch(self, (tr, self.env.now, done, tag), nbytes)
+        b = self.open = _Batch(self, (tr, self.env._now, done, tag), nbytes)
         if not self.running:  # else it asks for a core when the running batch is done
-            io = self.io
-            if (io.cold_latency > 0.0 or io.idle_latency > 0.0) and (wait := io.waking()) > 0:
+            if self.slow_wake and (wait := self.io.waking()) > 0:
                 self.running = True  # waking up: what arrives meanwhile joins this batch
-                call_at(self.env, wait, lambda _e: self._woken(b))
+                b.callbacks = [self._woken]
+                self.env.schedule(b, NORMAL, wait)  # as call_at would (the batch is an event)
             else:
-                self.submit(b)
+                self.cpu.execute_batch(b)
 
     def _woken(self, b: _Batch) -> None:
+        """The process is awake for batch ``b`` (scheduled itself for that instant)."""
         self.running = False
-        b.woke = self.env.now
-        self.submit(b)
-
-    def submit(self, b: _Batch) -> None:
-        ev: Event = self.cpu.execute_batch(b.seal)
-        ev.callbacks.append(b.done)
+        b.woke = self.env._now
+        self.cpu.execute_batch(b)
 
 
-def wait(env: Any, chan: Channel, nbytes: float, tr: Trace | None) -> Event:
+def wait(env: Any, chan: Channel, nbytes: float, tr: Trace | None) -> Signal:
     """An event that fires once ``chan`` has read or written the message (for processes):
     processed at once when the wake-up's work ends (no zero-delay queue entry)."""
-    ev = Event(env)
-    chan.send(nbytes, tr, partial(fire, ev))
-    return ev
+    sig = Signal()
+    chan.send(nbytes, tr, sig)
+    return sig
 
 
 def pass_through(

@@ -53,6 +53,24 @@ class Gauge:
         if value > self.peak_window:
             self.peak_window = value
 
+    def set_many(self, times: list[float], values: list[int]) -> None:
+        """:meth:`set_at` for each ``(t, value)`` of ``zip(times, values)`` in turn (instants
+        in order, none after now): changes logged by an owner that moves the gauge more often
+        than anyone reads it (:class:`~sim.core.cpu.Cpu`), applied by the same arithmetic in
+        the same order."""
+        area, last, value = self._area, self._t, self.value
+        peak, peak_window = self.peak, self.peak_window
+        for t, v in zip(times, values, strict=True):
+            area += value * (t - last)
+            last = t
+            value = v
+            if v > peak:
+                peak = v
+            if v > peak_window:
+                peak_window = v
+        self._area, self._t, self.value = area, last, value
+        self.peak, self.peak_window = peak, peak_window
+
     def add(self, delta: float) -> None:
         now = self.env.now  # set(value + delta), inlined: gauges move on every message
         value = self.value

@@ -132,7 +132,9 @@ class Network:
         """Time for a message of nbytes from a to b."""
         if self._lossy:
             return self.rtt(a, b) / 2 + nbytes * self.byte_time + self._retransmissions(a, b)
-        return self.rtt(a, b) / 2 + nbytes * self.byte_time
+        hit = self._rtt_ids.get((id(a), id(b)))  # rtt(a, b)'s cache, read here: every message
+        rtt = hit[0] if hit is not None else self.rtt(a, b)
+        return rtt / 2 + nbytes * self.byte_time
 
     def _retransmissions(self, a: Place, b: Place) -> float:
         """Extra delay of the retransmissions of one message over a lossy link (or 0)."""

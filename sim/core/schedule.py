@@ -5,7 +5,8 @@ timer that nobody yields needs no more than that. These primitives keep the plac
 order of same-instant events that the heavier SimPy construct they replace would have had
 (a ``Timeout`` for :func:`call_at` and :func:`at`; the ``Initialize`` event of
 ``env.process`` for :func:`call_soon` and :class:`Task`), so swapping one for the other
-changes no result. :class:`Deadlines` puts every timeout of one length on one shared timer.
+changes no result. A hot path reads the clock as ``env._now``, not through the ``now``
+property (also pinned). :class:`Deadlines` puts every timeout of one length on one shared timer.
 
 Fewer events (issue 17): an event that carries no simulated time and no choice is a direct
 call where that leaves every result bit-identical (``tests/test_bit_identity.py`` compares
@@ -17,7 +18,8 @@ before the request that caused it), the entry stays.
 
 SimPy internals: ``Environment.step`` processes any scheduled object with ``callbacks``
 and reads its ``_ok`` (and ``_value`` if it failed) after running them, so a :class:`Call`
-carries both; :func:`succeed_at` gives an event its outcome now and schedules it for later,
+and a :class:`Signal` (a bare event a task yields: a Cpu job, a message's wake-up) carry
+both, as class attributes; :func:`succeed_at` gives an event its outcome now and schedules it for later,
 as ``Timeout.__init__`` does (SimPy's public ``succeed`` only schedules at once); and
 :class:`Task` reads ``_ok``/``_value`` on its hot path as ``Process._resume`` does. These are
 checked against the SimPy version pinned in ``pyproject.toml`` by
@@ -50,6 +52,34 @@ class Call:
 
     def __init__(self, callback: Callable[[Any], None]):
         self.callbacks: list[Callable[[Any], None]] | None = [callback]
+
+
+class Signal:
+    """A bare event that succeeds with None, for a task or process to yield, without the
+    ``Event`` (no environment, no pending value): either triggered by a direct call
+    (``sig()`` runs its waiters at once, as :func:`fire` does for an ``Event``, with no
+    ``partial`` to call it with), or scheduled, its outcome known at once (a Cpu job:
+    ``Environment.step`` runs its callbacks when its work ends, as for a ``Timeout``). A
+    waiter reads only ``callbacks``, ``_ok`` and ``_value`` (pinned internals, as for
+    :class:`Call`)."""
+
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[Any], None]] = []  # None once processed (as Event's)
+
+    def __call__(self) -> None:
+        callbacks = self.callbacks
+        self.callbacks = None  # type: ignore[assignment]  # processed, as step leaves an event
+        for cb in callbacks:
+            cb(self)
+
+    @property
+    def processed(self) -> bool:
+        """Have its waiters been run (as ``Event.processed``)?"""
+        return self.callbacks is None
 
 
 def succeed_at(env: Any, ev: Event, delay: float, priority: int = NORMAL) -> Event:
@@ -119,7 +149,7 @@ class Task:
     the generator lets out fails ``done`` (its waiter gets it), or stops the run.
     """
 
-    __slots__ = ("done", "gen")
+    __slots__ = ("done", "gen", "resume")
 
     def __init__(
         self,
@@ -130,10 +160,11 @@ class Task:
     ):
         self.gen = gen
         self.done = done
+        self.resume = self._resume  # one bound method for every event it waits on
         if inline:  # its first step runs now, inside the caller's callback
             self._resume(_STARTED)
         else:
-            env.schedule(Call(self._resume), URGENT, 0.0)
+            env.schedule(Call(self.resume), URGENT, 0.0)
 
     def _resume(self, event: Any) -> None:
         gen = self.gen
@@ -156,7 +187,7 @@ class Task:
                 done.fail(exc)
                 return
             if event.callbacks is not None:
-                event.callbacks.append(self._resume)
+                event.callbacks.append(self.resume)
                 return
 
 
