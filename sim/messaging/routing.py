@@ -66,9 +66,14 @@ Queues = tuple[
     ],
     ...,
 ]
+# fixed: the local deliveries, in plan order, when they are all a plan can be: no copy for
+# a route or a gateway and no queue group with a choice to make (one local member at most,
+# none elsewhere; :func:`_choose` draws nothing for one). None when the plan must be made.
+Fixed = tuple[Delivery, ...] | None
+Skeleton = tuple[Plain, Queues, Fixed]
 
 
-def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> tuple[Plain, Queues]:
+def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> Skeleton:
     plain: list[tuple[int, Delivery, Any]] = []
     for d in m.plain:
         o = d.sub.owner
@@ -100,14 +105,19 @@ def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> tuple[Plain, Queues]:
                 else:
                     peers.append((d, o, (o.origin, _key(msg, d))))
         queues.append((qk, near, tuple(peers), tuple(far.items())))
-    return tuple(plain), tuple(queues)
+    fixed: Fixed = None
+    if all(kind == _LOCAL for kind, _, _ in plain) and all(
+        len(near) <= 1 and not peers and not far for _, near, peers, far in queues
+    ):
+        fixed = (*(d for _, d, _ in plain), *(near[0][0] for _, near, _, _ in queues if near))
+    return tuple(plain), tuple(queues), fixed
 
 
 def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:
     """Who gets a copy of a message that arrived from a client, a route or a gateway."""
     m = server.space.match(msg.account, msg.subject)
     derived = m.derived
-    sk: tuple[Plain, Queues] | None
+    sk: Skeleton | None
     if derived is None:  # a match for a subject seen once: nothing to keep
         sk = _skeleton(msg, frm, m)
     else:
@@ -115,6 +125,9 @@ def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:
         sk = derived.get(key)
         if sk is None:
             sk = derived[key] = _skeleton(msg, frm, m)
+    fixed = sk[2]
+    if fixed is not None:  # the plan worked out with the skeleton: nothing to choose
+        return [*fixed], {}, {}
     fabric = server.fabric
     local: list[Delivery] = []
     routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]] = {}
