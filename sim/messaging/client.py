@@ -419,11 +419,7 @@ class ClientConn:
         free = self.link_free
         done = (free if free > now else now) + n * 8.0 / self.read_bandwidth
         self.link_free = done
-        self.pending += n
-        if server.alive:  # _pend, inlined (this runs per message written; settled above)
-            server.held.add_at(now, n)
-            lg = server.ledgers.get(self.account) or server.ledger(self.account)
-            (lg.memory or lg.gauge()).add_at(now, n)
+        self._pending(server, n, now)  # settled above
         epoch = self.epoch
         rtt = self.fabric.net.rtt(server.place, self.owner.place)
         written = done - now
@@ -436,7 +432,8 @@ class ClientConn:
             if written > 0.0:
                 call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
             else:  # no time at all (free links): a zero-delay hop, called directly
-                self._written_read(server, n, epoch, msg, interest, None)
+                self._pending(server, -n, now)  # at the instant settled above
+                self._in(msg, interest)
             return
         if written > 0.0:  # released when the server's books are next used (settle_writes)
             heappush(server.writes, (now + written, next(server.write_order), self, n, epoch))
@@ -503,10 +500,16 @@ class ClientConn:
         self.hold(-1)  # the handler it started (a task, its first step run) has it in hand
 
     def _pend(self, server: BrokerServer, n: float) -> None:
+        """``n`` bytes more (or, negative, fewer) pending on the server from now."""
+        self._pending(server, n, self.env.now, True)
+
+    def _pending(self, server: BrokerServer, n: float, now: float, settle: bool = False) -> None:
+        """:meth:`_pend` at ``now``; ``settle``: the server's writes completed by now are
+        applied first (not needed where they were at this instant, nothing added since)."""
         self.pending += n
         if server.alive:  # server.hold, inlined: this runs twice per message written
-            server.settle_writes()  # the writes completed by now first, then this change
-            now = self.env.now
+            if settle:
+                server.settle_writes()
             server.held.add_at(now, n)
             lg = server.ledgers.get(self.account) or server.ledger(self.account)
             (lg.memory or lg.gauge()).add_at(now, n)
