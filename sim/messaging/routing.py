@@ -75,14 +75,18 @@ Skeleton = tuple[Plain, Queues, Fixed]
 
 def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> Skeleton:
     plain: list[tuple[int, Delivery, Any]] = []
+    local: list[Delivery] = []  # what a plan with nothing to choose delivers (``Fixed``)
+    choice = False  # a copy for a peer, or a queue group with a choice to make
     for d in m.plain:
         o = d.sub.owner
         if isinstance(o, Interest):
             if _local_ok(d, msg, frm):
                 plain.append((_LOCAL, d, None))
+                local.append(d)
         elif isinstance(o, RemoteInterest) and (
             frm == "client" or (frm == "gateway" and not o.gateway)
         ):
+            choice = True
             if o.gateway:
                 plain.append((_GATEWAY, d, (o.origin.cluster, _key(msg, d))))
             else:
@@ -105,12 +109,11 @@ def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> Skeleton:
                 else:
                     peers.append((d, o, (o.origin, _key(msg, d))))
         queues.append((qk, near, tuple(peers), tuple(far.items())))
-    fixed: Fixed = None
-    if all(kind == _LOCAL for kind, _, _ in plain) and all(
-        len(near) <= 1 and not peers and not far for _, near, peers, far in queues
-    ):
-        fixed = (*(d for _, d, _ in plain), *(near[0][0] for _, near, _, _ in queues if near))
-    return tuple(plain), tuple(queues), fixed
+        if len(near) > 1 or peers or far:
+            choice = True
+        elif near:
+            local.append(near[0][0])
+    return tuple(plain), tuple(queues), None if choice else tuple(local)
 
 
 def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:

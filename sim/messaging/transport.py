@@ -396,12 +396,12 @@ class MessagingTransport:
             flight.retries += 1
         try:
             reply = conn.new_reply_subject()
-            leg = Trace(tr.id, tr.flow, env.now)
+            t0 = env.now
+            leg = Trace(tr.id, tr.flow, t0)
             leg.hops = tr.hops
-            msg = Msg(conn.account, subject, reply, nbytes, leg, env.now, payload)
+            msg = Msg(conn.account, subject, reply, nbytes, leg, t0, payload)
             msg.sender = conn
             waiter = conn.expect(reply)
-            t0 = env.now
             if not conn.publish(msg):
                 conn.waiters.pop(reply, None)
                 self.buffer_errors += 1
