@@ -203,6 +203,29 @@ def test_plan_cache_sees_queue_weight_changes_without_a_new_match() -> None:
     assert len(plan(a, msg, "client")[1]) == 1
 
 
+def test_plan_with_nothing_to_choose_draws_nothing_and_is_a_fresh_list() -> None:
+    """One local queue member and a plain subscriber: the plan is fixed with the skeleton
+    (no draw, no walk); each message gets its own list. A second member means a choice:
+    the pick is drawn again, as before the cache."""
+    box = Sandbox({"broker": {"io": None}}, {"network": NET["network"]})
+    (server,) = box.servers
+    c1, c2, c3 = box.client("c1"), box.client("c2"), box.client("c3")
+    box.subscribe(c1, "work", "q")
+    box.subscribe(c2, "work")
+    box.run(1.0)
+    msg = Msg("$G", "work", None, 0.0, Trace(-1, "t", 0.0), 0.0)
+    draws: list[float] = []
+    server.pick = lambda: draws.append(0.7) or 0.7  # type: ignore[method-assign]
+    first = plan(server, msg, "client")
+    assert first == reference_plan(server, msg, "client") and len(first[0]) == 2
+    first[0].clear()
+    assert len(plan(server, msg, "client")[0]) == 2 and draws == []
+    box.subscribe(c3, "work", "q")
+    box.run(2.0)
+    assert plan(server, msg, "client") == reference_plan(server, msg, "client")
+    assert len(draws) == 2  # one per plan: the group has two members now
+
+
 # ------------------------------------------------------------------ subjects seen once
 TOKENS = ["a", "b", "1", "2", "3", "x1"]
 pattern = st.lists(st.sampled_from([*TOKENS, "*", ">"]), min_size=1, max_size=3).map(".".join)
