@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.core.trace import Trace
-from sim.messaging.accounts import Delivery
+from sim.messaging.accounts import AccountSpace, Delivery
 from sim.messaging.broker import BrokerServer
 from sim.messaging.message import Interest, Msg, RemoteInterest
 from sim.messaging.recovery import restart
@@ -273,3 +273,44 @@ def test_reply_subjects_are_not_cached_one_by_one() -> None:
     for n in range(10_000):
         assert index.match(f"_INBOX.abc.{n}").plain == (h,)
     assert len(index._cache) <= 1 and len(index._tails) == 1
+
+
+def test_reply_subjects_get_their_deliveries_from_the_index_match_as_before() -> None:
+    """A subject seen once whose index match holds only plain subscriptions of its account
+    gets its deliveries straight from that match; every change of the index (another plain
+    subscriber, a queue group, a stream import's shadow, an unsubscribe) is seen at once:
+    the match always equals the one made from scratch (``_collect``)."""
+    space = AccountSpace.from_config(
+        {
+            "A": {"exports": [{"stream": "rep.>"}]},
+            "B": {"imports": [{"stream": {"account": "A", "subject": "rep.>"}}]},
+        }
+    )
+    n = iter(range(10**6))
+
+    def check(account: str, prefix: str) -> None:
+        for _ in range(3):
+            subject = f"{prefix}.{next(n)}"
+            got = space.match(account, subject)
+            space._local_only.clear()  # the match made from scratch
+            want = space.match(account, subject)
+            assert got == want and got.derived is None and want.derived is None
+            assert all(d.subject == subject for d in got.plain)
+
+    first = space.subscribe("A", "rep.r.*")
+    check("A", "rep.r")
+    check("A", "rep.r")  # now from the kept match
+    assert space._local_only
+    second = space.subscribe("A", "rep.>")
+    check("A", "rep.r")
+    group = space.subscribe("A", "rep.r.*", "q")
+    check("A", "rep.r")
+    space.unsubscribe(group)
+    check("A", "rep.r")
+    shadow = space.subscribe("B", "rep.r.*")  # a shadow in A's index: a stream delivery
+    check("A", "rep.r")
+    assert any(d.via == "stream" for d in space.match("A", "rep.r.99999").plain)
+    for sub in (shadow, second, first):
+        space.unsubscribe(sub)
+        check("A", "rep.r")
+    assert not space.match("A", "rep.r.123456")
