@@ -361,17 +361,19 @@ class BrokerServer(Component):
                     msg.account, msg.subject = resolved
                     frm = "client"
         sender = msg.sender
-        if frm != "client":
-            local, routes, gws = plan(self, msg, frm)
-            self._send(msg, local, routes, gws)
-            return
-        if sender is not None and sender.perms is not None and not self._may_publish(msg):
+        client = frm == "client"
+        if (
+            client
+            and sender is not None
+            and sender.perms is not None
+            and not self._may_publish(msg)
+        ):
             self._violation(msg.account)  # -ERR 'Permissions Violation for Publish', dropped
             return
         local, routes, gws = plan(self, msg, frm)
         self._send(msg, local, routes, gws)
         reply = msg.reply
-        if not (local or routes or gws) and reply is not None and sender is not None:
+        if client and reply is not None and sender is not None and not (local or routes or gws):
             self._no_responders(msg, sender, reply)
 
     def _pass_reply(self, msg: Msg, cluster: str, server: str) -> None:
