@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.core.trace import Trace
-from sim.messaging.accounts import Delivery
+from sim.messaging.accounts import AccountSpace, Delivery
 from sim.messaging.broker import BrokerServer
 from sim.messaging.message import Interest, Msg, RemoteInterest
 from sim.messaging.recovery import restart
@@ -203,6 +203,29 @@ def test_plan_cache_sees_queue_weight_changes_without_a_new_match() -> None:
     assert len(plan(a, msg, "client")[1]) == 1
 
 
+def test_plan_with_nothing_to_choose_draws_nothing_and_is_a_fresh_list() -> None:
+    """One local queue member and a plain subscriber: the plan is fixed with the skeleton
+    (no draw, no walk); each message gets its own list. A second member means a choice:
+    the pick is drawn again, as before the cache."""
+    box = Sandbox({"broker": {"io": None}}, {"network": NET["network"]})
+    (server,) = box.servers
+    c1, c2, c3 = box.client("c1"), box.client("c2"), box.client("c3")
+    box.subscribe(c1, "work", "q")
+    box.subscribe(c2, "work")
+    box.run(1.0)
+    msg = Msg("$G", "work", None, 0.0, Trace(-1, "t", 0.0), 0.0)
+    draws: list[float] = []
+    server.pick = lambda: draws.append(0.7) or 0.7  # type: ignore[method-assign]
+    first = plan(server, msg, "client")
+    assert first == reference_plan(server, msg, "client") and len(first[0]) == 2
+    first[0].clear()
+    assert len(plan(server, msg, "client")[0]) == 2 and draws == []
+    box.subscribe(c3, "work", "q")
+    box.run(2.0)
+    assert plan(server, msg, "client") == reference_plan(server, msg, "client")
+    assert len(draws) == 2  # one per plan: the group has two members now
+
+
 # ------------------------------------------------------------------ subjects seen once
 TOKENS = ["a", "b", "1", "2", "3", "x1"]
 pattern = st.lists(st.sampled_from([*TOKENS, "*", ">"]), min_size=1, max_size=3).map(".".join)
@@ -250,3 +273,44 @@ def test_reply_subjects_are_not_cached_one_by_one() -> None:
     for n in range(10_000):
         assert index.match(f"_INBOX.abc.{n}").plain == (h,)
     assert len(index._cache) <= 1 and len(index._tails) == 1
+
+
+def test_reply_subjects_get_their_deliveries_from_the_index_match_as_before() -> None:
+    """A subject seen once whose index match holds only plain subscriptions of its account
+    gets its deliveries straight from that match; every change of the index (another plain
+    subscriber, a queue group, a stream import's shadow, an unsubscribe) is seen at once:
+    the match always equals the one made from scratch (``_collect``)."""
+    space = AccountSpace.from_config(
+        {
+            "A": {"exports": [{"stream": "rep.>"}]},
+            "B": {"imports": [{"stream": {"account": "A", "subject": "rep.>"}}]},
+        }
+    )
+    n = iter(range(10**6))
+
+    def check(account: str, prefix: str) -> None:
+        for _ in range(3):
+            subject = f"{prefix}.{next(n)}"
+            got = space.match(account, subject)
+            space._local_only.clear()  # the match made from scratch
+            want = space.match(account, subject)
+            assert got == want and got.derived is None and want.derived is None
+            assert all(d.subject == subject for d in got.plain)
+
+    first = space.subscribe("A", "rep.r.*")
+    check("A", "rep.r")
+    check("A", "rep.r")  # now from the kept match
+    assert space._local_only
+    second = space.subscribe("A", "rep.>")
+    check("A", "rep.r")
+    group = space.subscribe("A", "rep.r.*", "q")
+    check("A", "rep.r")
+    space.unsubscribe(group)
+    check("A", "rep.r")
+    shadow = space.subscribe("B", "rep.r.*")  # a shadow in A's index: a stream delivery
+    check("A", "rep.r")
+    assert any(d.via == "stream" for d in space.match("A", "rep.r.99999").plain)
+    for sub in (shadow, second, first):
+        space.unsubscribe(sub)
+        check("A", "rep.r")
+    assert not space.match("A", "rep.r.123456")

@@ -60,6 +60,7 @@ from sim.messaging.subjects import (
     FWC,
     PWC,
     SEP,
+    Match,
     SubjectIndex,
     SubjectTransform,
     Subscription,
@@ -198,6 +199,13 @@ class AccountSpace:
         self._home: dict[int, str] = {}
         self._shadows: dict[int, list[tuple[SubjectIndex, Subscription]]] = {}
         self._cache: dict[tuple[str, str], AccountMatch] = {}
+        # index matches (by id) of subjects seen once, matched by their prefix, that hold
+        # only plain subscriptions of their account itself (no stream shadows, no queue
+        # groups) in an account without service imports: an index hands out the same object
+        # for the next reply subject with that prefix until it changes (then it makes a new
+        # one), and a match is immutable, so finding it here (kept alive, so its id is its
+        # own) means its deliveries need nothing more than their subject
+        self._local_only: dict[int, Match] = {}
         self._replies: dict[tuple[str, str], tuple[str, str, ResponseType]] = {}
         self._reply_seq = itertools.count(1)
 
@@ -398,13 +406,27 @@ class AccountSpace:
         hit = self._cache.get((account, subject))
         if hit is not None:
             return hit
+        acc = self._accounts[account]
+        m = acc.index.match(subject)  # checks the subject; a reply's is matched by prefix
+        if self._local_only.get(id(m)) is m:
+            # the index's match of a subject seen once, known to hold plain subscriptions of
+            # this account only: their deliveries, as _collect would make them
+            via: Literal["local"] = "local"
+            return AccountMatch(
+                tuple([Delivery(account, h, subject, via) for h in m.plain]), {}, None
+            )
         plain: list[Delivery] = []
         queues: dict[tuple[str, str], tuple[Delivery, ...]] = {}
         self._collect(account, subject, False, set(), plain, queues)
-        acc = self._accounts[account]
         if not len(acc.services) and acc.index.transient(subject):
             # a subject like a reply's ``_INBOX.<nuid>.<n>``, seen once: not worth a cache
-            # entry (the index keeps what it matched by prefix)
+            # entry (the index keeps what it matched by prefix); if its match holds plain
+            # subscriptions of this account only, the next subject with the same prefix
+            # gets its deliveries straight from it
+            if m.plain and not m.queues and not any(isinstance(h.owner, _Shadow) for h in m.plain):
+                if len(self._local_only) >= 65536:
+                    self._local_only.clear()
+                self._local_only[id(m)] = m
             return AccountMatch(tuple(plain), dict(sorted(queues.items())), None)
         result = AccountMatch(tuple(plain), dict(sorted(queues.items())))
         if len(self._cache) >= 65536:

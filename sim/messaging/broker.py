@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from sim.messaging.cluster import Fabric
 
 
+_REPLY_PREFIXES = (GATEWAY_REPLY_PREFIX, SERVICE_REPLY_PREFIX)
 RATE_WINDOW = 1.0  # s: the message rate the throughput memory follows (memory_per_message_rate)
 
 
@@ -336,36 +337,44 @@ class BrokerServer(Component):
         """Route one message that was read: who gets a copy, then the copies are written."""
         if not self.alive:
             return
-        b = self.cfg
         self.handled += 1
         (self._msgs_in or self._tally("_msgs_in", "messages_in")).value += 1.0
         (self._bytes_in or self._tally("_bytes_in", "bytes_in")).value += msg.nbytes
         lg = self.ledgers.get(msg.account) or self.ledger(msg.account)
         (lg.messages_in or lg.tally("messages_in")).value += 1.0
-        if msg.subject.startswith(GATEWAY_REPLY_PREFIX):
-            _, cluster, server, rest = msg.subject.split(".", 3)
-            if cluster != self.cluster or server != self.name:
-                self._count_out(msg.account, msg.nbytes)
-                self._pass_reply(msg, cluster, server)
-                return
-            msg.subject, frm = rest, "route"  # back at the origin server: deliver here
-        if msg.subject.startswith(SERVICE_REPLY_PREFIX):
-            home = self.fabric.reply_home.get((msg.account, msg.subject))
-            if home is not None and home is not self:
-                self._count_out(msg.account, msg.nbytes)
-                self._pass_home(msg, home)
-                return
-            resolved = self.fabric.resolve_reply(msg.account, msg.subject)
-            if resolved is not None:
-                msg.account, msg.subject = resolved
-                frm = "client"
-        if frm == "client" and not self._may_publish(msg):
+        if msg.subject.startswith(_REPLY_PREFIXES):  # one test for the common case: neither
+            if msg.subject.startswith(GATEWAY_REPLY_PREFIX):
+                _, cluster, server, rest = msg.subject.split(".", 3)
+                if cluster != self.cluster or server != self.name:
+                    self._count_out(msg.account, msg.nbytes)
+                    self._pass_reply(msg, cluster, server)
+                    return
+                msg.subject, frm = rest, "route"  # back at the origin server: deliver here
+            if msg.subject.startswith(SERVICE_REPLY_PREFIX):
+                home = self.fabric.reply_home.get((msg.account, msg.subject))
+                if home is not None and home is not self:
+                    self._count_out(msg.account, msg.nbytes)
+                    self._pass_home(msg, home)
+                    return
+                resolved = self.fabric.resolve_reply(msg.account, msg.subject)
+                if resolved is not None:
+                    msg.account, msg.subject = resolved
+                    frm = "client"
+        sender = msg.sender
+        client = frm == "client"
+        if (
+            client
+            and sender is not None
+            and sender.perms is not None
+            and not self._may_publish(msg)
+        ):
             self._violation(msg.account)  # -ERR 'Permissions Violation for Publish', dropped
             return
         local, routes, gws = plan(self, msg, frm)
-        nobody = frm == "client" and not (local or routes or gws)
-        answer = nobody and msg.reply is not None and b.headers and msg.sender is not None
-        self._deliver(msg, local, routes, gws, answer)
+        self._send(msg, local, routes, gws)
+        reply = msg.reply
+        if client and reply is not None and sender is not None and not (local or routes or gws):
+            self._no_responders(msg, sender, reply)
 
     def _pass_reply(self, msg: Msg, cluster: str, server: str) -> None:
         """A ``_GR_.`` reply for another server: on towards it."""
@@ -406,23 +415,17 @@ class BrokerServer(Component):
             msg.account,
         )
 
-    def _deliver(
-        self,
-        msg: Msg,
-        local: list[Delivery],
-        routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]],
-        gws: dict[tuple[str, SpaceKey], list[QueueKey]],
-        answer: bool,
-    ) -> None:
-        """The copies leave (the work is done); with nobody to serve, the 503 goes back."""
-        self._send(msg, local, routes, gws)
-        if answer and msg.sender is not None and msg.reply is not None:
-            book = self.book
-            book.count("server", self.name, "no_responders")
-            book.count("account", msg.account, "no_responders")
-            copy = msg.branch(True, subject=msg.reply, reply=None, nbytes=0.0)
-            copy.status = NO_RESPONDERS_STATUS
-            self._write(msg.sender, copy, msg.sender.inbox_interest)
+    def _no_responders(self, msg: Msg, sender: ClientConn, reply: str) -> None:
+        """Nothing was delivered anywhere: with headers on, the requester gets a 503 status
+        at once (without, it waits for its timeout)."""
+        if not self.cfg.headers:
+            return
+        book = self.book
+        book.count("server", self.name, "no_responders")
+        book.count("account", msg.account, "no_responders")
+        copy = msg.branch(True, subject=reply, reply=None, nbytes=0.0)
+        copy.status = NO_RESPONDERS_STATUS
+        self._write(sender, copy, sender.inbox_interest)
 
     def _may_publish(self, msg: Msg) -> bool:
         conn = msg.sender
@@ -450,8 +453,7 @@ class BrokerServer(Component):
         reply = msg.reply
         plain = msg.service or reply is None  # the reply every copy carries as it is
         for d in local:
-            interest = d.sub.owner
-            assert isinstance(interest, Interest)
+            interest: Interest = d.sub.owner  # type: ignore[assignment]  # a local delivery's
             r = reply
             if d.via == "service" and not plain:
                 r = mapped = mapped or self._map_reply(msg)
@@ -488,6 +490,11 @@ class BrokerServer(Component):
         self.bytes_out += nbytes
 
     def _write(self, conn: ClientConn, msg: Msg, interest: Interest) -> None:
+        """One copy to a client: written in a wake-up of its connection, then taken."""
         self._count_out(conn.account, msg.nbytes)
-        out = self._out(conn)
-        pass_through(out, msg.nbytes, msg.tr, partial(conn.take, self, msg, interest), conn.account)
+        if self.io is None:  # writing is free (pass_through, unrolled: this runs per copy)
+            conn.take(self, msg, interest)
+            return
+        chan = self.tx.get(conn) or self._out(conn)
+        assert chan is not None
+        chan.send(msg.nbytes, msg.tr, partial(conn.take, self, msg, interest), conn.account)

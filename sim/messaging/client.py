@@ -42,11 +42,12 @@ from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from simpy import Event
+from simpy.events import NORMAL
 
 from sim.core.component import Component
 from sim.core.connections import close_accounting, handshake, open_accounting, tls_active
 from sim.core.io import Channel
-from sim.core.schedule import at, call_at
+from sim.core.schedule import Call, at, call_at
 from sim.messaging.drain import draining
 from sim.messaging.failure import CLOSED, SILENT, Heartbeat, client_pings, server_pings
 from sim.messaging.message import Handler, Interest, Msg
@@ -352,23 +353,24 @@ class ClientConn:
             self.lost += 1
             return True
         n = msg.nbytes
-        if self.state != "connected" or self.server is None:
+        server = self.server
+        if self.state != "connected" or server is None:
             if self.buffered + n > self.fabric.cfg.client.reconnect_buffer:
                 return False
             self.buffer.append((msg, self.env.now))
             self.buffered += n
             return True
-        server = self.server
-        d = self._one_way(server, n)
+        d = float(self.fabric.net.one_way(self.owner.place, server.place, n))  # _one_way
         self.owner.bytes_out += n
-        msg.tr.hop(self.env.now, self.owner.name, server.name, "msg")
-        msg.tr.network += d
+        tr = msg.tr
+        tr.hop(self.env.now, self.owner.name, server.name, "msg")
+        tr.network += d
         tx = self.tx
         if tx is None:  # on the wire for d from now
             self._send(server, msg, d)
         else:  # written by the client library first (one wake-up with what is queued with it);
             self.hold(+1)  # in hand until written: a drain flushes it before it closes
-            tx.send(n, msg.tr, partial(self._sent, server, msg, d))
+            tx.send(n, tr, partial(self._sent, server, msg, d))
         return True
 
     def _sent(self, server: BrokerServer, msg: Msg, d: float) -> None:
@@ -376,9 +378,12 @@ class ClientConn:
         self.hold(-1)
 
     def _send(self, server: BrokerServer, msg: Msg, d: float) -> None:
-        self.sent_until = max(self.sent_until, self.env.now + d)
+        env = self.env
+        until = env.now + d
+        if until > self.sent_until:
+            self.sent_until = until
         if d > 0.0:
-            call_at(self.env, d, partial(self._to_server, server, msg))
+            env.schedule(Call(partial(self._to_server, server, msg)), NORMAL, d)  # call_at
         else:  # no time on the wire: the server has it now (a zero-delay hop, called directly)
             self._to_server(server, msg, None)
 
@@ -400,69 +405,78 @@ class ClientConn:
             self.lost += 1
             return
         n = msg.nbytes
-        b = server.cfg
         server.settle_writes()  # what is pending now (writes completed by now are not)
         if self.replies is not None and msg.reply is not None:
             self.replies.delivered(msg.reply, self.env.now)  # it may answer this one
-        stalled = self.silent and self.absorbed + n > b.socket_buffer
-        if (self.alive or stalled) and self.pending + n > b.max_pending:
-            server.book.count("server", server.name, "slow_consumers")
-            server.book.count("account", self.account, "slow_consumers")
-            server.close_client(self, "slow_consumer")
-            return
         if not self.alive:
-            self.lost += 1
-            if not self.silent:
-                return  # the FIN is on its way; the bytes go nowhere
-            if self.absorbed + n <= b.socket_buffer:
-                self.absorbed += n
-                return
-            self._pend(server, n)  # stuck for good: nothing is acknowledged
-            if not self.stuck:
-                self.stuck = True
-                epoch = self.epoch
-
-                def deadline() -> None:
-                    if self.registered is server and self.epoch == epoch:
-                        server.book.count("server", server.name, "slow_consumers")
-                        server.book.count("account", self.account, "slow_consumers")
-                        server.close_client(self, "write_deadline")
-
-                at(self.env, b.write_deadline, deadline)
+            self._take_dead(server, n)
+            return
+        if self.pending + n > server.cfg.max_pending:
+            self._slow(server, "slow_consumer")
             return
         env = self.env
         now = env.now
-        start = max(now, self.link_free)
-        done = start + n * 8.0 / self.read_bandwidth
+        free = self.link_free
+        done = (free if free > now else now) + n * 8.0 / self.read_bandwidth
         self.link_free = done
-        self._pend(server, n)
+        self._pending(server, n, now)  # settled above
         epoch = self.epoch
         rtt = self.fabric.net.rtt(server.place, self.owner.place)
         written = done - now
         arrive = written + rtt / 2
-        msg.tr.hop(now, server.name, self.owner.name, "msg")
-        msg.tr.network += arrive
+        tr = msg.tr
+        tr.hop(now, server.name, self.owner.name, "msg")
+        tr.network += arrive
         if arrive == written:  # no propagation delay: written and read at the same instant
             # the two timers would be consecutive entries at one instant: one does both
             if written > 0.0:
                 call_at(env, written, partial(self._written_read, server, n, epoch, msg, interest))
             else:  # no time at all (free links): a zero-delay hop, called directly
-                self._written_read(server, n, epoch, msg, interest, None)
+                self._pending(server, -n, now)  # at the instant settled above
+                self._in(msg, interest)
             return
         if written > 0.0:  # released when the server's books are next used (settle_writes)
             heappush(server.writes, (now + written, next(server.write_order), self, n, epoch))
             self.writing_on = server
         else:  # done at once: a timer keeps its place among this instant's events
             call_at(env, written, partial(self._written, server, n, epoch))
-        call_at(env, arrive, partial(self._read, msg, interest))
+        env.schedule(Call(partial(self._in, msg, interest)), NORMAL, arrive)  # call_at
+
+    def _take_dead(self, server: BrokerServer, n: float) -> None:
+        """A message for a client that died: a closed socket drops it; a silent one absorbs
+        ``socket_buffer`` bytes, then the writes stall until the write deadline."""
+        b = server.cfg
+        stalled = self.silent and self.absorbed + n > b.socket_buffer
+        if stalled and self.pending + n > b.max_pending:
+            self._slow(server, "slow_consumer")
+            return
+        self.lost += 1
+        if not self.silent:
+            return  # the FIN is on its way; the bytes go nowhere
+        if self.absorbed + n <= b.socket_buffer:
+            self.absorbed += n
+            return
+        self._pend(server, n)  # stuck for good: nothing is acknowledged
+        if not self.stuck:
+            self.stuck = True
+            epoch = self.epoch
+
+            def deadline() -> None:
+                if self.registered is server and self.epoch == epoch:
+                    self._slow(server, "write_deadline")
+
+            at(self.env, b.write_deadline, deadline)
+
+    def _slow(self, server: BrokerServer, reason: str) -> None:
+        """The server closes this connection as a slow consumer."""
+        server.book.count("server", server.name, "slow_consumers")
+        server.book.count("account", self.account, "slow_consumers")
+        server.close_client(self, reason)
 
     def _written(self, server: BrokerServer, n: float, epoch: int, _e: Any) -> None:
         """The last byte of a message left the server: no longer pending there."""
         if self.epoch == epoch:
             self._pend(server, -n)
-
-    def _read(self, msg: Msg, interest: Interest, _e: Any) -> None:
-        self._in(msg, interest)
 
     def _written_read(
         self, server: BrokerServer, n: float, epoch: int, msg: Msg, interest: Interest, _e: Any
@@ -471,9 +485,9 @@ class ClientConn:
             self._pend(server, -n)
         self._in(msg, interest)
 
-    def _in(self, msg: Msg, interest: Interest) -> None:
-        """The message reached the client: its library reads it (with whatever else arrived
-        meanwhile), then hands it on."""
+    def _in(self, msg: Msg, interest: Interest, _e: Any = None) -> None:
+        """The message reached the client (``_e``: the timer that brought it, unused): its
+        library reads it (with whatever else arrived meanwhile), then hands it on."""
         rx = self.rx
         if rx is None:
             self._arrive(msg, interest)
@@ -486,10 +500,16 @@ class ClientConn:
         self.hold(-1)  # the handler it started (a task, its first step run) has it in hand
 
     def _pend(self, server: BrokerServer, n: float) -> None:
+        """``n`` bytes more (or, negative, fewer) pending on the server from now."""
+        self._pending(server, n, self.env.now, True)
+
+    def _pending(self, server: BrokerServer, n: float, now: float, settle: bool = False) -> None:
+        """:meth:`_pend` at ``now``; ``settle``: the server's writes completed by now are
+        applied first (not needed where they were at this instant, nothing added since)."""
         self.pending += n
         if server.alive:  # server.hold, inlined: this runs twice per message written
-            server.settle_writes()  # the writes completed by now first, then this change
-            now = self.env.now
+            if settle:
+                server.settle_writes()
             server.held.add_at(now, n)
             lg = server.ledgers.get(self.account) or server.ledger(self.account)
             (lg.memory or lg.gauge()).add_at(now, n)

@@ -66,18 +66,27 @@ Queues = tuple[
     ],
     ...,
 ]
+# fixed: the local deliveries, in plan order, when they are all a plan can be: no copy for
+# a route or a gateway and no queue group with a choice to make (one local member at most,
+# none elsewhere; :func:`_choose` draws nothing for one). None when the plan must be made.
+Fixed = tuple[Delivery, ...] | None
+Skeleton = tuple[Plain, Queues, Fixed]
 
 
-def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> tuple[Plain, Queues]:
+def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> Skeleton:
     plain: list[tuple[int, Delivery, Any]] = []
+    local: list[Delivery] = []  # what a plan with nothing to choose delivers (``Fixed``)
+    choice = False  # a copy for a peer, or a queue group with a choice to make
     for d in m.plain:
         o = d.sub.owner
         if isinstance(o, Interest):
             if _local_ok(d, msg, frm):
                 plain.append((_LOCAL, d, None))
+                local.append(d)
         elif isinstance(o, RemoteInterest) and (
             frm == "client" or (frm == "gateway" and not o.gateway)
         ):
+            choice = True
             if o.gateway:
                 plain.append((_GATEWAY, d, (o.origin.cluster, _key(msg, d))))
             else:
@@ -100,14 +109,18 @@ def _skeleton(msg: Msg, frm: str, m: AccountMatch) -> tuple[Plain, Queues]:
                 else:
                     peers.append((d, o, (o.origin, _key(msg, d))))
         queues.append((qk, near, tuple(peers), tuple(far.items())))
-    return tuple(plain), tuple(queues)
+        if len(near) > 1 or peers or far:
+            choice = True
+        elif near:
+            local.append(near[0][0])
+    return tuple(plain), tuple(queues), None if choice else tuple(local)
 
 
 def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:
     """Who gets a copy of a message that arrived from a client, a route or a gateway."""
     m = server.space.match(msg.account, msg.subject)
     derived = m.derived
-    sk: tuple[Plain, Queues] | None
+    sk: Skeleton | None
     if derived is None:  # a match for a subject seen once: nothing to keep
         sk = _skeleton(msg, frm, m)
     else:
@@ -115,6 +128,9 @@ def plan(server: BrokerServer, msg: Msg, frm: str) -> Plan:
         sk = derived.get(key)
         if sk is None:
             sk = derived[key] = _skeleton(msg, frm, m)
+    fixed = sk[2]
+    if fixed is not None:  # the plan worked out with the skeleton: nothing to choose
+        return [*fixed], {}, {}
     fabric = server.fabric
     local: list[Delivery] = []
     routes: dict[tuple[BrokerServer, SpaceKey], list[QueueKey]] = {}

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from itertools import count
-from typing import Any
+from typing import Any, NamedTuple
 
 from sim.app.application import Application, request_subject
 from sim.app.service import ServiceInstance
@@ -63,6 +63,7 @@ from sim.messaging.permissions import of_users
 from sim.messaging.recovery import restart
 from sim.messaging.retry import InFlight, RetryBooks
 from sim.messaging.topology import EDGE_USER, account_for, account_of_users, clusters
+from sim.scenario.messaging import RequestRetries
 from sim.scenario.model import MessagingSettings, Scenario
 
 RESPONDERS = "q"  # nats.go micro DefaultQueueGroup
@@ -71,6 +72,21 @@ RESPONDERS = "q"  # nats.go micro DefaultQueueGroup
 def instance_subject(subject: str, index: int) -> str:
     """The subject only instance ``index`` of a service listens on (the 1:1 pattern)."""
     return f"{subject}.{index}"
+
+
+class _Target(NamedTuple):
+    """What every request to one service operation (at one instance) is sent with."""
+
+    subject: str
+    nbytes: float
+    retries: RequestRetries
+    limit: float
+
+
+def _at_once(status: str) -> Generator[Any, Any, str]:
+    """A request that ends before anything is sent: ``status`` with no wait."""
+    return status
+    yield
 
 
 DETECT = ("closed", "disconnected", "route_lost", "gateway_lost")  # fabric log rows
@@ -116,6 +132,8 @@ class MessagingTransport:
         self._cid = count()
         self.retry = RetryBooks()
         self._flight: dict[ClientConn, InFlight] = {}
+        self._targets: dict[tuple[str, str, int | None], _Target] = {}
+        self._event_flows: dict[tuple[Any, str], str] = {}  # (what, service) → flow label
         self._backoff = Uniforms(app.streams.get("messaging/backoff"))
         self.bridges: BridgeTier | None = None  # ingress http-bridge: the edge's front door
         self.door: Door | None = None  # ingress websocket or leafnode: where the edge connects
@@ -276,28 +294,50 @@ class MessagingTransport:
         plan: Plan,
         instance: int | None = None,
     ) -> Generator[Any, Any, str]:
-        sc = self.app.sc
-        op = sc.services[service].operations[operation]
+        """The request's attempts on the caller's connection (a bridge's, from the edge).
+
+        A plain function that returns the generator to be driven (every caller drives it at
+        once with ``yield from``): no generator of its own around it on every resume."""
         if caller is self.app.clients:
             bridges = self.bridges
             if bridges is not None:  # HTTP to a bridge replica, which asks on its connection
+                sc = self.app.sc
+                op = sc.services[service].operations[operation]
 
                 def ask(b: Any) -> Generator[Any, Any, str]:
                     return self._request(tr, b.conn, service, operation, plan, instance)
 
                 client = tr.id % sc.workload.clients
-                return (
-                    yield from bridges.exchange(
-                        tr, client, op.request_bytes, op.response_bytes, ask
-                    )
-                )
+                return bridges.exchange(tr, client, op.request_bytes, op.response_bytes, ask)
             conn = self.edge[tr.id % len(self.edge)]
         else:
             found = self.conns.get(caller)
             if found is None:
-                return ERROR  # the caller's process is gone: nothing is sent
+                return _at_once(ERROR)  # the caller's process is gone: nothing is sent
             conn = found
-        return (yield from self._request(tr, conn, service, operation, plan, instance))
+        return self._request(tr, conn, service, operation, plan, instance)
+
+    def _target(self, service: str, operation: str, instance: int | None) -> _Target:
+        """What a request to ``service.operation`` (at ``instance``) is sent with: the
+        settings read once per target, not per request (they do not change in a run)."""
+        key = (service, operation, instance)
+        t = self._targets.get(key)
+        if t is None:
+            sc = self.app.sc
+            subject = request_subject(sc, service, operation)
+            if instance is not None:
+                subject = instance_subject(subject, instance)
+            route = self.cfg.requests.get(service)
+            limit = self.cfg.request_timeout
+            if route is not None and route.timeout is not None:
+                limit = route.timeout
+            t = self._targets[key] = _Target(
+                subject,
+                sc.services[service].operations[operation].request_bytes,
+                route.retries if route is not None else self.cfg.retries,
+                limit,
+            )
+        return t
 
     def _request(
         self,
@@ -309,19 +349,10 @@ class MessagingTransport:
         instance: int | None,
     ) -> Generator[Any, Any, str]:
         """A request on one connection: timeout, retries, attempts."""
-        sc = self.app.sc
-        op = sc.services[service].operations[operation]
-        subject = request_subject(sc, service, operation)
-        if instance is not None:
-            subject = instance_subject(subject, instance)
-        if op.request_bytes > self.cfg.broker.max_payload:
+        subject, nbytes, r, limit = self._target(service, operation, instance)
+        if nbytes > self.cfg.broker.max_payload:
             self.payload_errors += 1
             return ERROR  # nats.go refuses: maximum payload exceeded
-        route = self.cfg.requests.get(service)
-        r = route.retries if route is not None else self.cfg.retries
-        limit = self.cfg.request_timeout
-        if route is not None and route.timeout is not None:
-            limit = route.timeout
         books = self.retry
         books.requests += 1
         flight = self._flight.get(conn)
@@ -332,9 +363,7 @@ class MessagingTransport:
         n = 0
         try:
             while True:
-                status = yield from self._ask(
-                    tr, conn, subject, op.request_bytes, payload, n, limit
-                )
+                status = yield from self._ask(tr, conn, flight, subject, nbytes, payload, n, limit)
                 if status not in r.retry_on or n >= r.attempts:
                     return status
                 if not budget_allows(r, flight.requests, flight.retries):
@@ -353,6 +382,7 @@ class MessagingTransport:
         self,
         tr: Trace,
         conn: ClientConn,
+        flight: InFlight,
         subject: str,
         nbytes: float,
         payload: Any,
@@ -362,17 +392,16 @@ class MessagingTransport:
         """One attempt: publish with a fresh reply subject, wait for the reply or timeout."""
         env = self.env
         self.retry.attempts += 1
-        flight = self._flight[conn]
         if n:
             flight.retries += 1
         try:
             reply = conn.new_reply_subject()
-            leg = Trace(tr.id, tr.flow, env.now)
+            t0 = env.now
+            leg = Trace(tr.id, tr.flow, t0)
             leg.hops = tr.hops
-            msg = Msg(conn.account, subject, reply, nbytes, leg, env.now, payload)
+            msg = Msg(conn.account, subject, reply, nbytes, leg, t0, payload)
             msg.sender = conn
             waiter = conn.expect(reply)
-            t0 = env.now
             if not conn.publish(msg):
                 conn.waiters.pop(reply, None)
                 self.buffer_errors += 1
@@ -401,7 +430,7 @@ class MessagingTransport:
         inst = conn.owner
         assert isinstance(inst, ServiceInstance)
         service, operation, plan = msg.payload
-        if (service, operation) != (inst.service, interest.operation):
+        if service != inst.service or operation != interest.operation:
             # another service's request on a subject this one also serves (the same service
             # in another region): the drawn plan if it has the same shape, else its own, from
             # streams HTTP never draws (a draw from the shared ones would shift every later
@@ -446,10 +475,7 @@ class MessagingTransport:
     def _handle(self, msg: Msg, interest: Interest) -> Generator[Any, Any, None]:
         inst = interest.conn.owner
         assert isinstance(inst, ServiceInstance)
-        label = msg.payload if isinstance(msg.payload, str) else msg.subject
-        if isinstance(msg.payload, tuple):  # a copy of a request
-            label = request_subject(self.app.sc, msg.payload[0], msg.payload[1])
-        tr = self.app.event_trace(f"{label} → {inst.service}", msg.start)
+        tr = self.app.event_trace(self._flow_of(msg, inst.service), msg.start)
         add_buckets(tr, msg.tr)
         interest.conn.hold(+1)
         try:
@@ -457,6 +483,18 @@ class MessagingTransport:
         finally:
             interest.conn.hold(-1)
         self.app.recorder.event(tr, self.env.now, status or OK)
+
+    def _flow_of(self, msg: Msg, service: str) -> str:
+        """The flow label of an event's row: what was published (an event's subject, the
+        subject that names a copied request) and who handles it; made once per label."""
+        p = msg.payload
+        what = (p[0], p[1]) if isinstance(p, tuple) else p if isinstance(p, str) else msg.subject
+        key = (what, service)
+        flow = self._event_flows.get(key)
+        if flow is None:
+            label = request_subject(self.app.sc, *what) if isinstance(what, tuple) else what
+            flow = self._event_flows[key] = f"{label} → {service}"
+        return flow
 
     # ------------------------------------------------------------------ results
     def counters(self) -> dict[str, float]:
