@@ -463,7 +463,7 @@ class HttpTransport:
                 out = self._ztunnel(frm.place)
             if out is not None:
                 gen = self._outbound(tr, out, call)
-                return (yield from self.wire.exchange(tr, frm, out, PLAIN, call, gen))
+                return (yield self.wire.exchange(tr, frm, out, PLAIN, call, gen))
             if route == "gateway" and self.gateways:
                 return (yield from self._via_gateway(tr, frm, call, self.cfg.tls))
         return (yield from self.own[frm].route(tr, call))
@@ -474,7 +474,7 @@ class HttpTransport:
         gw = self.gateways.pick()
         gen = self._at_proxy(tr, gw, call)
         client = call.client if frm is self.app.clients else call.worker(frm)
-        return (yield from self.wire.exchange(tr, frm, gw, tls, call, gen, client))
+        return (yield self.wire.exchange(tr, frm, gw, tls, call, gen, client))
 
     def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
         yield from p.request_pass(tr)
@@ -501,26 +501,22 @@ class HttpTransport:
         if self.mesh == "sidecar":
             sb = self.sidecars[inst]
             gen = self._inbound(tr, sb, inst, call)
-            return (yield from w.exchange(tr, frm, sb, tls, call, gen, client))
+            return (yield w.exchange(tr, frm, sb, tls, call, gen, client))
         if self.mesh == "ambient":
             zt = self._ztunnel(inst.place)
             if frm is zt:  # same node: the one ztunnel hands it to the app
-                return (
-                    yield from w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call))
-                )
+                return (yield w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call)))
             gen = self._inbound(tr, zt, inst, call)
             streams = self.cfg.pool.max_streams  # HBONE: HTTP/2 CONNECT streams
-            return (yield from w.exchange(tr, frm, zt, tls, call, gen, client, streams))
-        return (
-            yield from w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client)
-        )
+            return (yield w.exchange(tr, frm, zt, tls, call, gen, client, streams))
+        return (yield w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client))
 
     def _inbound(
         self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call
     ) -> Generator[Any, Any, str]:
         yield from p.request_pass(tr)
         gen = self._serve(tr, inst, call)
-        status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p))
+        status = yield self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p))
         yield from p.response_pass(tr)
         return status
 

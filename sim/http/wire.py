@@ -24,6 +24,12 @@ hung host whose kernel still completes the TCP handshake is not distinguished: w
 (Istio's mTLS) the handshake needs the process anyway. Simplification: each caller that
 would open a connection waits its own timeout; the attempt never joins the pool, so HTTP/2
 callers arriving meanwhile do not queue behind one pending connection.
+
+An exchange is not a generator that every step resumes (with every generator waiting on it,
+up to 25 frames deep per request): its steps are callbacks of the step before, the
+destination's work runs as its own :class:`~sim.core.schedule.Task`, and the caller waits
+on one event for the status. Each step happens at the instant, and in the order among
+same-instant events, that it did as a generator (issue 17; results bit-identical).
 """
 
 from __future__ import annotations
@@ -36,9 +42,9 @@ from typing import TYPE_CHECKING, Any
 from simpy import Event
 
 from sim.core.component import Component
-from sim.core.connections import Pool
-from sim.core.io import wait
+from sim.core.connections import Connection, Pool
 from sim.core.network import Network
+from sim.core.schedule import Task, call_at, fire
 from sim.core.trace import Trace
 from sim.scenario.common import Tls
 from sim.scenario.http import HttpSettings
@@ -126,64 +132,40 @@ class Wire:
         at_dest: Generator[Any, Any, str],
         client: int = 0,
         streams: int | None = None,
-    ) -> Generator[Any, Any, str]:
-        """Request over a pooled connection, the destination's work, and the response back."""
+    ) -> Event:
+        """Request over a pooled connection, the destination's work, and the response back:
+        an event that fires with the status (``status = yield wire.exchange(...)``)."""
         env = self.env
+        answer = Event(env)
         if not alive(to):
-            return (yield from self._refused(tr, frm, to))
+            Task(env, self._refused(tr, frm, to), answer, inline=True)
+            return answer
         pool = self.pool(frm, client, to, tls, self.streams if streams is None else streams)
         conn = pool.reuse()  # the common case: a ready connection with a free stream
-        if conn is None:  # every connection busy or still handshaking: overflow, open or wait
-            if len(pool.waiters) >= self.max_pending and _busy(pool):
-                self.overflows += 1
-                return OVERFLOW
-            if _opens(pool) and (
-                (self.hung and to in self.hung) or math.isinf(self.net.rtt(frm.place, to.place))
-            ):
-                return (yield from self._unanswered(tr))
-            conn = yield from pool.acquire(tr)
-            if conn is None or not alive(to):  # the peer died while we waited or handshook
-                if conn is not None:
-                    pool.release(conn)
-                return (yield from self._refused(tr, frm, to))
-        # each end reads and writes on its own cores (sim.core.io) where that costs anything
-        if conn.a_tx is not None:
-            yield wait(env, conn.a_tx, call.req, tr)
-        one_way = self.net.one_way
-        d = one_way(frm.place, to.place, call.req)
-        frm.bytes_out += call.req
-        hops = tr.hops  # None unless this request is traced hop by hop
-        if hops is not None:
-            hops.append((env.now, frm.name, to.name, "request"))
-        if d > 0:
-            yield env.timeout(d)
-            tr.network += d
-        if self.hung and to in self.hung:
-            yield Event(env)  # never answers: only the caller's timeout ends this
-        if conn.b_rx is not None:
-            yield wait(env, conn.b_rx, call.req, tr)
-        if to.workers > 1:  # a proxy with per-worker pools: its upstream pools are the worker's
-            if call.via is None:
-                call.via = {}
-            call.via[to] = conn.worker
-        status = yield from at_dest
-        if not alive(to):
-            self.resets += 1
+        if conn is not None:
+            _Exchange(self, tr, frm, to, call, at_dest, pool, answer).start(conn)
+        elif len(pool.waiters) >= self.max_pending and _busy(pool):
+            self.overflows += 1  # every connection busy and too many waiting: local 503
+            fire(answer, OVERFLOW)
+        elif _opens(pool) and (
+            (self.hung and to in self.hung) or math.isinf(self.net.rtt(frm.place, to.place))
+        ):
+            Task(env, self._unanswered(tr), answer, inline=True)
+        else:  # open a connection or wait for one
+            x = _Exchange(self, tr, frm, to, call, at_dest, pool, answer)
+            Task(env, self._acquire(x), inline=True)
+        return answer
+
+    def _acquire(self, x: _Exchange) -> Generator[Any, Any, None]:
+        """The exchange's connection opened or waited for, then the exchange as usual."""
+        pool = x.pool
+        conn = yield from pool.acquire(x.tr)
+        if conn is not None and alive(x.to):
+            x.start(conn)
+            return
+        if conn is not None:  # the peer died while we waited or handshook
             pool.release(conn)
-            return RESET
-        if conn.b_tx is not None:
-            yield wait(env, conn.b_tx, call.resp, tr)
-        d = one_way(to.place, frm.place, call.resp)
-        to.bytes_out += call.resp
-        if hops is not None:
-            hops.append((env.now, to.name, frm.name, "response"))
-        if d > 0:
-            yield env.timeout(d)
-            tr.network += d
-        if conn.a_rx is not None:
-            yield wait(env, conn.a_rx, call.resp, tr)
-        pool.release(conn)
-        return status
+        fire(x.answer, (yield from self._refused(x.tr, x.frm, x.to)))
 
     def _refused(self, tr: Trace, frm: Component, to: Component) -> Generator[Any, Any, str]:
         rtt = self.net.rtt(frm.place, to.place)
@@ -208,6 +190,147 @@ class Wire:
         """The component's process is gone: every connection to or from it is closed."""
         for pool in self._of.pop(id(comp), []):
             pool.close_all()
+
+
+class _Exchange:
+    """One exchange in flight once it has its connection: each step a callback of the one
+    before (a channel's wake-up, a network delay), not a resumption of every generator
+    that waits on it. Each step does what it did as a generator, at the same instant and
+    in the same order, and every delay is scheduled as the ``Timeout`` it replaces was."""
+
+    __slots__ = (
+        "answer",
+        "at_dest",
+        "call",
+        "conn",
+        "d",
+        "frm",
+        "pool",
+        "status",
+        "to",
+        "tr",
+        "wire",
+    )
+
+    def __init__(
+        self,
+        wire: Wire,
+        tr: Trace,
+        frm: Component,
+        to: Component,
+        call: Call,
+        at_dest: Generator[Any, Any, str],
+        pool: Pool,
+        answer: Event,
+    ):
+        self.wire = wire
+        self.tr = tr
+        self.frm = frm
+        self.to = to
+        self.call = call
+        self.at_dest = at_dest
+        self.pool = pool
+        self.answer = answer
+        self.conn: Connection
+        self.d = 0.0
+        self.status = ""
+
+    # each end reads and writes on its own cores (sim.core.io) where that costs anything
+    def start(self, conn: Connection) -> None:
+        """Write the request."""
+        self.conn = conn
+        if conn.a_tx is not None:
+            conn.a_tx.send(self.call.req, self.tr, self._written)
+        else:
+            self._written()
+
+    def _written(self) -> None:
+        """Carry the request to the destination."""
+        frm, to, call, tr = self.frm, self.to, self.call, self.tr
+        d = self.wire.net.one_way(frm.place, to.place, call.req)
+        frm.bytes_out += call.req
+        hops = tr.hops  # None unless this request is traced hop by hop
+        if hops is not None:
+            hops.append((self.wire.env.now, frm.name, to.name, "request"))
+        if d > 0:
+            self.d = d
+            call_at(self.wire.env, d, self._carried)
+        else:
+            self._arrived()
+
+    def _carried(self, _e: Any) -> None:
+        self.tr.network += self.d
+        self._arrived()
+
+    def _arrived(self) -> None:
+        """Read the request at the destination, unless it hangs."""
+        if self.to in self.wire.hung:
+            # never answers: only the caller's timeout ends this. Its waiters are let go now,
+            # as the generators waiting on it were when it waited on an event never triggered
+            del self.answer
+            return
+        b_rx = self.conn.b_rx
+        if b_rx is not None:
+            b_rx.send(self.call.req, self.tr, self._read)
+        else:
+            self._read()
+
+    def _read(self) -> None:
+        """The destination's work, run as its own task."""
+        to, call = self.to, self.call
+        if to.workers > 1:  # a proxy with per-worker pools: its upstream pools are the worker's
+            if call.via is None:
+                call.via = {}
+            call.via[to] = self.conn.worker
+        done = Event(self.wire.env)
+        done.callbacks.append(self._served)
+        Task(self.wire.env, self.at_dest, done, inline=True)
+
+    def _served(self, done: Event) -> None:
+        """Write the response, unless the destination died meanwhile."""
+        if not done._ok:
+            return  # the destination's work failed: the event loop raises its exception
+        self.status = done._value
+        if not alive(self.to):
+            self.wire.resets += 1
+            self.pool.release(self.conn)
+            fire(self.answer, RESET)
+            return
+        b_tx = self.conn.b_tx
+        if b_tx is not None:
+            b_tx.send(self.call.resp, self.tr, self._replied)
+        else:
+            self._replied()
+
+    def _replied(self) -> None:
+        """Carry the response back."""
+        frm, to, call, tr = self.frm, self.to, self.call, self.tr
+        d = self.wire.net.one_way(to.place, frm.place, call.resp)
+        to.bytes_out += call.resp
+        hops = tr.hops
+        if hops is not None:
+            hops.append((self.wire.env.now, to.name, frm.name, "response"))
+        if d > 0:
+            self.d = d
+            call_at(self.wire.env, d, self._returned)
+        else:
+            self._back()
+
+    def _returned(self, _e: Any) -> None:
+        self.tr.network += self.d
+        self._back()
+
+    def _back(self) -> None:
+        """Read the response at the caller."""
+        a_rx = self.conn.a_rx
+        if a_rx is not None:
+            a_rx.send(self.call.resp, self.tr, self._done)
+        else:
+            self._done()
+
+    def _done(self) -> None:
+        self.pool.release(self.conn)
+        fire(self.answer, self.status)
 
 
 def _busy(pool: Pool) -> bool:
