@@ -56,7 +56,7 @@ from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
 from sim.core.retry import backoff, budget_allows
-from sim.core.schedule import Deadlines, Task
+from sim.core.schedule import Deadlines, Task, fire
 from sim.core.trace import Trace
 from sim.http.balancing import Balancer, Ejections
 from sim.http.discovery import LogRow, View
@@ -77,9 +77,13 @@ RETRIABLE = {
 
 
 def within(
-    clock: Deadlines, tr: Trace, make: Callable[[Trace], Generator[Any, Any, str]]
-) -> Generator[Any, Any, str]:
-    """Run make(trace) but give up after ``clock.limit`` seconds (TIMEOUT); buckets stay exact."""
+    clock: Deadlines,
+    tr: Trace,
+    make: Callable[[Trace], Generator[Any, Any, str]],
+    expired: Callable[[], None] | None = None,
+) -> Event:
+    """Run make(trace) but give up after ``clock.limit`` seconds: an event that fires with
+    its status, or TIMEOUT (after calling ``expired``, if given); buckets stay exact."""
     # The attempt books into a copy of the trace (same values, so the same float sums as
     # booking directly); the copy is taken back when the race ends, and an abandoned
     # attempt that goes on running upstream books into its copy only. The buckets are
@@ -91,17 +95,31 @@ def within(
     race = Event(env)  # the attempt's outcome, or None once its deadline has come
     Task(env, make(child), race, inline=True)
     clock.add(race)
-    status = yield race
-    tr.network = child.network
-    tr.queueing = child.queueing
-    tr.cpu = child.cpu
-    tr.infra = child.infra
-    tr.handshake = child.handshake
-    after = child.network + child.queueing + child.cpu + child.infra + child.handshake
-    if status is not None:
-        return str(status)
-    tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
-    return TIMEOUT
+    out = Event(env)
+
+    def settle(_e: Any) -> None:
+        if not race._ok:
+            return  # the attempt failed: the event loop raises its exception
+        status = race._value
+        tr.network = child.network
+        tr.queueing = child.queueing
+        tr.cpu = child.cpu
+        tr.infra = child.infra
+        tr.handshake = child.handshake
+        if status is not None:
+            fire(out, str(status))
+            return
+        after = child.network + child.queueing + child.cpu + child.infra + child.handshake
+        tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
+        if expired is not None:
+            expired()
+        fire(out, TIMEOUT)
+
+    if race.callbacks is None:  # over at once
+        settle(race)
+    else:
+        race.callbacks.append(settle)
+    return out
 
 
 @functools.cache
@@ -139,19 +157,25 @@ class Router:
         """The route in force for a destination service."""
         return self.routes.get(service, self.default)
 
-    def route(self, tr: Trace, call: Call) -> Generator[Any, Any, str]:
-        """Send one call: pick, attempt, retry; bounded by the route timeout."""
+    def route(self, tr: Trace, call: Call) -> Event:
+        """Send one call: pick, attempt, retry; bounded by the route timeout. Starts at once:
+        an event that fires with the status."""
         cfg = self.route_for(call.service)
         if call.mirrors and not call.shadow:
             self.t.events.mirror(self, call)
         if cfg.timeout is not None:
-            status = yield from within(
-                self.t.deadlines(cfg.timeout), tr, lambda t: self._attempts(t, call, cfg)
+            return within(
+                self.t.deadlines(cfg.timeout),
+                tr,
+                lambda t: self._attempts(t, call, cfg),
+                self._timed_out,
             )
-            if status == TIMEOUT:
-                self.timeouts += 1
-            return status
-        return (yield from self._attempts(tr, call, cfg))
+        done = Event(self.env)
+        Task(self.env, self._attempts(tr, call, cfg), done, inline=True)
+        return done
+
+    def _timed_out(self) -> None:
+        self.timeouts += 1
 
     def _endpoints(
         self, tr: Trace, service: str, subject: str = ""
@@ -300,7 +324,7 @@ class Router:
         try:
             if per_try is not None:
                 return (
-                    yield from within(
+                    yield within(
                         self.t.deadlines(per_try),
                         tr,
                         lambda t: self.t.attempt(t, self.owner, inst, call),

@@ -27,8 +27,8 @@ callers arriving meanwhile do not queue behind one pending connection.
 
 An exchange is not a generator that every step resumes (with every generator waiting on it,
 up to 25 frames deep per request): its steps are callbacks of the step before, the
-destination's work runs as its own :class:`~sim.core.schedule.Task`, and the caller waits
-on one event for the status. Each step happens at the instant, and in the order among
+destination's work is started by ``at_dest()`` and answers with an event, and the caller
+waits on one event for the status. Each step happens at the instant, and in the order among
 same-instant events, that it did as a generator (issue 17; results bit-identical).
 """
 
@@ -129,12 +129,13 @@ class Wire:
         to: Component,
         tls: Tls,
         call: Call,
-        at_dest: Generator[Any, Any, str],
+        at_dest: Callable[[], Event],
         client: int = 0,
         streams: int | None = None,
     ) -> Event:
         """Request over a pooled connection, the destination's work, and the response back:
-        an event that fires with the status (``status = yield wire.exchange(...)``)."""
+        an event that fires with the status (``status = yield wire.exchange(...)``).
+        ``at_dest()`` starts the destination's work: an event that fires with its status."""
         env = self.env
         answer = Event(env)
         if not alive(to):
@@ -219,7 +220,7 @@ class _Exchange:
         frm: Component,
         to: Component,
         call: Call,
-        at_dest: Generator[Any, Any, str],
+        at_dest: Callable[[], Event],
         pool: Pool,
         answer: Event,
     ):
@@ -276,15 +277,17 @@ class _Exchange:
             self._read()
 
     def _read(self) -> None:
-        """The destination's work, run as its own task."""
+        """The destination's work."""
         to, call = self.to, self.call
         if to.workers > 1:  # a proxy with per-worker pools: its upstream pools are the worker's
             if call.via is None:
                 call.via = {}
             call.via[to] = self.conn.worker
-        done = Event(self.wire.env)
-        done.callbacks.append(self._served)
-        Task(self.wire.env, self.at_dest, done, inline=True)
+        done = self.at_dest()
+        if done.callbacks is None:  # done at once
+            self._served(done)
+        else:
+            done.callbacks.append(self._served)
 
     def _served(self, done: Event) -> None:
         """Write the response, unless the destination died meanwhile."""
