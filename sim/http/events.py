@@ -86,7 +86,7 @@ class EventDelivery:
             return inst.on_event(t, operation)
 
         copy = Call(obs.service, operation, call.req, 0.0, act, call.subject, (), idx, 0, True)
-        status = yield router.route(tr, copy)
+        status = yield from router.route(tr, copy)
         self.app.recorder.event(tr, self.env.now, status)
 
     def start_polls(self, inst: ServiceInstance) -> None:

@@ -18,15 +18,12 @@ The ledger follows the view whenever a push changes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
-
-from simpy import Event
 
 from sim.core.component import Component
 from sim.core.io import Io
 from sim.core.network import Place
-from sim.core.schedule import fire
 from sim.core.trace import Trace
 from sim.http.discovery import View
 from sim.scenario.http import Proxy as ProxyConfig
@@ -75,63 +72,27 @@ class Proxy(Component):
         if delta:
             self.memory.add(delta)
 
-    def through(self, tr: Trace, onward: Callable[[], Event]) -> Event:
-        """A request through this proxy: its request pass, ``onward()`` (the next hop, an
-        event with its status), its response pass; an event that fires with the status."""
-        return _Passage(self, tr, onward).done
-
-
-class _Passage:
-    """One request through a proxy, as chained callbacks (as :mod:`sim.http.wire`'s
-    exchange): the request pass (routing, mTLS record processing) on a core, the next hop,
-    then the response pass, whose off-path remainder keeps a core busy afterwards."""
-
-    __slots__ = ("done", "onward", "p", "status", "t0", "tr")
-
-    def __init__(self, p: Proxy, tr: Trace, onward: Callable[[], Event]):
-        self.p = p
-        self.tr = tr
-        self.onward = onward
-        self.done = Event(p.env)
-        self.status = ""
-        self.t0 = 0.0
-        if p.pass_work <= 0 and p.tail_work <= 0:  # passes cost nothing: straight on
-            self._forward()
+    def request_pass(self, tr: Trace) -> Generator[Any, Any, None]:
+        """The request going through (routing, mTLS record processing)."""
+        w = self.pass_work
+        if w <= 0 and self.tail_work <= 0:
             return
-        p.handled += 1
-        self.t0 = p.env.now
-        assert p.cpu is not None
-        p.cpu.execute(p.pass_work).callbacks.append(self._passed)
-
-    def _book(self) -> None:
-        w = self.p.pass_work
-        tr = self.tr
+        self.handled += 1
+        env = self.env
+        t0 = env.now
+        assert self.cpu is not None
+        yield self.cpu.execute(w)
         tr.infra += w
-        tr.queueing += self.p.env.now - self.t0 - w
+        tr.queueing += env.now - t0 - w
 
-    def _passed(self, _e: Any) -> None:
-        self._book()
-        self._forward()
-
-    def _forward(self) -> None:
-        ev = self.onward()
-        if ev.callbacks is None:  # answered at once
-            self._answered(ev)
-        else:
-            ev.callbacks.append(self._answered)
-
-    def _answered(self, ev: Event) -> None:
-        if not ev._ok:
-            return  # the next hop failed: the event loop raises its exception
-        self.status = ev._value
-        p = self.p
-        if p.pass_work <= 0 and p.tail_work <= 0:
-            fire(self.done, self.status)
+    def response_pass(self, tr: Trace) -> Generator[Any, Any, None]:
+        """The response going back; the off-path remainder keeps a core busy afterwards."""
+        w = self.pass_work
+        if w <= 0 and self.tail_work <= 0:
             return
-        self.t0 = p.env.now
-        assert p.cpu is not None
-        p.cpu.execute(p.pass_work, p.tail_work).callbacks.append(self._returned)
-
-    def _returned(self, _e: Any) -> None:
-        self._book()
-        fire(self.done, self.status)
+        env = self.env
+        t0 = env.now
+        assert self.cpu is not None
+        yield self.cpu.execute(w, self.tail_work)
+        tr.infra += w
+        tr.queueing += env.now - t0 - w

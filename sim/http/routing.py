@@ -56,11 +56,11 @@ from sim.app.transport import ERROR, OK, TIMEOUT
 from sim.core.component import Component
 from sim.core.distributions import Uniforms
 from sim.core.retry import backoff, budget_allows
-from sim.core.schedule import Deadlines, Task, fire
+from sim.core.schedule import Deadlines, Task
 from sim.core.trace import Trace
 from sim.http.balancing import Balancer, Ejections
 from sim.http.discovery import LogRow, View
-from sim.http.wire import CONNECT_FAILURE, OVERFLOW, RESET, UNAVAILABLE, Call, alive
+from sim.http.wire import CONNECT_FAILURE, OVERFLOW, RESET, UNAVAILABLE, Call
 from sim.scenario.http import Route
 
 if TYPE_CHECKING:
@@ -77,13 +77,9 @@ RETRIABLE = {
 
 
 def within(
-    clock: Deadlines,
-    tr: Trace,
-    make: Callable[[Trace], Generator[Any, Any, str]],
-    expired: Callable[[], None] | None = None,
-) -> Event:
-    """Run make(trace) but give up after ``clock.limit`` seconds: an event that fires with
-    its status, or TIMEOUT (after calling ``expired``, if given); buckets stay exact."""
+    clock: Deadlines, tr: Trace, make: Callable[[Trace], Generator[Any, Any, str]]
+) -> Generator[Any, Any, str]:
+    """Run make(trace) but give up after ``clock.limit`` seconds (TIMEOUT); buckets stay exact."""
     # The attempt books into a copy of the trace (same values, so the same float sums as
     # booking directly); the copy is taken back when the race ends, and an abandoned
     # attempt that goes on running upstream books into its copy only. The buckets are
@@ -95,31 +91,17 @@ def within(
     race = Event(env)  # the attempt's outcome, or None once its deadline has come
     Task(env, make(child), race, inline=True)
     clock.add(race)
-    out = Event(env)
-
-    def settle(_e: Any) -> None:
-        if not race._ok:
-            return  # the attempt failed: the event loop raises its exception
-        status = race._value
-        tr.network = child.network
-        tr.queueing = child.queueing
-        tr.cpu = child.cpu
-        tr.infra = child.infra
-        tr.handshake = child.handshake
-        if status is not None:
-            fire(out, str(status))
-            return
-        after = child.network + child.queueing + child.cpu + child.infra + child.handshake
-        tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
-        if expired is not None:
-            expired()
-        fire(out, TIMEOUT)
-
-    if race.callbacks is None:  # over at once
-        settle(race)
-    else:
-        race.callbacks.append(settle)
-    return out
+    status = yield race
+    tr.network = child.network
+    tr.queueing = child.queueing
+    tr.cpu = child.cpu
+    tr.infra = child.infra
+    tr.handshake = child.handshake
+    after = child.network + child.queueing + child.cpu + child.infra + child.handshake
+    if status is not None:
+        return str(status)
+    tr.queueing += (env.now - t0) - (after - before)  # waiting for an answer in vain
+    return TIMEOUT
 
 
 @functools.cache
@@ -157,38 +139,37 @@ class Router:
         """The route in force for a destination service."""
         return self.routes.get(service, self.default)
 
-    def route(self, tr: Trace, call: Call) -> Event:
-        """Send one call: pick, attempt, retry; bounded by the route timeout. Starts at once:
-        an event that fires with the status."""
+    def route(self, tr: Trace, call: Call) -> Generator[Any, Any, str]:
+        """Send one call: pick, attempt, retry; bounded by the route timeout."""
         cfg = self.route_for(call.service)
         if call.mirrors and not call.shadow:
             self.t.events.mirror(self, call)
         if cfg.timeout is not None:
-            return within(
-                self.t.deadlines(cfg.timeout),
-                tr,
-                lambda t: self._attempts(t, call, cfg),
-                self._timed_out,
+            status = yield from within(
+                self.t.deadlines(cfg.timeout), tr, lambda t: self._attempts(t, call, cfg)
             )
-        done = Event(self.env)
-        Task(self.env, self._attempts(tr, call, cfg), done, inline=True)
-        return done
-
-    def _timed_out(self) -> None:
-        self.timeouts += 1
+            if status == TIMEOUT:
+                self.timeouts += 1
+            return status
+        return (yield from self._attempts(tr, call, cfg))
 
     def _endpoints(
         self, tr: Trace, service: str, subject: str = ""
     ) -> Generator[Any, Any, tuple[ServiceInstance, ...]]:
+        """The endpoints by DNS: the cached answer, or a lookup when its TTL has run out."""
         dns = self.view.dns
+        assert dns is not None
         peers = self.t.locality.get((service, subject)) if subject else None
-        if dns is not None:
-            if peers is None:
-                return (yield from dns.lookup(tr, self.view, service))
-            out: tuple[ServiceInstance, ...] = ()
-            for s in peers:
-                out += yield from dns.lookup(tr, self.view, s)
-            return out
+        if peers is None:
+            return (yield from dns.lookup(tr, self.view, service))
+        out: tuple[ServiceInstance, ...] = ()
+        for s in peers:
+            out += yield from dns.lookup(tr, self.view, s)
+        return out
+
+    def _listed(self, service: str, subject: str = "") -> tuple[ServiceInstance, ...]:
+        """The endpoints in the view's snapshot (xDS or kube-proxy: nothing to wait for)."""
+        peers = self.t.locality.get((service, subject)) if subject else None
         snap = self.view.snapshot
         if peers is None:
             return snap.get(service, ())
@@ -278,7 +259,10 @@ class Router:
         self.active_requests += 1
         try:
             while True:
-                eps = yield from self._endpoints(tr, call.service, call.subject)
+                if self.view.dns is None:  # the view's snapshot: no lookup to wait for
+                    eps = self._listed(call.service, call.subject)
+                else:
+                    eps = yield from self._endpoints(tr, call.service, call.subject)
                 inst = self._choose(eps, call, cfg, tried)
                 if inst is None:
                     return UNAVAILABLE  # no healthy upstream: a local reply, not retried
@@ -316,7 +300,7 @@ class Router:
         if inst not in self.seen:
             self.seen.add(inst)
             self.log.append((self.env.now, "send", self.owner.name, inst.name))
-        if not alive(inst):
+        if not inst.alive:
             self.stale_sends += 1
         self.active[inst] = self.active.get(inst, 0) + 1
         if retry:
@@ -324,7 +308,7 @@ class Router:
         try:
             if per_try is not None:
                 return (
-                    yield within(
+                    yield from within(
                         self.t.deadlines(per_try),
                         tr,
                         lambda t: self.t.attempt(t, self.owner, inst, call),

@@ -30,10 +30,7 @@ readiness first. :meth:`detach` stops an instance gracefully if it is still runn
 from __future__ import annotations
 
 from collections.abc import Generator
-from functools import partial
 from typing import Any
-
-from simpy import Event
 
 from sim.app.application import Application, request_subject
 from sim.app.service import ServiceInstance
@@ -41,7 +38,7 @@ from sim.app.transport import ERROR, OK, Plan
 from sim.core.component import Component
 from sim.core.io import Io
 from sim.core.network import Place
-from sim.core.schedule import Deadlines, Task, call_soon
+from sim.core.schedule import Deadlines, call_soon
 from sim.core.trace import Trace
 from sim.http.controlplane import ControlPlane, XdsClient
 from sim.http.discovery import Catalog, DnsServer, KubeProxy, LogRow, View
@@ -452,11 +449,11 @@ class HttpTransport:
         """Carry a call from any component along the configured path."""
         if frm is self.app.clients:
             if self.gateways:
-                return (yield self._via_gateway(tr, frm, call, self.edge_tls))
-            return (yield self.own[frm].route(tr, call))
+                return (yield from self._via_gateway(tr, frm, call, self.edge_tls))
+            return (yield from self.own[frm].route(tr, call))
         if isinstance(frm, Proxy):
             assert frm.router is not None
-            return (yield frm.router.route(tr, call))
+            return (yield from frm.router.route(tr, call))
         route = self.cfg.internal_route
         if route != "direct":
             out: Proxy | None = None
@@ -465,27 +462,34 @@ class HttpTransport:
             elif self.mesh == "ambient":
                 out = self._ztunnel(frm.place)
             if out is not None:
-                at_out = partial(self._outbound, tr, out, call)
-                return (yield self.wire.exchange(tr, frm, out, PLAIN, call, at_out))
+                gen = self._outbound(tr, out, call)
+                return (yield from self.wire.exchange(tr, frm, out, PLAIN, call, gen))
             if route == "gateway" and self.gateways:
-                return (yield self._via_gateway(tr, frm, call, self.cfg.tls))
-        return (yield self.own[frm].route(tr, call))
+                return (yield from self._via_gateway(tr, frm, call, self.cfg.tls))
+        return (yield from self.own[frm].route(tr, call))
 
-    # Each hop below starts at once and answers with an event that fires with its status.
-    def _via_gateway(self, tr: Trace, frm: Component, call: Call, tls: Tls) -> Event:
+    def _via_gateway(
+        self, tr: Trace, frm: Component, call: Call, tls: Tls
+    ) -> Generator[Any, Any, str]:
         gw = self.gateways.pick()
+        gen = self._at_proxy(tr, gw, call)
         client = call.client if frm is self.app.clients else call.worker(frm)
-        at_gw = partial(self._at_proxy, tr, gw, call)
-        return self.wire.exchange(tr, frm, gw, tls, call, at_gw, client)
+        return (yield from self.wire.exchange(tr, frm, gw, tls, call, gen, client))
 
-    def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Event:
+    def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
+        yield from p.request_pass(tr)
         assert p.router is not None
-        return p.through(tr, partial(p.router.route, tr, call))
+        status = yield from p.router.route(tr, call)
+        yield from p.response_pass(tr)
+        return status
 
-    def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Event:
+    def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
         if self.cfg.internal_route == "gateway" and self.gateways:
-            return out.through(tr, partial(self._via_gateway, tr, out, call, self.cfg.tls))
-        return self._at_proxy(tr, out, call)
+            yield from out.request_pass(tr)
+            status = yield from self._via_gateway(tr, out, call, self.cfg.tls)
+            yield from out.response_pass(tr)
+            return status
+        return (yield from self._at_proxy(tr, out, call))
 
     def attempt(
         self, tr: Trace, frm: Component, inst: ServiceInstance, call: Call
@@ -496,32 +500,31 @@ class HttpTransport:
         w = self.wire
         if self.mesh == "sidecar":
             sb = self.sidecars[inst]
-            at_sb = partial(self._inbound, tr, sb, inst, call)
-            return (yield w.exchange(tr, frm, sb, tls, call, at_sb, client))
-        serve = partial(self._serve, tr, inst, call)
+            gen = self._inbound(tr, sb, inst, call)
+            return (yield from w.exchange(tr, frm, sb, tls, call, gen, client))
         if self.mesh == "ambient":
             zt = self._ztunnel(inst.place)
             if frm is zt:  # same node: the one ztunnel hands it to the app
-                return (yield w.exchange(tr, zt, inst, PLAIN, call, serve))
-            at_zt = partial(self._inbound, tr, zt, inst, call)
+                return (
+                    yield from w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call))
+                )
+            gen = self._inbound(tr, zt, inst, call)
             streams = self.cfg.pool.max_streams  # HBONE: HTTP/2 CONNECT streams
-            return (yield w.exchange(tr, frm, zt, tls, call, at_zt, client, streams))
-        return (yield w.exchange(tr, frm, inst, tls, call, serve, client))
+            return (yield from w.exchange(tr, frm, zt, tls, call, gen, client, streams))
+        return (
+            yield from w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client)
+        )
 
-    def _inbound(self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call) -> Event:
-        return p.through(tr, partial(self._to_app, tr, p, inst, call))
+    def _inbound(
+        self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call
+    ) -> Generator[Any, Any, str]:
+        yield from p.request_pass(tr)
+        gen = self._serve(tr, inst, call)
+        status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p))
+        yield from p.response_pass(tr)
+        return status
 
-    def _to_app(self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call) -> Event:
-        serve = partial(self._serve, tr, inst, call)
-        return self.wire.exchange(tr, p, inst, PLAIN, call, serve, call.worker(p))
-
-    def _serve(self, tr: Trace, inst: ServiceInstance, call: Call) -> Event:
-        """The application's work, as its own task."""
-        done = Event(self.env)
-        Task(self.env, self._serving(tr, inst, call), done, inline=True)
-        return done
-
-    def _serving(self, tr: Trace, inst: ServiceInstance, call: Call) -> Generator[Any, Any, str]:
+    def _serve(self, tr: Trace, inst: ServiceInstance, call: Call) -> Generator[Any, Any, str]:
         status = yield from call.act(inst, tr)
         if call.mirrors and not call.shadow:
             self.events.copy_request(inst, call)

@@ -78,7 +78,7 @@ class Webhooks:
                     tr.infra += wait
             call = Call(obs.service, operation, nbytes, 0.0, act, subject, instance=index)
             self.sent += 1
-            status = yield within(
+            status = yield from within(
                 self.t.deadlines(self.cfg.webhook_timeout), tr, self._sender(source, call)
             )
             if status == OK:

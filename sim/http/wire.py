@@ -24,12 +24,6 @@ hung host whose kernel still completes the TCP handshake is not distinguished: w
 (Istio's mTLS) the handshake needs the process anyway. Simplification: each caller that
 would open a connection waits its own timeout; the attempt never joins the pool, so HTTP/2
 callers arriving meanwhile do not queue behind one pending connection.
-
-An exchange is not a generator that every step resumes (with every generator waiting on it,
-up to 25 frames deep per request): its steps are callbacks of the step before, the
-destination's work is started by ``at_dest()`` and answers with an event, and the caller
-waits on one event for the status. Each step happens at the instant, and in the order among
-same-instant events, that it did as a generator (issue 17; results bit-identical).
 """
 
 from __future__ import annotations
@@ -44,7 +38,7 @@ from simpy import Event
 from sim.core.component import Component
 from sim.core.connections import Connection, Pool
 from sim.core.network import Network
-from sim.core.schedule import Task, call_at, fire
+from sim.core.schedule import call_at, fire
 from sim.core.trace import Trace
 from sim.scenario.common import Tls
 from sim.scenario.http import HttpSettings
@@ -129,44 +123,46 @@ class Wire:
         to: Component,
         tls: Tls,
         call: Call,
-        at_dest: Callable[[], Event],
+        at_dest: Generator[Any, Any, str],
         client: int = 0,
         streams: int | None = None,
-    ) -> Event:
-        """Request over a pooled connection, the destination's work, and the response back:
-        an event that fires with the status (``status = yield wire.exchange(...)``).
-        ``at_dest()`` starts the destination's work: an event that fires with its status."""
-        env = self.env
-        answer = Event(env)
-        if not alive(to):
-            Task(env, self._refused(tr, frm, to), answer, inline=True)
-            return answer
-        pool = self.pool(frm, client, to, tls, self.streams if streams is None else streams)
+    ) -> Generator[Any, Any, str]:
+        """Request over a pooled connection, the destination's work, and the response back."""
+        if not getattr(to, "alive", True):  # (alive() inlined: this runs per hop)
+            return (yield from self._refused(tr, frm, to))
+        pool = self.pools.get((frm, client, to))
+        if pool is None:
+            pool = self.pool(frm, client, to, tls, self.streams if streams is None else streams)
         conn = pool.reuse()  # the common case: a ready connection with a free stream
-        if conn is not None:
-            _Exchange(self, tr, frm, to, call, at_dest, pool, answer).start(conn)
-        elif len(pool.waiters) >= self.max_pending and _busy(pool):
-            self.overflows += 1  # every connection busy and too many waiting: local 503
-            fire(answer, OVERFLOW)
-        elif _opens(pool) and (
-            (self.hung and to in self.hung) or math.isinf(self.net.rtt(frm.place, to.place))
-        ):
-            Task(env, self._unanswered(tr), answer, inline=True)
-        else:  # open a connection or wait for one
-            x = _Exchange(self, tr, frm, to, call, at_dest, pool, answer)
-            Task(env, self._acquire(x), inline=True)
-        return answer
-
-    def _acquire(self, x: _Exchange) -> Generator[Any, Any, None]:
-        """The exchange's connection opened or waited for, then the exchange as usual."""
-        pool = x.pool
-        conn = yield from pool.acquire(x.tr)
-        if conn is not None and alive(x.to):
-            x.start(conn)
-            return
-        if conn is not None:  # the peer died while we waited or handshook
+        if conn is None:  # every connection busy or still handshaking: overflow, open or wait
+            if len(pool.waiters) >= self.max_pending and _busy(pool):
+                self.overflows += 1
+                return OVERFLOW
+            if _opens(pool) and (
+                (self.hung and to in self.hung) or math.isinf(self.net.rtt(frm.place, to.place))
+            ):
+                return (yield from self._unanswered(tr))
+            conn = yield from pool.acquire(tr)
+            if conn is None or not alive(to):  # the peer died while we waited or handshook
+                if conn is not None:
+                    pool.release(conn)
+                return (yield from self._refused(tr, frm, to))
+        legs = _Legs(self, tr, frm, to, call, conn)
+        if not legs.request():  # (the event waited on is in no local: a hung peer frees it)
+            yield legs.waiting()
+        if to.workers > 1:  # a proxy with per-worker pools: its upstream pools are the worker's
+            if call.via is None:
+                call.via = {}
+            call.via[to] = conn.worker
+        status = yield from at_dest
+        if not getattr(to, "alive", True):
+            self.resets += 1
             pool.release(conn)
-        fire(x.answer, (yield from self._refused(x.tr, x.frm, x.to)))
+            return RESET
+        if not legs.response():
+            yield legs.waiting()
+        pool.release(conn)
+        return status
 
     def _refused(self, tr: Trace, frm: Component, to: Component) -> Generator[Any, Any, str]:
         rtt = self.net.rtt(frm.place, to.place)
@@ -193,60 +189,56 @@ class Wire:
             pool.close_all()
 
 
-class _Exchange:
-    """One exchange in flight once it has its connection: each step a callback of the one
-    before (a channel's wake-up, a network delay), not a resumption of every generator
-    that waits on it. Each step does what it did as a generator, at the same instant and
-    in the same order, and every delay is scheduled as the ``Timeout`` it replaces was."""
+class _Legs:
+    """The two trips of one exchange, request and response, each a chain of callbacks: the
+    sender's write, the network delay, the receiver's read (each end on its own cores where
+    that costs anything, :mod:`sim.core.io`). The exchange waits on one event per trip
+    instead of resuming every generator that waits on it (up to 25 frames deep) at each
+    step, and on none when a trip costs nothing. Each step happens at the instant, and in
+    the order among same-instant events, that it did when the exchange yielded each one."""
 
-    __slots__ = (
-        "answer",
-        "at_dest",
-        "call",
-        "conn",
-        "d",
-        "frm",
-        "pool",
-        "status",
-        "to",
-        "tr",
-        "wire",
-    )
+    __slots__ = ("call", "conn", "d", "frm", "hung", "over", "to", "tr", "waiter", "wire")
 
     def __init__(
-        self,
-        wire: Wire,
-        tr: Trace,
-        frm: Component,
-        to: Component,
-        call: Call,
-        at_dest: Callable[[], Event],
-        pool: Pool,
-        answer: Event,
+        self, wire: Wire, tr: Trace, frm: Component, to: Component, call: Call, conn: Connection
     ):
         self.wire = wire
         self.tr = tr
         self.frm = frm
         self.to = to
         self.call = call
-        self.at_dest = at_dest
-        self.pool = pool
-        self.answer = answer
-        self.conn: Connection
-        self.d = 0.0
-        self.status = ""
-
-    # each end reads and writes on its own cores (sim.core.io) where that costs anything
-    def start(self, conn: Connection) -> None:
-        """Write the request."""
         self.conn = conn
-        if conn.a_tx is not None:
-            conn.a_tx.send(self.call.req, self.tr, self._written)
+        self.d = 0.0
+        self.over = False  # the trip under way has ended
+        self.hung = False
+        self.waiter: Event | None = None
+
+    def waiting(self) -> Event:
+        """An event that fires when the trip under way is over."""
+        ev = Event(self.wire.env)
+        if not self.hung:  # a hung peer never answers: nothing fires it
+            self.waiter = ev
+        return ev
+
+    def _end(self) -> None:
+        w = self.waiter
+        if w is None:
+            self.over = True
+        else:
+            self.waiter = None
+            fire(w)
+
+    def request(self) -> bool:
+        """Write the request, carry it, read it at the destination; is it over already?"""
+        a_tx = self.conn.a_tx
+        if a_tx is not None:
+            a_tx.send(self.call.req, self.tr, self._written)
         else:
             self._written()
+        over, self.over = self.over, False
+        return over
 
     def _written(self) -> None:
-        """Carry the request to the destination."""
         frm, to, call, tr = self.frm, self.to, self.call, self.tr
         d = self.wire.net.one_way(frm.place, to.place, call.req)
         frm.bytes_out += call.req
@@ -264,49 +256,29 @@ class _Exchange:
         self._arrived()
 
     def _arrived(self) -> None:
-        """Read the request at the destination, unless it hangs."""
         if self.to in self.wire.hung:
-            # never answers: only the caller's timeout ends this. Its waiters are let go now,
-            # as the generators waiting on it were when it waited on an event never triggered
-            del self.answer
+            # never answers: only the caller's timeout ends this. Whatever waits on it is let
+            # go now, as when the exchange yielded an event nobody would trigger
+            self.hung = True
+            self.waiter = None
             return
         b_rx = self.conn.b_rx
         if b_rx is not None:
-            b_rx.send(self.call.req, self.tr, self._read)
+            b_rx.send(self.call.req, self.tr, self._end)
         else:
-            self._read()
+            self._end()
 
-    def _read(self) -> None:
-        """The destination's work."""
-        to, call = self.to, self.call
-        if to.workers > 1:  # a proxy with per-worker pools: its upstream pools are the worker's
-            if call.via is None:
-                call.via = {}
-            call.via[to] = self.conn.worker
-        done = self.at_dest()
-        if done.callbacks is None:  # done at once
-            self._served(done)
-        else:
-            done.callbacks.append(self._served)
-
-    def _served(self, done: Event) -> None:
-        """Write the response, unless the destination died meanwhile."""
-        if not done._ok:
-            return  # the destination's work failed: the event loop raises its exception
-        self.status = done._value
-        if not alive(self.to):
-            self.wire.resets += 1
-            self.pool.release(self.conn)
-            fire(self.answer, RESET)
-            return
+    def response(self) -> bool:
+        """Write the response, carry it back, read it at the caller; is it over already?"""
         b_tx = self.conn.b_tx
         if b_tx is not None:
             b_tx.send(self.call.resp, self.tr, self._replied)
         else:
             self._replied()
+        over, self.over = self.over, False
+        return over
 
     def _replied(self) -> None:
-        """Carry the response back."""
         frm, to, call, tr = self.frm, self.to, self.call, self.tr
         d = self.wire.net.one_way(to.place, frm.place, call.resp)
         to.bytes_out += call.resp
@@ -324,16 +296,11 @@ class _Exchange:
         self._back()
 
     def _back(self) -> None:
-        """Read the response at the caller."""
         a_rx = self.conn.a_rx
         if a_rx is not None:
-            a_rx.send(self.call.resp, self.tr, self._done)
+            a_rx.send(self.call.resp, self.tr, self._end)
         else:
-            self._done()
-
-    def _done(self) -> None:
-        self.pool.release(self.conn)
-        fire(self.answer, self.status)
+            self._end()
 
 
 def _busy(pool: Pool) -> bool:
