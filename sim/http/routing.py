@@ -60,7 +60,7 @@ from sim.core.schedule import Deadlines, Task
 from sim.core.trace import Trace
 from sim.http.balancing import Balancer, Ejections
 from sim.http.discovery import LogRow, View
-from sim.http.wire import CONNECT_FAILURE, OVERFLOW, RESET, UNAVAILABLE, Call, alive
+from sim.http.wire import CONNECT_FAILURE, OVERFLOW, RESET, UNAVAILABLE, Call
 from sim.scenario.http import Route
 
 if TYPE_CHECKING:
@@ -156,15 +156,20 @@ class Router:
     def _endpoints(
         self, tr: Trace, service: str, subject: str = ""
     ) -> Generator[Any, Any, tuple[ServiceInstance, ...]]:
+        """The endpoints by DNS: the cached answer, or a lookup when its TTL has run out."""
         dns = self.view.dns
+        assert dns is not None
         peers = self.t.locality.get((service, subject)) if subject else None
-        if dns is not None:
-            if peers is None:
-                return (yield from dns.lookup(tr, self.view, service))
-            out: tuple[ServiceInstance, ...] = ()
-            for s in peers:
-                out += yield from dns.lookup(tr, self.view, s)
-            return out
+        if peers is None:
+            return (yield from dns.lookup(tr, self.view, service))
+        out: tuple[ServiceInstance, ...] = ()
+        for s in peers:
+            out += yield from dns.lookup(tr, self.view, s)
+        return out
+
+    def _listed(self, service: str, subject: str = "") -> tuple[ServiceInstance, ...]:
+        """The endpoints in the view's snapshot (xDS or kube-proxy: nothing to wait for)."""
+        peers = self.t.locality.get((service, subject)) if subject else None
         snap = self.view.snapshot
         if peers is None:
             return snap.get(service, ())
@@ -254,7 +259,10 @@ class Router:
         self.active_requests += 1
         try:
             while True:
-                eps = yield from self._endpoints(tr, call.service, call.subject)
+                if self.view.dns is None:  # the view's snapshot: no lookup to wait for
+                    eps = self._listed(call.service, call.subject)
+                else:
+                    eps = yield from self._endpoints(tr, call.service, call.subject)
                 inst = self._choose(eps, call, cfg, tried)
                 if inst is None:
                     return UNAVAILABLE  # no healthy upstream: a local reply, not retried
@@ -292,7 +300,7 @@ class Router:
         if inst not in self.seen:
             self.seen.add(inst)
             self.log.append((self.env.now, "send", self.owner.name, inst.name))
-        if not alive(inst):
+        if not inst.alive:
             self.stale_sends += 1
         self.active[inst] = self.active.get(inst, 0) + 1
         if retry:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from sim.app.application import Application, request_subject
+from sim.app.application import Application, Observer, request_subject
 from sim.app.service import ServiceInstance
 from sim.app.transport import ERROR, OK, Plan
 from sim.core.component import Component
@@ -53,6 +53,7 @@ from sim.scenario.http import HttpSettings
 from sim.scenario.model import Scenario, Tls
 
 PLAIN = Tls(version="none", mutual=False)
+Observers = tuple[Observer, ...]
 DETECT = ("removed", "unhealthy")  # log rows that say a failure was noticed
 
 
@@ -154,6 +155,7 @@ class HttpTransport:
         self.locality = localities(app.sc) if cfg.failover == "locality" else {}
         self.running = False
         self._scope: dict[str, frozenset[str]] = {}
+        self._operations: dict[tuple[str, str], tuple[float, float, str, Observers]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def deadlines(self, limit: float) -> Deadlines:
@@ -425,25 +427,42 @@ class HttpTransport:
         plan: Plan,
         instance: int | None = None,
     ) -> Generator[Any, Any, str]:
-        sc = self.app.sc
-        op = sc.services[service].operations[operation]
+        req, resp, subject, mirrors = self._operation(service, operation)
 
         def act(inst: ServiceInstance, t: Trace) -> Generator[Any, Any, str]:
             return inst.serve(t, operation, plan)
 
-        subject = request_subject(sc, service, operation)
+        app = self.app
         call = Call(
             service,
             operation,
-            op.request_bytes,
-            op.response_bytes,
+            req,
+            resp,
             act,
             subject,
-            self.app.observers.get(subject, ()),
+            mirrors,
             instance,
-            tr.id % sc.workload.clients if caller is self.app.clients else 0,
+            tr.id % app.sc.workload.clients if caller is app.clients else 0,
         )
         return (yield from self.send(tr, caller, call))
+
+    def _operation(self, service: str, operation: str) -> tuple[float, float, str, Observers]:
+        """Request and response sizes, request subject and its observers of an operation
+        (looked up once per operation, not per request)."""
+        key = (service, operation)
+        got = self._operations.get(key)
+        if got is None:
+            sc = self.app.sc
+            op = sc.services[service].operations[operation]
+            subject = request_subject(sc, service, operation)
+            got = (
+                op.request_bytes,
+                op.response_bytes,
+                subject,
+                self.app.observers.get(subject, ()),
+            )
+            self._operations[key] = got
+        return got
 
     def send(self, tr: Trace, frm: Component, call: Call) -> Generator[Any, Any, str]:
         """Carry a call from any component along the configured path."""

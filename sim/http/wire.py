@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 from simpy import Event
 
 from sim.core.component import Component
-from sim.core.connections import Pool
-from sim.core.io import wait
+from sim.core.connections import Connection, Pool
 from sim.core.network import Network
+from sim.core.schedule import call_at, fire
 from sim.core.trace import Trace
 from sim.scenario.common import Tls
 from sim.scenario.http import HttpSettings
@@ -128,10 +128,11 @@ class Wire:
         streams: int | None = None,
     ) -> Generator[Any, Any, str]:
         """Request over a pooled connection, the destination's work, and the response back."""
-        env = self.env
-        if not alive(to):
+        if not getattr(to, "alive", True):  # (alive() inlined: this runs per hop)
             return (yield from self._refused(tr, frm, to))
-        pool = self.pool(frm, client, to, tls, self.streams if streams is None else streams)
+        pool = self.pools.get((frm, client, to))
+        if pool is None:
+            pool = self.pool(frm, client, to, tls, self.streams if streams is None else streams)
         conn = pool.reuse()  # the common case: a ready connection with a free stream
         if conn is None:  # every connection busy or still handshaking: overflow, open or wait
             if len(pool.waiters) >= self.max_pending and _busy(pool):
@@ -146,42 +147,20 @@ class Wire:
                 if conn is not None:
                     pool.release(conn)
                 return (yield from self._refused(tr, frm, to))
-        # each end reads and writes on its own cores (sim.core.io) where that costs anything
-        if conn.a_tx is not None:
-            yield wait(env, conn.a_tx, call.req, tr)
-        one_way = self.net.one_way
-        d = one_way(frm.place, to.place, call.req)
-        frm.bytes_out += call.req
-        hops = tr.hops  # None unless this request is traced hop by hop
-        if hops is not None:
-            hops.append((env.now, frm.name, to.name, "request"))
-        if d > 0:
-            yield env.timeout(d)
-            tr.network += d
-        if self.hung and to in self.hung:
-            yield Event(env)  # never answers: only the caller's timeout ends this
-        if conn.b_rx is not None:
-            yield wait(env, conn.b_rx, call.req, tr)
+        legs = _Legs(self, tr, frm, to, call, conn)
+        if not legs.request():  # (the event waited on is in no local: a hung peer frees it)
+            yield legs.waiting()
         if to.workers > 1:  # a proxy with per-worker pools: its upstream pools are the worker's
             if call.via is None:
                 call.via = {}
             call.via[to] = conn.worker
         status = yield from at_dest
-        if not alive(to):
+        if not getattr(to, "alive", True):
             self.resets += 1
             pool.release(conn)
             return RESET
-        if conn.b_tx is not None:
-            yield wait(env, conn.b_tx, call.resp, tr)
-        d = one_way(to.place, frm.place, call.resp)
-        to.bytes_out += call.resp
-        if hops is not None:
-            hops.append((env.now, to.name, frm.name, "response"))
-        if d > 0:
-            yield env.timeout(d)
-            tr.network += d
-        if conn.a_rx is not None:
-            yield wait(env, conn.a_rx, call.resp, tr)
+        if not legs.response():
+            yield legs.waiting()
         pool.release(conn)
         return status
 
@@ -208,6 +187,120 @@ class Wire:
         """The component's process is gone: every connection to or from it is closed."""
         for pool in self._of.pop(id(comp), []):
             pool.close_all()
+
+
+class _Legs:
+    """The two trips of one exchange, request and response, each a chain of callbacks: the
+    sender's write, the network delay, the receiver's read (each end on its own cores where
+    that costs anything, :mod:`sim.core.io`). The exchange waits on one event per trip
+    instead of resuming every generator that waits on it (up to 25 frames deep) at each
+    step, and on none when a trip costs nothing. Each step happens at the instant, and in
+    the order among same-instant events, that it did when the exchange yielded each one."""
+
+    __slots__ = ("call", "conn", "d", "frm", "hung", "over", "to", "tr", "waiter", "wire")
+
+    def __init__(
+        self, wire: Wire, tr: Trace, frm: Component, to: Component, call: Call, conn: Connection
+    ):
+        self.wire = wire
+        self.tr = tr
+        self.frm = frm
+        self.to = to
+        self.call = call
+        self.conn = conn
+        self.d = 0.0
+        self.over = False  # the trip under way has ended
+        self.hung = False
+        self.waiter: Event | None = None
+
+    def waiting(self) -> Event:
+        """An event that fires when the trip under way is over."""
+        ev = Event(self.wire.env)
+        if not self.hung:  # a hung peer never answers: nothing fires it
+            self.waiter = ev
+        return ev
+
+    def _end(self) -> None:
+        w = self.waiter
+        if w is None:
+            self.over = True
+        else:
+            self.waiter = None
+            fire(w)
+
+    def request(self) -> bool:
+        """Write the request, carry it, read it at the destination; is it over already?"""
+        a_tx = self.conn.a_tx
+        if a_tx is not None:
+            a_tx.send(self.call.req, self.tr, self._written)
+        else:
+            self._written()
+        over, self.over = self.over, False
+        return over
+
+    def _written(self) -> None:
+        frm, to, call, tr = self.frm, self.to, self.call, self.tr
+        d = self.wire.net.one_way(frm.place, to.place, call.req)
+        frm.bytes_out += call.req
+        hops = tr.hops  # None unless this request is traced hop by hop
+        if hops is not None:
+            hops.append((self.wire.env.now, frm.name, to.name, "request"))
+        if d > 0:
+            self.d = d
+            call_at(self.wire.env, d, self._carried)
+        else:
+            self._arrived()
+
+    def _carried(self, _e: Any) -> None:
+        self.tr.network += self.d
+        self._arrived()
+
+    def _arrived(self) -> None:
+        if self.to in self.wire.hung:
+            # never answers: only the caller's timeout ends this. Whatever waits on it is let
+            # go now, as when the exchange yielded an event nobody would trigger
+            self.hung = True
+            self.waiter = None
+            return
+        b_rx = self.conn.b_rx
+        if b_rx is not None:
+            b_rx.send(self.call.req, self.tr, self._end)
+        else:
+            self._end()
+
+    def response(self) -> bool:
+        """Write the response, carry it back, read it at the caller; is it over already?"""
+        b_tx = self.conn.b_tx
+        if b_tx is not None:
+            b_tx.send(self.call.resp, self.tr, self._replied)
+        else:
+            self._replied()
+        over, self.over = self.over, False
+        return over
+
+    def _replied(self) -> None:
+        frm, to, call, tr = self.frm, self.to, self.call, self.tr
+        d = self.wire.net.one_way(to.place, frm.place, call.resp)
+        to.bytes_out += call.resp
+        hops = tr.hops
+        if hops is not None:
+            hops.append((self.wire.env.now, to.name, frm.name, "response"))
+        if d > 0:
+            self.d = d
+            call_at(self.wire.env, d, self._returned)
+        else:
+            self._back()
+
+    def _returned(self, _e: Any) -> None:
+        self.tr.network += self.d
+        self._back()
+
+    def _back(self) -> None:
+        a_rx = self.conn.a_rx
+        if a_rx is not None:
+            a_rx.send(self.call.resp, self.tr, self._end)
+        else:
+            self._end()
 
 
 def _busy(pool: Pool) -> bool:
