@@ -271,8 +271,8 @@ class Channel:
         cpu = self.cpu
         if self.slow_wake:
             idle = cpu.idle()
-            wait = self.io.waking(idle)
-            if wait > 0:
+            # a busy process (idle -1) finds the message at once: no Io.waking to ask
+            if idle >= 0.0 and (wait := self.io.waking(idle)) > 0:
                 self.running = True  # waking up: what arrives meanwhile joins this batch
                 b.callbacks = [self._woken]
                 self.env.schedule(b, NORMAL, wait)  # as call_at would (the batch is an event)
