@@ -188,20 +188,21 @@ class Cpu:
                 env.schedule(ev, NORMAL, served)
                 if tail <= 0:
                     ev.callbacks.insert(0, self._release_cb)  # free the core first
+        now = env._now
         free = self._free - 1
         self._free = free
         jobs = self.jobs + 1
         self.jobs = jobs
-        self._changed_at.append(env._now)
+        self._changed_at.append(now)
         self._changed_to.append(self.cores - free)
         if not jobs % FOLD_EVERY:
             self._fold()
-        if ev is not None and tail <= 0:
+        if tail <= 0 and ev is not None:
             return
         if self._queue:  # someone waits for this core: a timer hands it over
             call_at(env, served + tail, self._release_cb)
         else:  # the core stays busy through the tail, released when next looked at
-            heappush(self._tails, (env._now + (served + tail), jobs))
+            heappush(self._tails, (now + (served + tail), jobs))
 
     def _settle(self) -> None:
         """Release the cores whose tails have ended by now, in order, each at its instant (as
@@ -225,8 +226,9 @@ class Cpu:
         tails = self._tails
         if tails and tails[0][0] <= now:
             self._settle()
-        if self._queue:
-            ev, work, tail = self._queue.popleft()
+        queue = self._queue
+        if queue:
+            ev, work, tail = queue.popleft()
             self._free += 1
             # the core passes straight to the next job: the process never slept (a batch
             # starting now must not count as a cold wake-up, sim.core.io)
@@ -236,8 +238,9 @@ class Cpu:
             free = self._free + 1
             self._free = free
             self._changed_at.append(now)
-            self._changed_to.append(self.cores - free)
-            if free == self.cores:
+            cores = self.cores
+            self._changed_to.append(cores - free)
+            if free == cores:
                 self._idle_since = now
 
     @property

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 COUNTERS = ("wakeups", "cold_wakeups", "messages", "bytes", "tls_records", "tls_bytes", "seconds")
 
 Done = Callable[[], Any]
+UNKNOWN = -2.0  # a batch's cpu.idle() not known before it gets a core (idle() is >= -1)
 
 
 class Io:
@@ -120,16 +121,18 @@ class Io:
         """A new direction of a connection (TLS or not) at this component."""
         return Channel(self, tls)
 
-    def cost(self, messages: int, nbytes: float, tls: bool) -> tuple[float, float]:
+    def cost(self, messages: int, nbytes: float, tls: bool, idle: float) -> tuple[float, float]:
         """One wake-up carrying ``messages`` messages of ``nbytes`` bytes in all, counted:
-        (the work the messages wait for, the cold extra that follows it, 0 when warm)."""
+        (the work the messages wait for, the cold extra that follows it, 0 when warm).
+        ``idle`` is ``cpu.idle()`` at the wake-up, asked for by the caller (a channel has
+        often just asked for it to know how long the wake-up waits, :meth:`waking`)."""
         work = self.wakeup + messages * self.per_message + nbytes * self.per_byte
         if tls:
             work += messages * self.tls_record + nbytes * self.tls_byte
             self.tls_records += messages
             self.tls_bytes += nbytes
         cold = 0.0
-        if self.cpu.idle() >= self.warm:  # asleep (warm ≥ 0; idle is -1 while busy)
+        if idle >= self.warm:  # asleep (warm ≥ 0; idle is -1 while busy)
             cold = self.cold
             self.cold_wakeups += 1
         self.wakeups += 1
@@ -138,11 +141,11 @@ class Io:
         self.seconds += work + cold
         return work, cold
 
-    def waking(self) -> float:
-        """How long a wake-up now waits before its first read: ``cold_latency`` after every
-        core slept ``cold_latency_after`` or more, ``idle_latency`` after a shorter sleep, 0
-        while a core is busy (the process is awake and finds the message at once)."""
-        idle = self.cpu.idle()
+    def waking(self, idle: float) -> float:
+        """How long a wake-up now waits before its first read, given ``idle = cpu.idle()``:
+        ``cold_latency`` after every core slept ``cold_latency_after`` or more,
+        ``idle_latency`` after a shorter sleep, 0 while a core is busy (the process is awake
+        and finds the message at once)."""
         if idle < 0.0:
             return 0.0
         if self.cold_latency > 0.0 and idle >= self.cold_latency_after:
@@ -152,7 +155,7 @@ class Io:
     def background(self, messages: int = 1, nbytes: float = 0.0, tls: bool = False) -> float:
         """One wake-up off any request's path (PING/PONG, interest updates): the work keeps a
         core busy and nobody waits for it. Returns the work."""
-        work, cold = self.cost(messages, nbytes, tls)
+        work, cold = self.cost(messages, nbytes, tls, self.cpu.idle())
         self.cpu.background(work + cold)
         return work + cold
 
@@ -185,7 +188,7 @@ class _Batch:
     :meth:`done` as its callbacks, so a wake-up allocates no ``Event`` and no bound method
     of its own (``Environment.step`` reads only ``callbacks`` and ``_ok``)."""
 
-    __slots__ = ("callbacks", "chan", "cold", "items", "nbytes", "woke", "work")
+    __slots__ = ("callbacks", "chan", "cold", "idle", "items", "nbytes", "woke", "work")
     _ok = True  # what Environment.step reads after the callbacks (pinned internals)
     _value = None
 
@@ -198,6 +201,9 @@ class _Batch:
         self.work = 0.0
         self.cold = 0.0
         self.woke = -1.0  # when the process had woken up for it (cold_latency), else -1
+        # cpu.idle() as the batch gets a core, when already known then (Channel.send), else
+        # UNKNOWN (-1 means busy)
+        self.idle = UNKNOWN
         self.callbacks: list[Callable[[Any], None]] | None = None  # set by the Cpu
 
     def seal(self) -> tuple[float, float]:
@@ -206,8 +212,13 @@ class _Batch:
         chan = self.chan
         chan.open = None
         chan.running = True
-        self.work, self.cold = chan.io.cost(len(self.items), self.nbytes, chan.tls)
-        return self.work, self.cold
+        idle = self.idle
+        if idle == UNKNOWN:
+            idle = chan.cpu.idle()
+        self.work, self.cold = work, cold = chan.io.cost(
+            len(self.items), self.nbytes, chan.tls, idle
+        )
+        return work, cold
 
     def done(self, _e: Any) -> None:
         chan = self.chan
@@ -255,13 +266,20 @@ class Channel:
             b.nbytes += nbytes
             return
         b = self.open = _Batch(self, (tr, self.env._now, done, tag), nbytes)
-        if not self.running:  # else it asks for a core when the running batch is done
-            if self.slow_wake and (wait := self.io.waking()) > 0:
+        if self.running:  # it asks for a core when the running batch is done
+            return
+        cpu = self.cpu
+        if self.slow_wake:
+            idle = cpu.idle()
+            # a busy process (idle -1) finds the message at once: no Io.waking to ask
+            if idle >= 0.0 and (wait := self.io.waking(idle)) > 0:
                 self.running = True  # waking up: what arrives meanwhile joins this batch
                 b.callbacks = [self._woken]
                 self.env.schedule(b, NORMAL, wait)  # as call_at would (the batch is an event)
-            else:
-                self.cpu.execute_batch(b)
+                return
+            if cpu._free > 0:  # it gets a core now, the Cpu as it is: idle() stays the same
+                b.idle = idle
+        cpu.execute_batch(b)
 
     def _woken(self, b: _Batch) -> None:
         """The process is awake for batch ``b`` (scheduled itself for that instant)."""

@@ -57,8 +57,8 @@ class FramedIo(Io):
         self.extra_byte = cfg.per_byte
         self.tally = tally
 
-    def cost(self, messages: int, nbytes: float, tls: bool) -> tuple[float, float]:
-        work, cold = self.inner.cost(messages, nbytes, tls)
+    def cost(self, messages: int, nbytes: float, tls: bool, idle: float) -> tuple[float, float]:
+        work, cold = self.inner.cost(messages, nbytes, tls, idle)
         extra = messages * self.extra_message + nbytes * self.extra_byte
         self.inner.seconds += extra
         self.tally.value += extra
