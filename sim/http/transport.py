@@ -496,17 +496,33 @@ class HttpTransport:
         return (yield from self.wire.exchange(tr, frm, gw, tls, call, gen, client))
 
     def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
-        yield from p.request_pass(tr)
+        t0 = self.env._now
+        ev = p.request_pass()
+        if ev is not None:
+            yield ev
+            p.book(tr, t0)
         assert p.router is not None
         status = yield from p.router.route(tr, call)
-        yield from p.response_pass(tr)
+        t0 = self.env._now
+        ev = p.response_pass()
+        if ev is not None:
+            yield ev
+            p.book(tr, t0)
         return status
 
     def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
         if self.cfg.internal_route == "gateway" and self.gateways:
-            yield from out.request_pass(tr)
+            t0 = self.env._now
+            ev = out.request_pass()
+            if ev is not None:
+                yield ev
+                out.book(tr, t0)
             status = yield from self._via_gateway(tr, out, call, self.cfg.tls)
-            yield from out.response_pass(tr)
+            t0 = self.env._now
+            ev = out.response_pass()
+            if ev is not None:
+                yield ev
+                out.book(tr, t0)
             return status
         return (yield from self._at_proxy(tr, out, call))
 
@@ -537,10 +553,18 @@ class HttpTransport:
     def _inbound(
         self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call
     ) -> Generator[Any, Any, str]:
-        yield from p.request_pass(tr)
+        t0 = self.env._now
+        ev = p.request_pass()
+        if ev is not None:
+            yield ev
+            p.book(tr, t0)
         gen = self._serve(tr, inst, call)
         status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p))
-        yield from p.response_pass(tr)
+        t0 = self.env._now
+        ev = p.response_pass()
+        if ev is not None:
+            yield ev
+            p.book(tr, t0)
         return status
 
     def _serve(self, tr: Trace, inst: ServiceInstance, call: Call) -> Generator[Any, Any, str]:
