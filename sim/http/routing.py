@@ -140,18 +140,22 @@ class Router:
         return self.routes.get(service, self.default)
 
     def route(self, tr: Trace, call: Call) -> Generator[Any, Any, str]:
-        """Send one call: pick, attempt, retry; bounded by the route timeout."""
+        """Send one call: pick, attempt, retry; bounded by the route timeout. (The generator
+        that does it, for the caller to run at once: no frame of its own in the chain.)"""
         cfg = self.route_for(call.service)
         if call.mirrors and not call.shadow:
             self.t.events.mirror(self, call)
         if cfg.timeout is not None:
-            status = yield from within(
-                self.t.deadlines(cfg.timeout), tr, lambda t: self._attempts(t, call, cfg)
-            )
-            if status == TIMEOUT:
-                self.timeouts += 1
-            return status
-        return (yield from self._attempts(tr, call, cfg))
+            return self._timed(tr, call, cfg, cfg.timeout)
+        return self._attempts(tr, call, cfg)
+
+    def _timed(self, tr: Trace, call: Call, cfg: Route, limit: float) -> Generator[Any, Any, str]:
+        status = yield from within(
+            self.t.deadlines(limit), tr, lambda t: self._attempts(t, call, cfg)
+        )
+        if status == TIMEOUT:
+            self.timeouts += 1
+        return status
 
     def _endpoints(
         self, tr: Trace, service: str, subject: str = ""

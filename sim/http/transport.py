@@ -444,7 +444,7 @@ class HttpTransport:
             instance,
             tr.id % app.sc.workload.clients if caller is app.clients else 0,
         )
-        return (yield from self.send(tr, caller, call))
+        return self.send(tr, caller, call)
 
     def _operation(self, service: str, operation: str) -> tuple[float, float, str, Observers]:
         """Request and response sizes, request subject and its observers of an operation
@@ -465,14 +465,19 @@ class HttpTransport:
         return got
 
     def send(self, tr: Trace, frm: Component, call: Call) -> Generator[Any, Any, str]:
-        """Carry a call from any component along the configured path."""
+        """Carry a call from any component along the configured path.
+
+        Like :meth:`request`, :meth:`_via_gateway` and :meth:`attempt`, this only chooses the
+        generator that does the work and hands it back (its caller runs it at once, so what is
+        chosen here happens at the same instant and in the same order as inside it): not being
+        a generator itself, it adds no frame that every event of the call is passed through."""
         if frm is self.app.clients:
             if self.gateways:
-                return (yield from self._via_gateway(tr, frm, call, self.edge_tls))
-            return (yield from self.own[frm].route(tr, call))
+                return self._via_gateway(tr, frm, call, self.edge_tls)
+            return self.own[frm].route(tr, call)
         if isinstance(frm, Proxy):
             assert frm.router is not None
-            return (yield from frm.router.route(tr, call))
+            return frm.router.route(tr, call)
         route = self.cfg.internal_route
         if route != "direct":
             out: Proxy | None = None
@@ -481,11 +486,10 @@ class HttpTransport:
             elif self.mesh == "ambient":
                 out = self._ztunnel(frm.place)
             if out is not None:
-                gen = self._outbound(tr, out, call)
-                return (yield from self.wire.exchange(tr, frm, out, PLAIN, call, gen))
+                return self.wire.exchange(tr, frm, out, PLAIN, call, self._outbound(tr, out, call))
             if route == "gateway" and self.gateways:
-                return (yield from self._via_gateway(tr, frm, call, self.cfg.tls))
-        return (yield from self.own[frm].route(tr, call))
+                return self._via_gateway(tr, frm, call, self.cfg.tls)
+        return self.own[frm].route(tr, call)
 
     def _via_gateway(
         self, tr: Trace, frm: Component, call: Call, tls: Tls
@@ -493,7 +497,7 @@ class HttpTransport:
         gw = self.gateways.pick()
         gen = self._at_proxy(tr, gw, call)
         client = call.client if frm is self.app.clients else call.worker(frm)
-        return (yield from self.wire.exchange(tr, frm, gw, tls, call, gen, client))
+        return self.wire.exchange(tr, frm, gw, tls, call, gen, client)
 
     def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
         t0 = self.env._now
@@ -512,19 +516,23 @@ class HttpTransport:
 
     def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
         if self.cfg.internal_route == "gateway" and self.gateways:
-            t0 = self.env._now
-            ev = out.request_pass()
-            if ev is not None:
-                yield ev
-                out.book(tr, t0)
-            status = yield from self._via_gateway(tr, out, call, self.cfg.tls)
-            t0 = self.env._now
-            ev = out.response_pass()
-            if ev is not None:
-                yield ev
-                out.book(tr, t0)
-            return status
-        return (yield from self._at_proxy(tr, out, call))
+            return self._via_own_gateway(tr, out, call)
+        return self._at_proxy(tr, out, call)
+
+    def _via_own_gateway(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
+        """Out through the own sidecar to the gateway (``internal_route: gateway``)."""
+        t0 = self.env._now
+        ev = out.request_pass()
+        if ev is not None:
+            yield ev
+            out.book(tr, t0)
+        status = yield from self._via_gateway(tr, out, call, self.cfg.tls)
+        t0 = self.env._now
+        ev = out.response_pass()
+        if ev is not None:
+            yield ev
+            out.book(tr, t0)
+        return status
 
     def attempt(
         self, tr: Trace, frm: Component, inst: ServiceInstance, call: Call
@@ -536,19 +544,15 @@ class HttpTransport:
         if self.mesh == "sidecar":
             sb = self.sidecars[inst]
             gen = self._inbound(tr, sb, inst, call)
-            return (yield from w.exchange(tr, frm, sb, tls, call, gen, client))
+            return w.exchange(tr, frm, sb, tls, call, gen, client)
         if self.mesh == "ambient":
             zt = self._ztunnel(inst.place)
             if frm is zt:  # same node: the one ztunnel hands it to the app
-                return (
-                    yield from w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call))
-                )
+                return w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call))
             gen = self._inbound(tr, zt, inst, call)
             streams = self.cfg.pool.max_streams  # HBONE: HTTP/2 CONNECT streams
-            return (yield from w.exchange(tr, frm, zt, tls, call, gen, client, streams))
-        return (
-            yield from w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client)
-        )
+            return w.exchange(tr, frm, zt, tls, call, gen, client, streams)
+        return w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client)
 
     def _inbound(
         self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call
