@@ -133,6 +133,7 @@ class Router:
         self.retries_refused = 0
         self.timeouts = 0
         self.seen: set[ServiceInstance] = set()
+        self._retry_on: dict[str, frozenset[str]] = {}  # per destination service
         self.log: list[LogRow] = transport.log
 
     def route_for(self, service: str) -> Route:
@@ -257,7 +258,9 @@ class Router:
     def _attempts(self, tr: Trace, call: Call, cfg: Route) -> Generator[Any, Any, str]:
         env = self.env
         r = cfg.retries
-        retry_on = _retry_statuses(tuple(r.retry_on))
+        retry_on = self._retry_on.get(call.service)
+        if retry_on is None:  # once per destination (its route is fixed for the run)
+            retry_on = self._retry_on[call.service] = _retry_statuses(tuple(r.retry_on))
         tried: list[ServiceInstance] = []
         n = 0
         self.active_requests += 1
@@ -270,7 +273,14 @@ class Router:
                 inst = self._choose(eps, call, cfg, tried)
                 if inst is None:
                     return UNAVAILABLE  # no healthy upstream: a local reply, not retried
-                status = yield from self._send(tr, call, inst, r.per_try_timeout, n > 0)
+                retry = n > 0
+                self._sending(inst, retry)
+                try:  # (not a generator of its own: one frame less that every event passes)
+                    status = yield from self._try(tr, call, inst, r.per_try_timeout)
+                finally:
+                    self.active[inst] -= 1
+                    if retry:
+                        self.active_retries -= 1
                 if cfg.outlier.enabled and status != OVERFLOW:  # overflow: local, no answer
                     self._ejections(call.service, cfg).observe(
                         inst, status != OK, env.now, len(eps)
@@ -297,9 +307,8 @@ class Router:
             return False
         return budget_allows(r, self.active_requests, self.active_retries)
 
-    def _send(
-        self, tr: Trace, call: Call, inst: ServiceInstance, per_try: float | None, retry: bool
-    ) -> Generator[Any, Any, str]:
+    def _sending(self, inst: ServiceInstance, retry: bool) -> None:
+        """Count a send to ``inst`` (and log the first) and hold it active until it ends."""
         self.sends += 1
         if inst not in self.seen:
             self.seen.add(inst)
@@ -309,17 +318,13 @@ class Router:
         self.active[inst] = self.active.get(inst, 0) + 1
         if retry:
             self.active_retries += 1
-        try:
-            if per_try is not None:
-                return (
-                    yield from within(
-                        self.t.deadlines(per_try),
-                        tr,
-                        lambda t: self.t.attempt(t, self.owner, inst, call),
-                    )
-                )
-            return (yield from self.t.attempt(tr, self.owner, inst, call))
-        finally:
-            self.active[inst] -= 1
-            if retry:
-                self.active_retries -= 1
+
+    def _try(
+        self, tr: Trace, call: Call, inst: ServiceInstance, per_try: float | None
+    ) -> Generator[Any, Any, str]:
+        """One attempt, bounded by ``per_try`` if given (the generator, run at once)."""
+        if per_try is not None:
+            return within(
+                self.t.deadlines(per_try), tr, lambda t: self.t.attempt(t, self.owner, inst, call)
+            )
+        return self.t.attempt(tr, self.owner, inst, call)
