@@ -33,12 +33,10 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from simpy import Event
-
 from sim.core.component import Component
 from sim.core.connections import Connection, Pool
 from sim.core.network import Network
-from sim.core.schedule import call_at, fire
+from sim.core.schedule import Signal, call_at
 from sim.core.trace import Trace
 from sim.scenario.common import Tls
 from sim.scenario.http import HttpSettings
@@ -211,11 +209,11 @@ class _Legs:
         self.d = 0.0
         self.over = False  # the trip under way has ended
         self.hung = False
-        self.waiter: Event | None = None
+        self.waiter: Signal | None = None
 
-    def waiting(self) -> Event:
-        """An event that fires when the trip under way is over."""
-        ev = Event(self.wire.env)
+    def waiting(self) -> Signal:
+        """An event that fires when the trip under way is over (a bare one: only yielded)."""
+        ev = Signal()
         if not self.hung:  # a hung peer never answers: nothing fires it
             self.waiter = ev
         return ev
@@ -226,7 +224,7 @@ class _Legs:
             self.over = True
         else:
             self.waiter = None
-            fire(w)
+            w()
 
     def request(self) -> bool:
         """Write the request, carry it, read it at the destination; is it over already?"""
