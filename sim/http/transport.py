@@ -486,7 +486,8 @@ class HttpTransport:
             elif self.mesh == "ambient":
                 out = self._ztunnel(frm.place)
             if out is not None:
-                return self.wire.exchange(tr, frm, out, PLAIN, call, self._outbound(tr, out, call))
+                gen = self._outbound(tr, out, call)
+                return self.wire.exchange(tr, frm, out, PLAIN, call, gen, proxy=out)
             if route == "gateway" and self.gateways:
                 return self._via_gateway(tr, frm, call, self.cfg.tls)
         return self.own[frm].route(tr, call)
@@ -497,22 +498,13 @@ class HttpTransport:
         gw = self.gateways.pick()
         gen = self._at_proxy(tr, gw, call)
         client = call.client if frm is self.app.clients else call.worker(frm)
-        return self.wire.exchange(tr, frm, gw, tls, call, gen, client)
+        return self.wire.exchange(tr, frm, gw, tls, call, gen, client, proxy=gw)
 
     def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
-        t0 = self.env._now
-        ev = p.request_pass()
-        if ev is not None:
-            yield ev
-            p.book(tr, t0)
+        """At a proxy, between its passes (part of the trips, :meth:`Wire.exchange`): route.
+        A generator of its own so that routing starts once the request has passed."""
         assert p.router is not None
-        status = yield from p.router.route(tr, call)
-        t0 = self.env._now
-        ev = p.response_pass()
-        if ev is not None:
-            yield ev
-            p.book(tr, t0)
-        return status
+        return (yield from p.router.route(tr, call))
 
     def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
         if self.cfg.internal_route == "gateway" and self.gateways:
@@ -520,19 +512,9 @@ class HttpTransport:
         return self._at_proxy(tr, out, call)
 
     def _via_own_gateway(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
-        """Out through the own sidecar to the gateway (``internal_route: gateway``)."""
-        t0 = self.env._now
-        ev = out.request_pass()
-        if ev is not None:
-            yield ev
-            out.book(tr, t0)
-        status = yield from self._via_gateway(tr, out, call, self.cfg.tls)
-        t0 = self.env._now
-        ev = out.response_pass()
-        if ev is not None:
-            yield ev
-            out.book(tr, t0)
-        return status
+        """Out through the own sidecar to the gateway (``internal_route: gateway``), once the
+        request has passed the sidecar (its worker, for the pool, known then)."""
+        return (yield from self._via_gateway(tr, out, call, self.cfg.tls))
 
     def attempt(
         self, tr: Trace, frm: Component, inst: ServiceInstance, call: Call
@@ -544,32 +526,23 @@ class HttpTransport:
         if self.mesh == "sidecar":
             sb = self.sidecars[inst]
             gen = self._inbound(tr, sb, inst, call)
-            return w.exchange(tr, frm, sb, tls, call, gen, client)
+            return w.exchange(tr, frm, sb, tls, call, gen, client, proxy=sb)
         if self.mesh == "ambient":
             zt = self._ztunnel(inst.place)
             if frm is zt:  # same node: the one ztunnel hands it to the app
                 return w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call))
             gen = self._inbound(tr, zt, inst, call)
             streams = self.cfg.pool.max_streams  # HBONE: HTTP/2 CONNECT streams
-            return w.exchange(tr, frm, zt, tls, call, gen, client, streams)
+            return w.exchange(tr, frm, zt, tls, call, gen, client, streams, zt)
         return w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client)
 
     def _inbound(
         self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call
     ) -> Generator[Any, Any, str]:
-        t0 = self.env._now
-        ev = p.request_pass()
-        if ev is not None:
-            yield ev
-            p.book(tr, t0)
+        """From the inbound proxy to the app, once the request has passed the proxy (its
+        worker, for the pool, known then)."""
         gen = self._serve(tr, inst, call)
-        status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p))
-        t0 = self.env._now
-        ev = p.response_pass()
-        if ev is not None:
-            yield ev
-            p.book(tr, t0)
-        return status
+        return (yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p)))
 
     def _serve(self, tr: Trace, inst: ServiceInstance, call: Call) -> Generator[Any, Any, str]:
         status = yield from call.act(inst, tr)
