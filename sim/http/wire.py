@@ -122,12 +122,13 @@ class Wire:
         to: Component,
         tls: Tls,
         call: Call,
-        at_dest: Generator[Any, Any, str],
+        at_dest: Callable[[], Generator[Any, Any, str]],
         client: int = 0,
         streams: int | None = None,
         proxy: Proxy | None = None,
     ) -> Generator[Any, Any, str]:
-        """Request over a pooled connection, the destination's work, and the response back.
+        """Request over a pooled connection, the destination's work (``at_dest()``, called
+        once the request is in), and the response back.
         ``proxy`` is ``to`` when it is a proxy the request passes through: its request pass
         ends the request's trip, its response pass begins the response's (:class:`_Legs`)."""
         if not getattr(to, "alive", True):  # (alive() inlined: this runs per hop)
@@ -156,7 +157,7 @@ class Wire:
             if call.via is None:
                 call.via = {}
             call.via[to] = conn.worker
-        status = yield from at_dest
+        status = yield from at_dest()  # (made only now: it begins once the request is in)
         if not legs.response():
             yield legs.waiting()
         pool.release(conn)
