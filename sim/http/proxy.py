@@ -92,8 +92,8 @@ class Proxy(Component):
         return self.cpu.execute(w, self.tail_work)
 
     def book(self, tr: Trace, t0: float) -> None:
-        """Book a pass that began at ``t0`` and has just ended. (A pass is a bare event the
-        caller yields, then books, not a generator: no frame to create and pass through.)"""
+        """Book a pass that began at ``t0`` and has just ended. (A pass is a step of the trip
+        that carries the request or response, :class:`sim.http.wire._Legs`: no generator.)"""
         w = self.pass_work
         tr.infra += w
         tr.queueing += self.env._now - t0 - w
