@@ -18,12 +18,12 @@ The ledger follows the view whenever a push changes it.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from sim.core.component import Component
 from sim.core.io import Io
 from sim.core.network import Place
+from sim.core.schedule import Signal
 from sim.core.trace import Trace
 from sim.http.discovery import View
 from sim.scenario.http import Proxy as ProxyConfig
@@ -72,27 +72,28 @@ class Proxy(Component):
         if delta:
             self.memory.add(delta)
 
-    def request_pass(self, tr: Trace) -> Generator[Any, Any, None]:
-        """The request going through (routing, mTLS record processing)."""
+    def request_pass(self) -> Signal | None:
+        """The request going through (routing, mTLS record processing): the CPU job to wait
+        for (then :meth:`book` it), or None when the proxy costs nothing."""
         w = self.pass_work
         if w <= 0 and self.tail_work <= 0:
-            return
+            return None
         self.handled += 1
-        env = self.env
-        t0 = env.now
         assert self.cpu is not None
-        yield self.cpu.execute(w)
-        tr.infra += w
-        tr.queueing += env.now - t0 - w
+        return self.cpu.execute(w)
 
-    def response_pass(self, tr: Trace) -> Generator[Any, Any, None]:
-        """The response going back; the off-path remainder keeps a core busy afterwards."""
+    def response_pass(self) -> Signal | None:
+        """The response going back (then :meth:`book` it); the off-path remainder keeps a
+        core busy afterwards."""
         w = self.pass_work
         if w <= 0 and self.tail_work <= 0:
-            return
-        env = self.env
-        t0 = env.now
+            return None
         assert self.cpu is not None
-        yield self.cpu.execute(w, self.tail_work)
+        return self.cpu.execute(w, self.tail_work)
+
+    def book(self, tr: Trace, t0: float) -> None:
+        """Book a pass that began at ``t0`` and has just ended. (A pass is a step of the trip
+        that carries the request or response, :class:`sim.http.wire._Legs`: no generator.)"""
+        w = self.pass_work
         tr.infra += w
-        tr.queueing += env.now - t0 - w
+        tr.queueing += self.env._now - t0 - w

@@ -133,6 +133,7 @@ class Router:
         self.retries_refused = 0
         self.timeouts = 0
         self.seen: set[ServiceInstance] = set()
+        self._retry_on: dict[str, frozenset[str]] = {}  # per destination service
         self.log: list[LogRow] = transport.log
 
     def route_for(self, service: str) -> Route:
@@ -140,18 +141,22 @@ class Router:
         return self.routes.get(service, self.default)
 
     def route(self, tr: Trace, call: Call) -> Generator[Any, Any, str]:
-        """Send one call: pick, attempt, retry; bounded by the route timeout."""
+        """Send one call: pick, attempt, retry; bounded by the route timeout. (The generator
+        that does it, for the caller to run at once: no frame of its own in the chain.)"""
         cfg = self.route_for(call.service)
         if call.mirrors and not call.shadow:
             self.t.events.mirror(self, call)
         if cfg.timeout is not None:
-            status = yield from within(
-                self.t.deadlines(cfg.timeout), tr, lambda t: self._attempts(t, call, cfg)
-            )
-            if status == TIMEOUT:
-                self.timeouts += 1
-            return status
-        return (yield from self._attempts(tr, call, cfg))
+            return self._timed(tr, call, cfg, cfg.timeout)
+        return self._attempts(tr, call, cfg)
+
+    def _timed(self, tr: Trace, call: Call, cfg: Route, limit: float) -> Generator[Any, Any, str]:
+        status = yield from within(
+            self.t.deadlines(limit), tr, lambda t: self._attempts(t, call, cfg)
+        )
+        if status == TIMEOUT:
+            self.timeouts += 1
+        return status
 
     def _endpoints(
         self, tr: Trace, service: str, subject: str = ""
@@ -253,7 +258,9 @@ class Router:
     def _attempts(self, tr: Trace, call: Call, cfg: Route) -> Generator[Any, Any, str]:
         env = self.env
         r = cfg.retries
-        retry_on = _retry_statuses(tuple(r.retry_on))
+        retry_on = self._retry_on.get(call.service)
+        if retry_on is None:  # once per destination (its route is fixed for the run)
+            retry_on = self._retry_on[call.service] = _retry_statuses(tuple(r.retry_on))
         tried: list[ServiceInstance] = []
         n = 0
         self.active_requests += 1
@@ -266,7 +273,14 @@ class Router:
                 inst = self._choose(eps, call, cfg, tried)
                 if inst is None:
                     return UNAVAILABLE  # no healthy upstream: a local reply, not retried
-                status = yield from self._send(tr, call, inst, r.per_try_timeout, n > 0)
+                retry = n > 0
+                self._sending(inst, retry)
+                try:  # (not a generator of its own: one frame less that every event passes)
+                    status = yield from self._try(tr, call, inst, r.per_try_timeout)
+                finally:
+                    self.active[inst] -= 1
+                    if retry:
+                        self.active_retries -= 1
                 if cfg.outlier.enabled and status != OVERFLOW:  # overflow: local, no answer
                     self._ejections(call.service, cfg).observe(
                         inst, status != OK, env.now, len(eps)
@@ -293,9 +307,8 @@ class Router:
             return False
         return budget_allows(r, self.active_requests, self.active_retries)
 
-    def _send(
-        self, tr: Trace, call: Call, inst: ServiceInstance, per_try: float | None, retry: bool
-    ) -> Generator[Any, Any, str]:
+    def _sending(self, inst: ServiceInstance, retry: bool) -> None:
+        """Count a send to ``inst`` (and log the first) and hold it active until it ends."""
         self.sends += 1
         if inst not in self.seen:
             self.seen.add(inst)
@@ -305,17 +318,13 @@ class Router:
         self.active[inst] = self.active.get(inst, 0) + 1
         if retry:
             self.active_retries += 1
-        try:
-            if per_try is not None:
-                return (
-                    yield from within(
-                        self.t.deadlines(per_try),
-                        tr,
-                        lambda t: self.t.attempt(t, self.owner, inst, call),
-                    )
-                )
-            return (yield from self.t.attempt(tr, self.owner, inst, call))
-        finally:
-            self.active[inst] -= 1
-            if retry:
-                self.active_retries -= 1
+
+    def _try(
+        self, tr: Trace, call: Call, inst: ServiceInstance, per_try: float | None
+    ) -> Generator[Any, Any, str]:
+        """One attempt, bounded by ``per_try`` if given (the generator, run at once)."""
+        if per_try is not None:
+            return within(
+                self.t.deadlines(per_try), tr, lambda t: self.t.attempt(t, self.owner, inst, call)
+            )
+        return self.t.attempt(tr, self.owner, inst, call)

@@ -29,7 +29,8 @@ readiness first. :meth:`detach` stops an instance gracefully if it is still runn
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from functools import partial
 from typing import Any
 
 from sim.app.application import Application, Observer, request_subject
@@ -54,6 +55,7 @@ from sim.scenario.model import Scenario, Tls
 
 PLAIN = Tls(version="none", mutual=False)
 Observers = tuple[Observer, ...]
+Then = Callable[[], Generator[Any, Any, str]]  # the work at a hop's far end (Wire.exchange)
 DETECT = ("removed", "unhealthy")  # log rows that say a failure was noticed
 
 
@@ -444,7 +446,7 @@ class HttpTransport:
             instance,
             tr.id % app.sc.workload.clients if caller is app.clients else 0,
         )
-        return (yield from self.send(tr, caller, call))
+        return self.send(tr, caller, call)
 
     def _operation(self, service: str, operation: str) -> tuple[float, float, str, Observers]:
         """Request and response sizes, request subject and its observers of an operation
@@ -465,14 +467,19 @@ class HttpTransport:
         return got
 
     def send(self, tr: Trace, frm: Component, call: Call) -> Generator[Any, Any, str]:
-        """Carry a call from any component along the configured path."""
+        """Carry a call from any component along the configured path.
+
+        Like :meth:`request`, :meth:`_via_gateway` and :meth:`attempt`, this only chooses the
+        generator that does the work and hands it back (its caller runs it at once, so what is
+        chosen here happens at the same instant and in the same order as inside it): not being
+        a generator itself, it adds no frame that every event of the call is passed through."""
         if frm is self.app.clients:
             if self.gateways:
-                return (yield from self._via_gateway(tr, frm, call, self.edge_tls))
-            return (yield from self.own[frm].route(tr, call))
+                return self._via_gateway(tr, frm, call, self.edge_tls)
+            return self.own[frm].route(tr, call)
         if isinstance(frm, Proxy):
             assert frm.router is not None
-            return (yield from frm.router.route(tr, call))
+            return frm.router.route(tr, call)
         route = self.cfg.internal_route
         if route != "direct":
             out: Proxy | None = None
@@ -481,34 +488,28 @@ class HttpTransport:
             elif self.mesh == "ambient":
                 out = self._ztunnel(frm.place)
             if out is not None:
-                gen = self._outbound(tr, out, call)
-                return (yield from self.wire.exchange(tr, frm, out, PLAIN, call, gen))
+                then = self._outbound(tr, out, call)
+                return self.wire.exchange(tr, frm, out, PLAIN, call, then, proxy=out)
             if route == "gateway" and self.gateways:
-                return (yield from self._via_gateway(tr, frm, call, self.cfg.tls))
-        return (yield from self.own[frm].route(tr, call))
+                return self._via_gateway(tr, frm, call, self.cfg.tls)
+        return self.own[frm].route(tr, call)
 
     def _via_gateway(
         self, tr: Trace, frm: Component, call: Call, tls: Tls
     ) -> Generator[Any, Any, str]:
         gw = self.gateways.pick()
-        gen = self._at_proxy(tr, gw, call)
+        assert gw.router is not None
         client = call.client if frm is self.app.clients else call.worker(frm)
-        return (yield from self.wire.exchange(tr, frm, gw, tls, call, gen, client))
+        then = partial(gw.router.route, tr, call)
+        return self.wire.exchange(tr, frm, gw, tls, call, then, client, proxy=gw)
 
-    def _at_proxy(self, tr: Trace, p: Proxy, call: Call) -> Generator[Any, Any, str]:
-        yield from p.request_pass(tr)
-        assert p.router is not None
-        status = yield from p.router.route(tr, call)
-        yield from p.response_pass(tr)
-        return status
-
-    def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Generator[Any, Any, str]:
+    def _outbound(self, tr: Trace, out: Proxy, call: Call) -> Then:
+        """What the caller's own proxy does between its passes (part of the trips,
+        :meth:`Wire.exchange`, which calls it once the request has passed)."""
         if self.cfg.internal_route == "gateway" and self.gateways:
-            yield from out.request_pass(tr)
-            status = yield from self._via_gateway(tr, out, call, self.cfg.tls)
-            yield from out.response_pass(tr)
-            return status
-        return (yield from self._at_proxy(tr, out, call))
+            return partial(self._via_gateway, tr, out, call, self.cfg.tls)
+        assert out.router is not None
+        return partial(out.router.route, tr, call)
 
     def attempt(
         self, tr: Trace, frm: Component, inst: ServiceInstance, call: Call
@@ -519,29 +520,24 @@ class HttpTransport:
         w = self.wire
         if self.mesh == "sidecar":
             sb = self.sidecars[inst]
-            gen = self._inbound(tr, sb, inst, call)
-            return (yield from w.exchange(tr, frm, sb, tls, call, gen, client))
+            then = partial(self._inbound, tr, sb, inst, call)
+            return w.exchange(tr, frm, sb, tls, call, then, client, proxy=sb)
         if self.mesh == "ambient":
             zt = self._ztunnel(inst.place)
             if frm is zt:  # same node: the one ztunnel hands it to the app
-                return (
-                    yield from w.exchange(tr, zt, inst, PLAIN, call, self._serve(tr, inst, call))
-                )
-            gen = self._inbound(tr, zt, inst, call)
+                return w.exchange(tr, zt, inst, PLAIN, call, partial(self._serve, tr, inst, call))
+            then = partial(self._inbound, tr, zt, inst, call)
             streams = self.cfg.pool.max_streams  # HBONE: HTTP/2 CONNECT streams
-            return (yield from w.exchange(tr, frm, zt, tls, call, gen, client, streams))
-        return (
-            yield from w.exchange(tr, frm, inst, tls, call, self._serve(tr, inst, call), client)
-        )
+            return w.exchange(tr, frm, zt, tls, call, then, client, streams, zt)
+        return w.exchange(tr, frm, inst, tls, call, partial(self._serve, tr, inst, call), client)
 
     def _inbound(
         self, tr: Trace, p: Proxy, inst: ServiceInstance, call: Call
     ) -> Generator[Any, Any, str]:
-        yield from p.request_pass(tr)
-        gen = self._serve(tr, inst, call)
-        status = yield from self.wire.exchange(tr, p, inst, PLAIN, call, gen, call.worker(p))
-        yield from p.response_pass(tr)
-        return status
+        """From the inbound proxy to the app, once the request has passed the proxy (its
+        worker, for the pool, known then)."""
+        then = partial(self._serve, tr, inst, call)
+        return self.wire.exchange(tr, p, inst, PLAIN, call, then, call.worker(p))
 
     def _serve(self, tr: Trace, inst: ServiceInstance, call: Call) -> Generator[Any, Any, str]:
         status = yield from call.act(inst, tr)
