@@ -56,3 +56,25 @@ def test_executor_choice() -> None:
         make_executor("dask")
     with pytest.raises(ValueError, match="must be inprocess, process or dask"):
         make_executor("threads")
+
+
+def test_closing_after_an_interrupt_waits_for_the_pool_s_manager_thread() -> None:
+    # an interrupted sweep closes its pool without waiting for the running points; the pool's
+    # manager thread must have finished (and closed its wake-up pipe) when close() returns, or
+    # CPython 3.11's unlocked exit hook may write to that pipe as it closes and print a
+    # traceback ("Bad file descriptor") after the "interrupted" line
+    import threading
+    import time
+
+    from sim.sweep.executors import ProcessPool
+
+    pool = ProcessPool(workers=1)
+    pool._pool = pool._new_pool()
+    fut = pool._pool.submit(time.sleep, 30.0)
+    deadline = time.monotonic() + 60.0
+    while not fut.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fut.running()
+    pool.close()
+    managers = [t for t in threading.enumerate() if type(t).__name__ == "_ExecutorManagerThread"]
+    assert not [t for t in managers if t.is_alive()]

@@ -115,6 +115,8 @@ class ProcessPool:
             # the executor's own table of its workers (no public accessor): taken before
             # shutdown() forgets it, so that workers busy with a point can be ended
             procs = list((getattr(self._pool, "_processes", None) or {}).values())
+            # and its manager thread (no public accessor either), for the same reason
+            manager = getattr(self._pool, "_executor_manager_thread", None)
             self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
             if not wait:
@@ -123,6 +125,13 @@ class ProcessPool:
                         p.terminate()
                 for p in procs:
                     p.join(timeout=5)
+                if manager is not None:
+                    # let it finish closing its wake-up pipe before the interpreter exits:
+                    # CPython 3.11's exit hook (concurrent.futures.process._python_exit)
+                    # writes to that pipe without a lock, so a close in between printed
+                    # "OSError: [Errno 9] Bad file descriptor" after an interrupted sweep
+                    # (fixed upstream with a lock in _ThreadWakeup, python/cpython#125451)
+                    manager.join(timeout=5)
 
     def close(self) -> None:
         self._shutdown(wait=False)  # after an interrupt: end the running points' workers
