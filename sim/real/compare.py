@@ -276,18 +276,16 @@ def combine(
         use = quiet or list(same)
         measured = [r.measured for r in use]
         low = min(measured)
+        worst = max(r.other_cores for r in same)
         rows.append(
             replace(
                 same[0],
                 measured=float(np.median(measured)),
                 predicted=float(np.median([r.predicted for r in use])),
-                other_cores=max(r.other_cores for r in same),
+                other_cores=worst,
                 judged=bool(quiet) and same[0].metric not in SHOWN,
                 own_cores=float(np.median([r.own_cores for r in use])),
-                reason=""
-                if quiet
-                else f"other load in every round, up to "
-                f"{max(r.other_cores for r in same):.2f} cores",
+                reason="" if quiet else f"other load in every round, up to {worst:.2f} cores",
                 spread=max(measured) / low if low > 0 else float("nan"),
             )
         )
