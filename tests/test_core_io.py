@@ -2,7 +2,8 @@
 
 Costs are round numbers in microseconds so every instant is known by hand: a wake-up 10 µs,
 a message 1 µs, a byte 0.01 µs, a cold wake-up 100 µs extra after 1 ms asleep (and, where a
-test says so, a 50 µs wait for the sleeping core: ``cold_latency``).
+test says so, a 50 µs wait for the sleeping core: ``cold_latency``, a step at 1 ms of sleep
+unless a test gives it a ramp).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ COST = IoCost(
     wakeup=10 * US,
     cold_wakeup=100 * US,
     cold_latency=0.0,
+    cold_latency_after=1e-3,
+    cold_latency_full_after=1e-3,
     warm_window=1e-3,
     per_message=1 * US,
     per_byte=0.01 * US,
@@ -261,3 +264,46 @@ def test_a_brief_sleep_waits_idle_latency_a_long_one_cold_latency_an_awake_proce
     ]
     assert (io.wakeups, io.cold_wakeups) == (4, 1)
     assert cpu.busy.area() == pytest.approx((4 * 12 + 100) * US)  # the waits use no CPU
+
+
+def test_the_wait_to_wake_grows_in_a_straight_line_between_its_two_idle_times() -> None:
+    # idle_latency 20 µs up to 1 ms asleep, growing to cold_latency 110 µs at 10 ms asleep:
+    # 10 µs more per ms of sleep in between
+    cost = COST.model_copy(
+        update={
+            "cold_latency": 110 * US,
+            "idle_latency": 20 * US,
+            "cold_latency_after": 1e-3,
+            "cold_latency_full_after": 10e-3,
+            "cold_wakeup": 0.0,
+        }
+    )
+    env, cpu, io = world(cost=cost)
+    done: list[tuple[str, float]] = []
+    chan = io.channel(tls=False)
+
+    def send(name: str) -> None:
+        chan.send(0, None, lambda: done.append((name, env.now)))
+
+    # each read is 11 µs of work; the core is idle from the end of the previous one
+    at(env, 0.5e-3, lambda: send("a"))  # asleep 0.5 ms: 20 µs
+    at(env, 4.531e-3, lambda: send("b"))  # asleep 4 ms (from 0.531 ms): 20 + 3 × 10 = 50 µs
+    at(env, 20e-3, lambda: send("c"))  # asleep ≈15.4 ms, past 10 ms: the whole 110 µs
+    env.run()
+    assert done == [
+        ("a", pytest.approx(0.531e-3)),
+        ("b", pytest.approx(4.592e-3)),
+        ("c", pytest.approx(20.121e-3)),
+    ]
+    assert [io.waking(t) for t in (-1.0, 0.0, 1e-3, 5.5e-3, 10e-3, 1.0)] == pytest.approx(
+        [0.0, 0.0, 20 * US, 65 * US, 110 * US, 110 * US]
+    )
+    assert cpu.busy.area() == pytest.approx(3 * 11 * US)  # the waits use no CPU
+
+
+def test_a_full_after_at_or_below_the_start_makes_the_wait_a_step() -> None:
+    cost = COST.model_copy(
+        update={"cold_latency": 50 * US, "cold_latency_after": 2e-3, "cold_latency_full_after": 0}
+    )
+    _env, _cpu, io = world(cost=cost)
+    assert [io.waking(t) for t in (1.999e-3, 2e-3, 3e-3)] == pytest.approx([0.0, 50 * US, 50 * US])

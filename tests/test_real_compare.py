@@ -19,7 +19,15 @@ from sim.real.procstat import Window
 MACHINE = {"cores": 2.0, "other_cores_mean": 0.1, "other_cores_max": 0.2, "loadavg_max": 0.3,
            "loopback_rtt": 30e-6, "loopback_rtt_after_sleep": 110e-6, "cold_latency": 40e-6,
            "idle_latency": 20e-6, "lateness_median": 0.6e-3}  # fmt: skip
-NET = Loopback(30e-6, 110e-6, 70e-6)  # 40 µs per wake-up from idle, 20 after a brief sleep
+# 40 µs per wake-up from idle, 20 after a brief sleep; the wait to wake grows from none at 1 ms
+# asleep to all 40 µs at 5 ms (round trips 30 + 2 × the wait)
+NET = Loopback(
+    30e-6,
+    110e-6,
+    70e-6,
+    ramp=((1e-3, 30e-6), (1.5e-3, 40e-6), (2e-3, 50e-6), (3e-3, 70e-6), (5e-3, 110e-6),
+          (7e-3, 110e-6)),
+)  # fmt: skip
 
 
 def row(metric: str, measured: float, predicted: float, judged: bool = True) -> Row:
@@ -59,6 +67,13 @@ def test_tables_and_plot_are_written(tmp_path: Path) -> None:
     assert table_csv(rows).splitlines()[0].startswith("case,server,metric,measured,predicted")
     assert (tmp_path / "out" / "measured-vs-predicted.png").stat().st_size > 1000
     assert "other work during the measurements 0.10 cores" in table_md(rows, MACHINE, None)
+    ramped = table_md(
+        rows, MACHINE | {"cold_latency_after": 1e-3, "cold_latency_full_after": 5e-3}, None
+    )
+    assert (
+        "each wake-up from idle waits 40 µs, less after a shorter sleep: none up to 1 ms asleep, "
+        "growing in a straight line to all of it at 5 ms (fitted to round trips at 8 spacings)"
+    ) in ramped
 
 
 def test_profile_round_trip_and_application(tmp_path: Path) -> None:
@@ -109,7 +124,20 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     # the peers' CPU is their measured demand: their io costs nothing, only the waits to wake
     peer = sc["messaging"]["client"]["io"]
     assert (peer["cold_latency"], peer["idle_latency"]) == pytest.approx((40e-6, 20e-6))
-    assert not any(v for k, v in peer.items() if k not in ("cold_latency", "idle_latency"))
+    # ... and how that wait grows with the sleep, the machine's for the server and the peers
+    ramp = (peer["cold_latency_after"], peer["cold_latency_full_after"])
+    assert ramp == pytest.approx((1e-3, 5e-3))
+    server = sc["messaging"]["broker"]["io"]
+    assert (server["cold_latency_after"], server["cold_latency_full_after"]) == ramp
+    waits = ("cold_latency", "idle_latency", "cold_latency_after", "cold_latency_full_after")
+    assert not any(v for k, v in peer.items() if k not in waits)
+    for field, value in zip(waits[2:], ramp, strict=True):
+        fitted = values[f"http.sidecar.io.{field}"]
+        assert fitted["value"] == pytest.approx(value)
+        assert (
+            "0.5, 1, 1.5, 2, 3, 5, 7, 10 ms apart (0, 0, 5, 10, 20, 40, 40, 40 µs"
+            in (fitted["source"])
+        )
     # the profile carries both waits, each citing the round trips it came from
     brief = values["messaging.broker.io.idle_latency"]
     assert (
@@ -381,3 +409,24 @@ def test_validate_real_runs_its_rounds_interleaved(monkeypatch) -> None:  # type
 def test_rounds_must_be_at_least_one(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["validate", "--real", "--rounds", "0"]) == 2
     assert "--rounds 0: must be 1 or more" in capsys.readouterr().err
+
+
+def test_the_wait_to_wake_is_fitted_as_a_straight_line_between_two_idle_times() -> None:
+    from sim.real.measure import fit_ramp
+
+    # a ramp from 2 to 6 ms, sampled where the measurement does
+    gaps = [0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7e-3, 10e-3]
+    waits = [(g, 60e-6 * min(1.0, max(0.0, (g - 2e-3) / 4e-3))) for g in gaps]
+    assert fit_ramp(waits, 60e-6) == pytest.approx((2e-3, 6e-3))
+    # a step at 3 ms: no gap measured between 2 and 3 ms, so anything there that rises
+    # from none at 2 ms to all of it at 3 ms fits it exactly
+    step = [(g, 60e-6 if g >= 3e-3 else 0.0) for g in gaps]
+    a, f = fit_ramp(step, 60e-6)
+    assert 2e-3 <= a <= f <= 3e-3
+    # noise moves the ends a little, not the shape: a ramp from 1 to 10 ms with ±3 µs
+    noisy = [(g, 60e-6 * min(1.0, max(0.0, (g - 1e-3) / 9e-3)) + e) for g, e in zip(
+        gaps, (3e-6, -3e-6, 3e-6, -3e-6, 3e-6, -3e-6, 3e-6, 0.0), strict=True)]  # fmt: skip
+    a, f = fit_ramp(noisy, 60e-6)
+    assert 0.5e-3 <= a <= 1.5e-3 and 9e-3 <= f <= 10e-3
+    # not measured: the scenario's defaults
+    assert Loopback(30e-6, 110e-6).wake_ramp == (0.75e-3, 9e-3)

@@ -17,10 +17,13 @@ paid *around* the message, not before it is handed on: the same server answers a
 round trip in 31–50 µs on loopback, far less than 200 µs. So it keeps the core busy after the
 batch (a tail, as a proxy's telemetry is). What a sleeping process does delay is its waking:
 the core it slept on must come out of its idle state (on a VM, the host must run the halted
-vCPU again) before the first read, ``cold_latency`` (measured here: a loopback round trip
-between two processes takes 19 µs when both woke within the last millisecond, 112 µs after
-20 ms asleep; the threshold, ``cold_latency_after``, is the machine's, not the process's
-``warm_window``). A shorter sleep waits ``idle_latency``: next to nothing on bare metal, where
+vCPU again) before the first read. The longer the sleep, the deeper the idle state and the
+longer the wait (measured here: a loopback round trip between two processes takes about the
+same up to 1 ms between round trips, then grows about linearly to 2–4 times that at 10 ms
+apart). So the wait is ``idle_latency`` up to ``cold_latency_after`` of sleep, grows in a
+straight line from there to ``cold_latency`` at ``cold_latency_full_after``, and stays
+there; these are the machine's, not the process's ``warm_window``. A brief sleep waits
+``idle_latency``: next to nothing on bare metal, where
 a briefly idle core polls or sits in C1, but 17–27 µs on a VM that halts an idle vCPU at once
 (measured here between processes pinned to different vCPUs). That wait uses no CPU of the
 process; messages that arrive meanwhile are read in the same wake-up, and the trace books it
@@ -69,6 +72,7 @@ class Io:
         "cold",
         "cold_latency",
         "cold_latency_after",
+        "cold_latency_full_after",
         "cold_wakeups",
         "cpu",
         "idle_latency",
@@ -76,6 +80,7 @@ class Io:
         "on_share",
         "per_byte",
         "per_message",
+        "ramp",
         "seconds",
         "tls_byte",
         "tls_bytes",
@@ -93,6 +98,7 @@ class Io:
         self.cold_latency = cost.cold_latency
         self.cold_latency_after = cost.cold_latency_after
         self.idle_latency = cost.idle_latency
+        self.cold_latency_full_after, self.ramp = ramp(cost)
         self.warm = cost.warm_window
         self.per_message = cost.per_message
         self.per_byte = cost.per_byte
@@ -143,13 +149,17 @@ class Io:
 
     def waking(self, idle: float) -> float:
         """How long a wake-up now waits before its first read, given ``idle = cpu.idle()``:
-        ``cold_latency`` after every core slept ``cold_latency_after`` or more,
-        ``idle_latency`` after a shorter sleep, 0 while a core is busy (the process is awake
-        and finds the message at once)."""
+        0 while a core is busy (the process is awake and finds the message at once),
+        ``idle_latency`` after a sleep shorter than ``cold_latency_after``, ``cold_latency``
+        after ``cold_latency_full_after`` or more, and in between a wait that grows in a
+        straight line from one to the other (as measured: the deeper the idle state a core
+        reached, the longer it takes to leave it)."""
         if idle < 0.0:
             return 0.0
-        if self.cold_latency > 0.0 and idle >= self.cold_latency_after:
-            return self.cold_latency
+        if idle >= self.cold_latency_after and self.cold_latency > 0.0:
+            if idle >= self.cold_latency_full_after:
+                return self.cold_latency
+            return self.idle_latency + (idle - self.cold_latency_after) * self.ramp
         return self.idle_latency if idle > 0.0 else 0.0
 
     def background(self, messages: int = 1, nbytes: float = 0.0, tls: bool = False) -> float:
@@ -180,6 +190,15 @@ class Io:
             k: float(now - then)
             for k, now, then in zip(COUNTERS, self.totals(), self._mark, strict=True)
         }
+
+
+def ramp(cost: IoCost) -> tuple[float, float]:
+    """Where the wait to wake reaches ``cold_latency`` (never before ``cold_latency_after``:
+    a step there) and how fast it grows on the way, seconds per second of idle."""
+    after = cost.cold_latency_after
+    full = max(after, cost.cold_latency_full_after)
+    slope = (cost.cold_latency - cost.idle_latency) / (full - after) if full > after else 0.0
+    return full, slope
 
 
 class _Batch:

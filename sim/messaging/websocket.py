@@ -52,6 +52,8 @@ class FramedIo(Io):
         self.on_share = inner.on_share
         self.cold_latency = inner.cold_latency  # the wait of a wake-up from idle (sim.core.io)
         self.cold_latency_after = inner.cold_latency_after
+        self.cold_latency_full_after = inner.cold_latency_full_after
+        self.ramp = inner.ramp
         self.idle_latency = inner.idle_latency
         self.extra_message = cfg.per_message
         self.extra_byte = cfg.per_byte

@@ -52,6 +52,7 @@ from sim.real.measure import (
     loopback,
     measure,
     own_waits,
+    ramp_words,
 )
 from sim.real.servers import (
     NatsServer,
@@ -285,7 +286,7 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
         f"loopback round trip {net.rtt * 1e6:.0f} µs ({net.hop_rtt * 1e6:.0f} µs left to the "
         "hops of the simulated cases once the servers' and peers' CPU is charged), "
         f"{net.cold_rtt * 1e6:.0f} µs after {COLD_GAP * 1e3:g} ms asleep: a wake-up from idle "
-        f"waits {net.cold_latency * 1e6:.0f} µs; {_apart(net)}"
+        f"waits {net.cold_latency * 1e6:.0f} µs ({ramp_words(net)}); {_apart(net)}"
     )
     own = own_waits({c.component for c in cases}, net)
     say(
@@ -361,8 +362,22 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         f"{WARM_GAP * 1e3:g} ms apart against {cal.net.rtt * 1e6:.0f} µs unpinned: half the "
         "difference per wake-up (the machine's, every process)"
     )
+    after, full = cal.net.wake_ramp
+    ramp = (
+        "measured: sim calibrate, one-byte loopback round trip between two processes at "
+        + ", ".join(f"{g * 1e3:g}" for g, _ in cal.net.waits)
+        + " ms apart ("
+        + ", ".join(f"{w * 1e6:.0f}" for _, w in cal.net.waits)
+        + " µs per wake-up over the round trip "
+        f"{WARM_GAP * 1e3:g} ms apart): the straight line from no wait at "
+        f"cold_latency_after to cold_latency at cold_latency_full_after closest in least "
+        "squares (sim/real/measure.py fit_ramp; the machine's, every process)"
+    )
     for section in WAKING:
         values[f"{section}.cold_latency"] = {"value": cal.net.cold_latency, "source": waking}
+        if cal.net.ramp:
+            values[f"{section}.cold_latency_after"] = {"value": after, "source": ramp}
+            values[f"{section}.cold_latency_full_after"] = {"value": full, "source": ramp}
         if cal.net.apart_rtt is not None:
             values[f"{section}.idle_latency"] = {"value": cal.net.idle_latency, "source": briefly}
     for component, own in cal.own.items():  # a server's own, where measured on it
@@ -408,6 +423,7 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
             "other_load_cores": round(cal.busiest_other, 2),
             "loopback_rtt": round(cal.net.rtt, 7),
             "loopback_rtt_after_sleep": round(cal.net.cold_rtt, 7),
+            "loopback_rtt_by_gap": {f"{g * 1e3:g} ms": round(t, 7) for g, t in cal.net.ramp},
             "python": sys.version.split()[0],
         },
         "versions": cal.versions,

@@ -19,7 +19,8 @@ measured to spend per request, so the simulator and the real system run the same
 CPU includes the peer's own socket I/O, so the in-service protocol costs, ``messaging.client.io``
 and ``http.stack.io``, cost no CPU: counted once, not twice). What the machine itself adds —
 the round trip and the waits of a wake-up after a long and a brief sleep (``cold_latency``,
-``idle_latency``) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
+``idle_latency``), and the idle times between which one grows into the other
+(``cold_latency_after``, ``cold_latency_full_after``) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
 process, as the RTT is; the server's own wait after a long sleep is measured on the server
 itself (:func:`~sim.real.measure.own_cold_latency`), since its runtime's way of waking is not a
 Python process's.
@@ -134,7 +135,13 @@ def scenario(
     rtts = {k: f"{net.hop_rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
     # the peers (Python processes): their CPU is the measured demand; what stays is the wait
     # to wake them, the loopback's
-    waking = {"cold_latency": net.cold_latency, "idle_latency": net.idle_latency}
+    after, full = net.wake_ramp
+    waking = {
+        "cold_latency": net.cold_latency,
+        "idle_latency": net.idle_latency,
+        "cold_latency_after": after,
+        "cold_latency_full_after": full,
+    }
     peer_io = {k: 0.0 for k in IO_COSTS} | waking
     # the server's waits to wake (its costs come from the profile): its own after a sleep
     if server_cold is not None:

@@ -57,11 +57,13 @@ from sim.io import atomic_text, save_figure
 from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
 from sim.real.measure import (
     COLD_GAP,
+    RAMP_GAPS,
     Loopback,
     Measurement,
     loopback,
     measure,
     own_waits,
+    ramp_words,
 )
 from sim.real.servers import ServerError, find_proxy, nats_server_binary
 
@@ -223,7 +225,8 @@ def _round(
     said = ", ".join(f"{k} {v * 1e6:.0f} µs" for k, v in own.items() if v is not None)
     say(
         f"loopback round trip {net.rtt * 1e6:.0f} µs, {net.cold_rtt * 1e6:.0f} µs after "
-        f"{COLD_GAP * 1e3:g} ms asleep; own wait to wake from idle: {said or 'not measured'}; "
+        f"{COLD_GAP * 1e3:g} ms asleep ({ramp_words(net)}); own wait to wake from idle: "
+        f"{said or 'not measured'}; "
         f"{len(cases)} cases, {duration:g} s each"
     )
     rows: list[Row] = []
@@ -252,6 +255,8 @@ def _round(
         "loopback_rtt_after_sleep": net.cold_rtt,
         "cold_latency": net.cold_latency,
         "idle_latency": net.idle_latency,
+        "cold_latency_after": net.wake_ramp[0],
+        "cold_latency_full_after": net.wake_ramp[1],
         "sender_cpu": net.sender_cpu or 0.0,
         **{f"own_cold_{k}": v for k, v in own.items() if v is not None},
         "hop_rtt": net.hop_rtt,
@@ -469,6 +474,20 @@ def _profiles_line(profiles: dict[str, Path] | None) -> str:
     return "Profiles: " + ", ".join(f"{k} `{p.name}`" for k, p in profiles.items()) + "."
 
 
+def _ramp_line(machine: dict[str, float]) -> str:
+    """How the waits to wake grow with the sleep (measured at several gaps), for the header."""
+    if "cold_latency_after" not in machine:
+        return ""
+    after, full = machine["cold_latency_after"], machine["cold_latency_full_after"]
+    if full <= after:
+        return f" after {after * 1e3:g} ms asleep or more"
+    return (
+        f", less after a shorter sleep: none up to {after * 1e3:g} ms asleep, growing in a "
+        f"straight line to all of it at {full * 1e3:g} ms (fitted to round trips at "
+        f"{len(RAMP_GAPS) + 2} spacings)"
+    )
+
+
 def table_md(
     rows: Sequence[Row], machine: dict[str, float], profiles: dict[str, Path] | None
 ) -> str:
@@ -488,6 +507,7 @@ def table_md(
         f" µs after {COLD_GAP * 1e3:g} ms asleep: each wake-up from idle waits "
         f"{machine['cold_latency'] * 1e6:.0f} µs"
         + _own_line(machine)
+        + _ramp_line(machine)
         + "; between processes on different cores each "
         f"wake-up after a brief sleep waits {machine.get('idle_latency', 0.0) * 1e6:.0f} µs; "
         f"the sending end's own CPU is {machine.get('sender_cpu', 0.0) * 1e6:.0f} µs of the round "

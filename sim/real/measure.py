@@ -41,6 +41,7 @@ from sim.real.servers import (
     free_port,
     nats_server_binary,
 )
+from sim.scenario.common import IoCost
 
 READY_TIMEOUT = 30.0
 CONN_EVERY = 0.25  # s between samples of the server's connections (reading /proc/PID/fd)
@@ -367,6 +368,8 @@ class Loopback:
     cold_rtt: float  # s: the same after COLD_GAP asleep
     apart_rtt: float | None = None  # s: as rtt, the two processes pinned to different cores
     sender_cpu: float | None = None  # s: CPU of the sending end per warm round trip
+    # (s apart, median round trip s) at the RAMP_GAPS between WARM_GAP and COLD_GAP
+    ramp: tuple[tuple[float, float], ...] = ()
 
     @property
     def hop_rtt(self) -> float:
@@ -391,6 +394,27 @@ class Loopback:
         return max(0.0, (self.cold_rtt - self.rtt) / 2)
 
     @property
+    def waits(self) -> list[tuple[float, float]]:
+        """The wait of one wake-up against the time asleep before it, (s, s): half of each
+        round trip's excess over ``rtt``, from :data:`WARM_GAP` (none, by definition)
+        through the :data:`RAMP_GAPS` to :data:`COLD_GAP` (``cold_latency``)."""
+        inner = [(gap, max(0.0, (t - self.rtt) / 2)) for gap, t in self.ramp]
+        return [(WARM_GAP, 0.0), *inner, (COLD_GAP, self.cold_latency)]
+
+    @property
+    def wake_ramp(self) -> tuple[float, float]:
+        """``(cold_latency_after, cold_latency_full_after)``: the idle times between which
+        the wait to wake grows in a straight line (:func:`fit_ramp` on :attr:`waits`); the
+        scenario defaults where the ramp was not measured."""
+        if not self.ramp:
+            fields = IoCost.model_fields
+            return (
+                float(fields["cold_latency_after"].default),
+                float(fields["cold_latency_full_after"].default),
+            )
+        return fit_ramp(self.waits, self.cold_latency)
+
+    @property
     def idle_latency(self) -> float:
         """The extra wait of one wake-up onto a core that idled briefly (two per round trip
         between processes on different cores; the scheduler runs a woken process on its
@@ -401,7 +425,39 @@ class Loopback:
 
 
 WARM_GAP, COLD_GAP = 0.5e-3, 10e-3  # s between round trips: inside / well past warm_window
+# s between round trips in between, where the wait to wake grows (IoCost.cold_latency_after)
+RAMP_GAPS = (1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7e-3)
+RAMP_SAMPLES = 100  # round trips per gap and pair of processes
+RAMP_STEP = 0.25e-3  # s: the grid fit_ramp searches
+
+
+def fit_ramp(waits: list[tuple[float, float]], cold: float) -> tuple[float, float]:
+    """The two idle times ``(a, f)`` of a straight-line ramp (``Io.waking``: no wait up to
+    ``a`` asleep, ``cold`` from ``f``, a straight line between) closest, in least squares, to
+    the measured ``waits`` (``(s asleep, s waited)``), searched on a :data:`RAMP_STEP` grid
+    from the first time asleep to the last (the first best on ties; ``a == f``: a step)."""
+    gaps = np.array([g for g, _ in waits])
+    got = np.array([w for _, w in waits])
+    grid = np.arange(gaps.min(), gaps.max() + RAMP_STEP / 2, RAMP_STEP)
+    best = (float("inf"), float(gaps.max()), float(gaps.max()))
+    for i, a in enumerate(grid):
+        for f in grid[i:]:
+            share = (gaps >= a).astype(float) if f == a else np.clip((gaps - a) / (f - a), 0, 1)
+            sse = float(np.sum((cold * share - got) ** 2))
+            if sse < best[0] - 1e-18:
+                best = (sse, float(a), float(f))
+    return best[1], best[2]
+
+
 WARM_UP = 100  # untimed round trips first
+
+
+def ramp_words(net: Loopback) -> str:
+    """How the wait to wake grows with the sleep before it, in a few words."""
+    after, full = net.wake_ramp
+    if full <= after:
+        return f"from {after * 1e3:g} ms asleep"
+    return f"growing from {after * 1e3:g} ms asleep to all of it from {full * 1e3:g} ms"
 
 
 def loopback(samples: int = 200, repeats: int = 3) -> Loopback:
@@ -419,9 +475,18 @@ def loopback(samples: int = 200, repeats: int = 3) -> Loopback:
     scheduler wakes the echo on the sender's core, which is about to sleep, and no halted
     core is woken; pinned apart, each wake-up lands on a core that idled since the last
     round trip, as a server's and its peers' wake-ups do (on that VM: 57–80 µs against
-    24 µs, at any spacing from 20 µs to 1 ms)."""
+    24 µs, at any spacing from 20 µs to 1 ms).
+
+    Then ``min(samples, RAMP_SAMPLES)`` round trips at each of the :data:`RAMP_GAPS` (≈6 s):
+    how the wait grows between the two (:attr:`Loopback.wake_ramp`)."""
     warm = [_round_trip(samples, WARM_GAP) for _ in range(repeats)]
     cold = [_round_trip(samples, COLD_GAP)[0] for _ in range(repeats)]
+    ramp: dict[float, list[float]] = {
+        gap: [] for gap in RAMP_GAPS
+    }  # gaps interleaved: a phase of the machine moves all
+    for _ in range(repeats):
+        for gap in RAMP_GAPS:
+            ramp[gap].append(_round_trip(min(samples, RAMP_SAMPLES), gap)[0])
     cores = _two_cores()
     apart = [_round_trip(samples, WARM_GAP, cores)[0] for _ in range(repeats)] if cores else []
     return Loopback(
@@ -429,6 +494,7 @@ def loopback(samples: int = 200, repeats: int = 3) -> Loopback:
         float(np.median(cold)),
         float(np.median(apart)) if apart else None,
         float(np.median([c for _, c in warm])),
+        tuple((gap, float(np.median(ts))) for gap, ts in ramp.items()),
     )
 
 

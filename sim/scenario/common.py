@@ -59,6 +59,20 @@ COLD_LATENCY_SOURCE = (
 )
 
 
+# How that wait grows with the time asleep (sim.core.io Io.waking), the machine's too.
+WAKE_RAMP_SOURCE = (
+    "measured: 2-vCPU KVM guest (cpuidle haltpoll), one-byte loopback round trip between two "
+    "processes against the time between round trips, medians of 5 interleaved runs of 120 "
+    "(sim/real/measure.py loopback): 52 µs 0.5 ms apart, 55 at 1 ms, 68–71 at 1.5–2 ms, 74 "
+    "at 3 ms, 103 at 5 ms, 135 at 7 ms, 157 at 10 ms, 173 at 20 ms: half the excess over "
+    "0.5 ms apart per wake-up, the straight line closest to it in least squares (sim/real/"
+    "measure.py fit_ramp) runs from none at 0.75 ms asleep to the whole wait at 9 ms (a round "
+    "of sim validate --real the same day fitted 0.5 and 7.25 ms; earlier runs: 19–28 µs up to "
+    "1 ms apart, 36–52 µs at 2 ms, ≈110 µs at 10 ms); sim calibrate fits both ends on the "
+    "user's machine"
+)
+
+
 class IoCost(Strict):
     """What moving messages costs a component's cores (sim.core.io): per wake-up (one read or
     write system call batch with its scheduling), extra for a wake-up after the whole process
@@ -87,16 +101,25 @@ class IoCost(Strict):
         COLD_LATENCY,
         COLD_LATENCY_SOURCE,
         description="seconds a wake-up after every core of the process was idle for "
-        "warm_window waits before its first read (the core leaving its idle state; on a VM "
-        "the host running the halted vCPU again): on the message's path, no CPU",
+        "cold_latency_full_after or more waits before its first read (the core leaving its "
+        "idle state; on a VM the host running the halted vCPU again; a shorter sleep waits "
+        "less, see cold_latency_after): on the message's path, no CPU",
         ge=0,
     )
     cold_latency_after: Duration = cited(
-        1e-3,
-        "measured (as cold_latency): a one-byte loopback round trip stays at 19–28 µs for "
-        "round trips up to 1 ms apart, and grows from 2 ms apart (36–52 µs) to 10 ms (≈110 µs)",
-        description="idle time of every core after which a wake-up waits cold_latency (the "
-        "machine's idle states; warm_window is the process's CPU threshold)",
+        0.75e-3,
+        WAKE_RAMP_SOURCE,
+        description="idle time of every core after which a wake-up waits longer than "
+        "idle_latency: the wait grows in a straight line from idle_latency at this idle time "
+        "to cold_latency at cold_latency_full_after (the machine's idle states; warm_window "
+        "is the process's CPU threshold)",
+        ge=0,
+    )
+    cold_latency_full_after: Duration = cited(
+        9e-3,
+        WAKE_RAMP_SOURCE,
+        description="idle time of every core from which a wake-up waits the whole "
+        "cold_latency (at or below cold_latency_after: the wait is a step there)",
         ge=0,
     )
     idle_latency: Duration = cited(
