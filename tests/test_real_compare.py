@@ -430,3 +430,23 @@ def test_the_wait_to_wake_is_fitted_as_a_straight_line_between_two_idle_times() 
     assert 0.5e-3 <= a <= 1.5e-3 and 9e-3 <= f <= 10e-3
     # not measured: the scenario's defaults
     assert Loopback(30e-6, 110e-6).wake_ramp == (0.75e-3, 9e-3)
+
+
+def test_the_table_compares_the_loopback_with_the_profiles_own(tmp_path: Path) -> None:
+    from sim.real.compare import DEFAULT_PROFILE, PROXY_PROFILES
+
+    profiles = {"broker": DEFAULT_PROFILE, "gateway": PROXY_PROFILES["haproxy"]}
+    text = table_md([row("p50 latency", 1e-3, 1e-3)], MACHINE | {"loopback_rtt": 57e-6}, profiles)
+    # default.yaml records 28.5 µs, haproxy.yaml 18.3 µs
+    assert (
+        "The loopback round trip when the profiles were measured: `default.yaml` 28 µs (this "
+        "run's ×2.00), `haproxy.yaml` 18 µs (this run's ×3.11)."
+    ) in text
+    # a profile that records none says nothing
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(
+        "profile: 1\nname: b\nmeasured: '2026-01-01'\nvalues:\n  http.gateway.memory:\n"
+        "    value: 1\n    source: s\n",
+        encoding="utf-8",
+    )
+    assert "when the profiles were measured" not in table_md([], MACHINE, {"broker": bare})

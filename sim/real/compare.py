@@ -474,6 +474,32 @@ def _profiles_line(profiles: dict[str, Path] | None) -> str:
     return "Profiles: " + ", ".join(f"{k} `{p.name}`" for k, p in profiles.items()) + "."
 
 
+def _calibrated_line(machine: dict[str, float], profiles: dict[str, Path] | None) -> str:
+    """This run's loopback round trip against the one each profile records from when it was
+    measured (``machine.loopback_rtt``): a machine slower now than then spends more CPU on
+    the same work than the profile says. Shown, not corrected for."""
+    parts = []
+    for path in dict.fromkeys((profiles or {}).values()):
+        try:
+            then = load_profile(path).machine.get("loopback_rtt")
+        except (OSError, ValueError):
+            continue
+        if isinstance(then, int | float) and then > 0:
+            parts.append(
+                f"`{path.name}` {then * 1e6:.0f} µs (this run's "
+                f"×{machine['loopback_rtt'] / then:.2f})"
+            )
+    if not parts:
+        return ""
+    return (
+        " The loopback round trip when the profiles were measured: "
+        + ", ".join(parts)
+        + ". Where this run's is larger, the machine is in a slower phase than at calibration: "
+        "the real servers spend more CPU on the same work than the profile's figures, and "
+        "the predictions of CPU and latency run low (not corrected for)."
+    )
+
+
 def _ramp_line(machine: dict[str, float]) -> str:
     """How the waits to wake grow with the sleep (measured at several gaps), for the header."""
     if "cold_latency_after" not in machine:
@@ -520,7 +546,8 @@ def table_md(
         "timers' resolution), which is not the servers' time."
         + drift_line(machine, rows[0].case if rows else "")
         + pool_line(machine, next((r.case for r in rows if r.server == "gateway"), ""))
-        + rounds_line(rows, machine),
+        + rounds_line(rows, machine)
+        + _calibrated_line(machine, profiles),
         "",
         f"Judged {len(judged)} of {len(targeted)} rows; passed {sum(r.passed for r in judged)}. "
         "Targets: p50 latency ±20 %, CPU per request ±30 %, RSS ±20 %, connections exact. "
