@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,12 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
         for r in (100, 800)
     ]  # fmt: skip
     data = profile(cal)
+    # the machine as measured: its round trips by spacing, and the speed probe
+    assert data["machine"]["loopback_rtt_by_gap"]["5 ms"] == pytest.approx(110e-6)
+    assert "loopback_sender_cpu" not in data["machine"]  # NET measured none
+    probed = profile(Calibration(cal.measurements, fits, {"broker": 1e-3}, cal.memory,
+                                 cal.versions, net=replace(NET, sender_cpu=26e-6)))  # fmt: skip
+    assert probed["machine"]["loopback_sender_cpu"] == pytest.approx(26e-6)
     path = tmp_path / "p.yaml"
     write_profile(path, data)
     loaded = load_profile(path)

@@ -425,7 +425,13 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
             "loopback_rtt_after_sleep": round(cal.net.cold_rtt, 7),
             "loopback_rtt_by_gap": {f"{g * 1e3:g} ms": round(t, 7) for g, t in cal.net.ramp},
             "python": sys.version.split()[0],
-        },
+        }
+        # a speed probe: the sending end's CPU per round trip (sim.real.measure.Loopback)
+        | (
+            {"loopback_sender_cpu": round(cal.net.sender_cpu, 7)}
+            if cal.net.sender_cpu is not None
+            else {}
+        ),
         "versions": cal.versions,
         "values": values,
     }
