@@ -20,9 +20,10 @@ CPU includes the peer's own socket I/O, so the in-service protocol costs, ``mess
 and ``http.stack.io``, cost no CPU: counted once, not twice). What the machine itself adds —
 the round trip and the waits of a wake-up after a long and a brief sleep (``cold_latency``,
 ``idle_latency``), and the idle times between which one grows into the other
-(``cold_latency_after``, ``cold_latency_full_after``) — is measured here (:class:`~sim.real.measure.Loopback`) and given to every
-process, as the RTT is; the server's own wait after a long sleep is measured on the server
-itself (:func:`~sim.real.measure.own_cold_latency`), since its runtime's way of waking is not a
+(``cold_latency_after``, ``cold_latency_full_after``) — is measured here
+(:class:`~sim.real.measure.Loopback`) and given to every process, as the RTT is; the
+server's own wait after a long sleep is measured on the server itself
+(:func:`~sim.real.measure.own_cold_latency`), since its runtime's way of waking is not a
 Python process's.
 """
 

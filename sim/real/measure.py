@@ -25,6 +25,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -401,7 +402,7 @@ class Loopback:
         inner = [(gap, max(0.0, (t - self.rtt) / 2)) for gap, t in self.ramp]
         return [(WARM_GAP, 0.0), *inner, (COLD_GAP, self.cold_latency)]
 
-    @property
+    @cached_property  # a grid search: once per measurement
     def wake_ramp(self) -> tuple[float, float]:
         """``(cold_latency_after, cold_latency_full_after)``: the idle times between which
         the wait to wake grows in a straight line (:func:`fit_ramp` on :attr:`waits`); the
@@ -481,9 +482,8 @@ def loopback(samples: int = 200, repeats: int = 3) -> Loopback:
     how the wait grows between the two (:attr:`Loopback.wake_ramp`)."""
     warm = [_round_trip(samples, WARM_GAP) for _ in range(repeats)]
     cold = [_round_trip(samples, COLD_GAP)[0] for _ in range(repeats)]
-    ramp: dict[float, list[float]] = {
-        gap: [] for gap in RAMP_GAPS
-    }  # gaps interleaved: a phase of the machine moves all
+    # the gaps interleaved: a phase of the machine moves them all alike
+    ramp: dict[float, list[float]] = {gap: [] for gap in RAMP_GAPS}
     for _ in range(repeats):
         for gap in RAMP_GAPS:
             ramp[gap].append(_round_trip(min(samples, RAMP_SAMPLES), gap)[0])
