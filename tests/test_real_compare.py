@@ -457,3 +457,16 @@ def test_the_table_compares_the_loopback_with_the_profiles_own(tmp_path: Path) -
         encoding="utf-8",
     )
     assert "when the profiles were measured" not in table_md([], MACHINE, {"broker": bare})
+
+
+def test_the_real_sends_are_replayed_after_an_idle_warm_up() -> None:
+    from sim.real.cases import WARMUP
+
+    case = Case("proxy", 800, responders=1)
+    sends = np.array([0.0, 0.0, 0.0011, 0.9, 1.2])  # a burst, then two beyond a 1 s run
+    arrivals = scenario(case, 20e-6, NET, 1.0, sends=sends)["workload"]["arrivals"]
+    assert arrivals == {"kind": "replay", "times": [WARMUP, WARMUP, WARMUP + 0.0011, WARMUP + 0.9]}
+    assert scenario(case, 20e-6, NET, 1.0)["workload"]["arrivals"] == {
+        "kind": "poisson",
+        "rate": 800,
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.real.cases import Case, predict, scenario
@@ -45,6 +46,9 @@ def check_sane(m, case: Case) -> None:  # type: ignore[no-untyped-def]
     assert m.service_cpu > 0
     assert m.server_rss > 1 << 20
     assert m.seconds > 0
+    # every send, in time order from the first, within the load's run (plus its drain)
+    assert len(m.sends) == m.sent and m.sends[0] == 0 and (np.diff(m.sends) >= 0).all()
+    assert m.sends[-1] < 1.5 + 2.0
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
@@ -88,6 +92,11 @@ def test_the_simulator_runs_the_same_topology(nats_binary: Path, tmp_path: Path)
     assert p.requests > 0
     assert p.server["connections_peak"] == m.connections
     assert p.server["cpu_seconds"] > 0
+    # given the real sends, the simulator replays exactly those requests
+    replayed = predict(
+        scenario(case, m.service_demand, Loopback(50e-6, 130e-6), 2.0, sends=m.sends), case
+    )
+    assert replayed.requests == m.sent
 
 
 def test_loopback_measures_both_waits_and_leaves_this_process_where_it_was() -> None:

@@ -1,5 +1,5 @@
-"""External load: open arrivals (Poisson, constant, MMPP, step/ramp profiles) and closed
-loops of users with think time.
+"""External load: open arrivals (Poisson, constant, MMPP, step/ramp profiles, a replayed
+trace) and closed loops of users with think time.
 
 Arrival times come from the ``arrivals`` stream (and ``mmpp``/``thinning`` for the modulated
 kinds), the flow of each arrival from ``flows``: the same on both architectures. A
@@ -60,6 +60,8 @@ class Workload:
                 env.process(self._user(u, think))
         elif isinstance(a, m.Poisson | m.ConstantRate):
             call_soon(env, lambda _e: self._steady(a))
+        elif isinstance(a, m.Replay):
+            call_soon(env, lambda _e: self._replay(a.times))
         else:
             env.process(self._open(a))
 
@@ -84,6 +86,22 @@ class Workload:
             call_at(env, gap() if gap is not None else step, arrive)
 
         call_at(env, gap() if gap is not None else step, arrive)
+
+    def _replay(self, times: list[float]) -> None:
+        """Arrivals at the trace's instants, as a chain of bare timers (as :meth:`_steady`),
+        each launching its request(s) and arming the next instant."""
+        env = self.app.env
+        launch = self.app.launch
+        flow = self._flow
+        it = iter(times)
+
+        def arrive(_e: Any) -> None:
+            launch(flow())
+            nxt = next(it, None)
+            if nxt is not None:
+                call_at(env, nxt - env._now, arrive)
+
+        call_at(env, next(it) - env._now, arrive)
 
     def _open(self, a: Any) -> Generator[Any, Any, None]:
         env = self.app.env

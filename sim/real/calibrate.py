@@ -208,7 +208,9 @@ def simulated_counts(
 ) -> dict[str, float]:
     """Cost-model counts per request of the measured component, simulating ``m``'s case."""
     case = m.case
-    sc = with_io(scenario(case, m.service_demand, net, duration), case.component, values)
+    sc = with_io(
+        scenario(case, m.service_demand, net, duration, sends=m.sends), case.component, values
+    )
     pred = predict(sc, case)
     missing = [c for c in COUNTERS.values() if c != "requests" and c not in pred.server]
     if missing:

@@ -29,10 +29,13 @@ Python process's.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from sim.real.measure import Loopback
     from sim.scenario.profile import Profile
 
@@ -42,6 +45,7 @@ QUICK_RATES = (200, 800)
 IO_COSTS = ("wakeup", "cold_wakeup", "per_message", "per_byte", "tls_per_record", "tls_per_byte")
 PAYLOAD = 128  # bytes per request and reply body (small RPCs, as in nats bench -s 128)
 BIG = 16384  # bytes: a large body, to separate per-byte from per-message costs
+WARMUP = 0.5  # s of the simulated run before the load, not measured
 
 
 @dataclass(frozen=True)
@@ -126,13 +130,22 @@ def scenario(
     duration: float,
     profile: Profile | None = None,
     server_cold: float | None = None,
+    sends: Sequence[float] | np.ndarray = (),
 ) -> dict[str, Any]:
     """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s),
     ``net`` this machine's loopback, ``server_cold`` the server's own wait to wake from idle
     (:func:`~sim.real.measure.own_cold_latency`; None: a Python process's, ``net``'s).
 
     ``profile``: a calibration profile, applied under the scenario's own values (the peers'
-    in-service ``io``, set here in full, takes none of it)."""
+    in-service ``io``, set here in full, takes none of it).
+
+    ``sends``: when the real load processes sent each request (s from the first send,
+    :attr:`~sim.real.measure.Measurement.sends`). Given, the simulator replays them after an
+    idle :data:`WARMUP` (the servers idle before the load, as the real ones were), those
+    that fall within ``duration``: their timers, of millisecond resolution, send what fell
+    due while they slept in one burst, which a Poisson process at the same rate does not
+    (measured: the proxy's record of busy connections rises with it). Not given: Poisson
+    arrivals at the case's rate."""
     rtts = {k: f"{net.hop_rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
     # the peers (Python processes): their CPU is the measured demand; what stays is the wait
     # to wake them, the loopback's
@@ -172,14 +185,14 @@ def scenario(
         "description": f"sim validate --real: {case.name}",
         "run": {
             "duration": f"{duration}s",
-            "warmup": "0.5s",
+            "warmup": f"{WARMUP}s",
             "seed": case.seed,
             "replications": 1,
         },
         "placement": {"network": rtts, "instances_per_host": 64},
         "services": services,
         "workload": {
-            "arrivals": {"kind": "poisson", "rate": case.rate},
+            "arrivals": _arrivals(case, sends, duration),
             "clients": clients,
             "flows": [{"name": case.kind, "service": "svc", "operation": "req"}],
         },
@@ -200,6 +213,14 @@ def scenario(
     from sim.scenario.profile import apply
 
     return apply(sc, profile, profile.name)[0]
+
+
+def _arrivals(case: Case, sends: Sequence[float] | np.ndarray, duration: float) -> dict[str, Any]:
+    """The workload's arrivals: the real sends replayed after the warm-up, or Poisson."""
+    times = [WARMUP + float(t) for t in sends if t < duration]
+    if not times:
+        return {"kind": "poisson", "rate": case.rate}
+    return {"kind": "replay", "times": times}
 
 
 def architecture(case: Case) -> str:

@@ -139,7 +139,7 @@ def rows_for(
     ``server_cold``: the server's own wait to wake from idle (None: the loopback's)."""
     case = m.case
     prof = load_profile(profile) if profile else None
-    sc = scenario(case, m.service_demand, net, duration, prof, server_cold)
+    sc = scenario(case, m.service_demand, net, duration, prof, server_cold, m.sends)
     p = predict(sc, case)
     other = m.other_cores
     judged = other <= BUSY_FRACTION * cores

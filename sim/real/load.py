@@ -69,6 +69,9 @@ class Result:
     bytes_out: int
     bytes_in: int
     lateness: list[float] = field(default_factory=list)  # send − scheduled arrival (s)
+    # when each request was sent: time.perf_counter() (CLOCK_MONOTONIC, the same clock in
+    # every process of the machine), so the simulator can be given the arrivals as they were
+    sends: list[float] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- NATS wire
@@ -239,6 +242,7 @@ def nats_requester(
     pending: dict[bytes, float] = {}
     latencies: list[float] = []
     lateness: list[float] = []
+    sends: list[float] = []
     sel = selectors.DefaultSelector()
     sel.register(conn.sock, selectors.EVENT_READ)
     ready.set()
@@ -255,6 +259,7 @@ def nats_requester(
                 token = str(i).encode()
                 pending[token] = now
                 lateness.append(now - float(times[i]))
+                sends.append(t0 + now)
                 batch.append(pub(subj, body, inbox + b"." + token))
                 i += 1
             data = b"".join(batch)
@@ -278,7 +283,7 @@ def nats_requester(
                 started = pending.pop(subject_b.rsplit(b".", 1)[-1], None)
                 if started is not None:
                     latencies.append(got - started)
-    result = Result(latencies, sent, len(latencies), bytes_out, bytes_in, lateness)
+    result = Result(latencies, sent, len(latencies), bytes_out, bytes_in, lateness, sends)
     out.put(("requester", result))
     conn.sock.close()
 
@@ -386,6 +391,7 @@ def http_requester(
     buffers = {s: bytearray() for s in socks}
     latencies: list[float] = []
     lateness: list[float] = []
+    sends: list[float] = []
     ready.set()
     if not go.wait(30):
         return
@@ -398,6 +404,7 @@ def http_requester(
             s = idle.pop()
             sent_at = time.perf_counter() - t0
             lateness.append(sent_at - float(times[i]))
+            sends.append(t0 + sent_at)
             s.setblocking(True)
             s.sendall(request)
             s.setblocking(False)
@@ -421,7 +428,7 @@ def http_requester(
                 del buffers[s][:used]
                 latencies.append(time.perf_counter() - t0 - inflight.pop(s))
                 idle.append(s)
-    result = Result(latencies, sent, len(latencies), bytes_out, bytes_in, lateness)
+    result = Result(latencies, sent, len(latencies), bytes_out, bytes_in, lateness, sends)
     out.put(("requester", result))
     for s in socks:
         s.close()

@@ -67,6 +67,9 @@ class Measurement:
     service_cpu: float  # CPU seconds of the serving peers (responders, or the HTTP backend)
     lateness: float = 0.0  # median s the load processes sent after the scheduled arrivals
     extra: dict[str, float] = field(default_factory=dict)
+    # when each request was sent, s from the first send, in time order: the arrivals the
+    # servers really got (the load processes' timers bunch them), which the simulator replays
+    sends: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def cpu_per_request(self) -> float:
@@ -219,6 +222,7 @@ def _finish(
     results: list[Result] = gathered["requester"]
     lat = np.array([x for r in results for x in r.latencies])
     late = np.array([x for r in results for x in r.lateness])
+    sends = np.sort(np.array([x for r in results for x in r.sends]))
     return Measurement(
         case=case,
         seconds=window.seconds,
@@ -234,6 +238,7 @@ def _finish(
         load_cpu=max(0.0, float(gathered["load_cpu"])),
         service_cpu=max(0.0, float(gathered["service_cpu"])),
         lateness=float(np.median(late)) if len(late) else 0.0,
+        sends=sends - sends[0] if len(sends) else sends,
     )
 
 

@@ -12,9 +12,10 @@ name ``FILE:LINE``.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from sim.scenario.base import (  # noqa: F401  (re-exported for callers)
     MAX_CLIENTS,
@@ -208,12 +209,41 @@ class Closed(Strict):
     """Think time between a reply and the user's next request, a distribution in seconds."""
 
 
-Arrivals = Annotated[Poisson | ConstantRate | Mmpp | Profile | Closed, Field(discriminator="kind")]
+MAX_REPLAY = 10_000_000  # instants a replayed trace may hold
+
+
+class Replay(Strict):
+    """Arrivals at given instants: a trace replayed as it was (measured traffic, or the sends
+    of `sim validate --real`'s load processes), the same in every replication."""
+
+    kind: Literal["replay"]
+    """Which arrival process: 'replay' (the instants listed in `times`)."""
+    times: list[float] = Field(min_length=1, max_length=MAX_REPLAY)
+    """When each request arrives, in seconds from the start of the run, in time order."""
+
+    @field_validator("times")
+    @classmethod
+    def _in_order(cls, t: list[float]) -> list[float]:
+        if t[0] < 0 or any(b < a for a, b in pairwise(t)):
+            raise ValueError("times must be >= 0 and in time order")
+        return t
+
+    @property
+    def rate(self) -> float:
+        """The mean arrival rate over the trace: arrivals per second up to its last instant."""
+        span = self.times[-1]
+        return len(self.times) / span if span > 0 else MAX_RATE
+
+
+Arrivals = Annotated[
+    Poisson | ConstantRate | Mmpp | Profile | Closed | Replay, Field(discriminator="kind")
+]
 
 
 class Workload(Strict):
     arrivals: Arrivals
-    """The arrival process of external requests (kind: poisson, constant, mmpp, profile or closed)."""
+    """The arrival process of external requests (kind: poisson, constant, mmpp, profile, closed
+    or replay)."""
     flows: list[Flow] = Field(min_length=1)
     """Entry points that share the arrivals."""
     clients: int = cited(

@@ -99,6 +99,8 @@ def arrival_rate(sc: m.Scenario) -> float:
         return (a.rates[0] * s0 + a.rates[1] * s1) / (s0 + s1)
     if isinstance(a, m.Profile):
         return max(s.rate for s in a.steps)
+    if isinstance(a, m.Replay):
+        return a.rate
     return a.users / a.think.mean if a.think.mean > 0 else math.inf
 
 
