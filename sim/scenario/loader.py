@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from sim.scenario import profile
+from sim.scenario import profile, replay
 from sim.scenario.base import BoolText, InputError
 from sim.scenario.checks import check_structure
 from sim.scenario.fields import annotate
@@ -553,6 +553,7 @@ def load_with_source(
     if sets:
         data = apply_sets(data, sets, src)
     data = profile.resolve(data, src, p, calibration)
+    data = replay.resolve(data, src, p)
     return validate(data, src), src
 
 

@@ -214,7 +214,10 @@ MAX_REPLAY = 10_000_000  # instants a replayed trace may hold
 
 class Replay(Strict):
     """Arrivals at given instants: a trace replayed as it was (measured traffic, or the sends
-    of `sim validate --real`'s load processes), the same in every replication."""
+    of `sim validate --real`'s load processes), the same in every replication. Give the
+    instants inline (`times`) or as `file: trace.csv` (one instant per line, or the first
+    field of each CSV line; relative to the scenario's folder), read into `times` when the
+    scenario loads."""
 
     kind: Literal["replay"]
     """Which arrival process: 'replay' (the instants listed in `times`)."""
