@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from sim.real.servers import free_port
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
 
@@ -42,13 +44,6 @@ def find_nats_server() -> Path | None:
         return Path(found)
     candidate = Path(sys.executable).parent / "nats-server"
     return candidate if candidate.exists() else None
-
-
-def free_port() -> int:
-    """Ask the kernel for a free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -131,3 +131,14 @@ def test_each_server_s_own_wait_to_wake_is_measured_on_itself(
         assert wait is None  # no listener of its own configured
         return
     assert wait is not None and 0 <= wait < 0.05
+
+
+def test_listening_ports_are_drawn_below_the_ephemeral_range() -> None:
+    # outgoing connections take their source ports from the ephemeral range, so a port
+    # chosen there could be taken before the server binds it
+    from sim.real.servers import EPHEMERAL, free_port
+
+    low = int(EPHEMERAL.read_text().split()[0]) if EPHEMERAL.exists() else 32768
+    ports = {free_port() for _ in range(50)}
+    assert all(1024 <= p < low for p in ports)
+    assert len(ports) > 40  # drawn at random, not handed out in turn

@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import importlib.metadata
 import os
+import random
 import shutil
 import signal
 import socket
@@ -42,9 +43,34 @@ class ServerError(RuntimeError):
     """A real server could not be found or started."""
 
 
+EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LISTEN_SPAN = 12000  # ports below the ephemeral range to draw listening ports from
+_draw = random.SystemRandom()  # independent in every process, forked or not
+
+
 def free_port() -> int:
-    """A free TCP port on 127.0.0.1, chosen by the kernel."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A free TCP port on 127.0.0.1 for a server to listen on, drawn at random below the
+    kernel's ephemeral range (``net.ipv4.ip_local_port_range``, 32768–60999 by default).
+
+    Between this check and the server's own bind the port must stay free. A port the kernel
+    hands out for ``bind(0)`` lies in the ephemeral range, where any process's next outgoing
+    connection may take it as its source port (seen with the test suite on parallel workers:
+    nats-server's ``bind: address already in use``); below the range, only another listener
+    could, and a random draw from 12,000 ports makes two at once unlikely."""
+    try:
+        low = int(EPHEMERAL.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    start = max(1024, low - LISTEN_SPAN)
+    for _ in range(100):
+        port = _draw.randrange(start, low) if low > start else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # all taken: the kernel's
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
 
