@@ -15,6 +15,18 @@ from tests.helpers import minimal, requests_of
 
 TIMES = [0.2, 0.2, 0.2013, 0.45, 0.9, 1.7, 2.25]  # a burst of three, then spaced
 
+SCENARIO = """name: replay
+services:
+  svc:
+    operations:
+      op: {{demand: {{dist: constant, value: 1ms}}}}
+workload:
+  arrivals:
+    kind: replay
+    {arrivals}
+  flows: [{{name: f, service: svc, operation: op}}]
+"""
+
 
 @pytest.mark.parametrize("arch", ["http", "messaging"])
 def test_requests_start_at_the_trace_s_instants(arch: str) -> None:
@@ -35,19 +47,7 @@ def test_a_trace_out_of_order_is_refused_with_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text(
-        "name: replay\n"
-        "services:\n"
-        "  svc:\n"
-        "    operations:\n"
-        "      op: {demand: {dist: constant, value: 1ms}}\n"
-        "workload:\n"
-        "  arrivals:\n"
-        "    kind: replay\n"
-        "    times: [0.1, 0.3, 0.2]\n"
-        "  flows: [{name: f, service: svc, operation: op}]\n",
-        encoding="utf-8",
-    )
+    path.write_text(SCENARIO.format(arrivals="times: [0.1, 0.3, 0.2]"), encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{path}:9" in err[0] and "in time order" in err[0], err
@@ -91,16 +91,3 @@ def test_a_bad_trace_file_is_one_line_at_its_place(
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{tmp_path}/{where}:" in err[0] and says in err[0], err
-
-
-SCENARIO = """name: replay
-services:
-  svc:
-    operations:
-      op: {{demand: {{dist: constant, value: 1ms}}}}
-workload:
-  arrivals:
-    kind: replay
-    {arrivals}
-  flows: [{{name: f, service: svc, operation: op}}]
-"""

@@ -49,7 +49,7 @@ def resolve(data: Any, src: Any, scenario_file: Path) -> Any:
         try:
             t = float(field)
         except ValueError:
-            if not times and n == 1:  # a header
+            if n == 1:  # a header
                 continue
             raise ScenarioError(str(path), n, (), f"not a number of seconds: {field!r}") from None
         if not math.isfinite(t) or t < 0:
