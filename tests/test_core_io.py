@@ -307,3 +307,42 @@ def test_a_full_after_at_or_below_the_start_makes_the_wait_a_step() -> None:
     )
     _env, _cpu, io = world(cost=cost)
     assert [io.waking(t) for t in (1.999e-3, 2e-3, 3e-3)] == pytest.approx([0.0, 50 * US, 50 * US])
+
+
+def test_a_process_its_own_timer_woke_writes_at_once_and_its_next_read_waits_from_then() -> None:
+    # the edge client's case: woken by its own timer to send (Cpu.awake at the send), it
+    # writes at once; the reply finds it asleep since then
+    cost = COST.model_copy(
+        update={"cold_latency": 50 * US, "idle_latency": 20 * US, "cold_wakeup": 0.0}
+    )
+    env, cpu, io = world(cost=cost)
+    tx, rx = io.channel(tls=False), io.channel(tls=False)
+    done: list[tuple[str, float]] = []
+
+    def send(chan: object, name: str, awake: bool = False) -> None:
+        if awake:
+            cpu.awake()
+        chan.send(0, None, lambda: done.append((name, env.now)))  # type: ignore[attr-defined]
+
+    at(env, 5e-3, lambda: send(tx, "request", awake=True))  # asleep 5 ms, but awake now
+    at(env, 5.5e-3, lambda: send(rx, "reply"))  # asleep 0.489 ms since the write: 20 µs
+    at(env, 20e-3, lambda: send(tx, "unwoken"))  # asleep 14.5 ms, nothing woke it: 50 µs
+    env.run()
+    assert done == [
+        ("request", pytest.approx(5.011e-3)),  # 11 µs of work, no wait
+        ("reply", pytest.approx(5.531e-3)),
+        ("unwoken", pytest.approx(20.061e-3)),
+    ]
+
+
+def test_awake_leaves_a_busy_process_s_idle_time_alone() -> None:
+    env, cpu, _io = world(cores=2)
+    cpu.execute(1e-3)
+
+    def check() -> None:
+        cpu.awake()
+        assert cpu.idle() == -1.0  # a core is still busy
+
+    at(env, 0.5e-3, check)
+    env.run()
+    assert cpu.idle_since == pytest.approx(1e-3)

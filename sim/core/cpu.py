@@ -127,6 +127,16 @@ class Cpu:
             self._settle()
         return now - self._idle_since if self._free == self.cores else -1.0
 
+    def awake(self) -> None:
+        """The process runs now, woken by something whose wait is not a message's (its own
+        timer): a read that arrives next waits to wake as after a sleep that began now
+        (:meth:`idle`, ``Io.waking``), and a write now waits for nothing."""
+        tails = self._tails
+        if tails and tails[0][0] <= self.env._now:
+            self._settle()
+        if self._free == self.cores:
+            self._idle_since = self.env._now
+
     def execute(self, work: float, tail: float = 0.0) -> Signal:
         """An event that fires once `work` seconds have been served on a core (a bare one:
         it is only yielded or given callbacks, never triggered by anyone else)."""

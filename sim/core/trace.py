@@ -3,7 +3,8 @@
 A :class:`Trace` travels with a request along its synchronous path. Every wait on the path
 is added to exactly one bucket, so the buckets sum to the latency (a tested invariant):
 ``network`` (propagation and transmission), ``queueing`` (waiting for a core or a pooled
-connection), ``cpu`` (application work), ``infra`` (gateway, proxy and broker processing)
+connection), ``cpu`` (application work), ``infra`` (moving messages: gateway, proxy and
+broker processing, and each end's own reads and writes with their waits to wake)
 and ``handshake`` (TCP/TLS round trips and handshake CPU). Optional ``hops`` record a
 per-hop timeline for sequence diagrams.
 """

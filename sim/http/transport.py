@@ -188,6 +188,7 @@ class HttpTransport:
         for gw in self.gateways.replicas:
             gw.router = Router(self, gw, self._view(gw), gw.cfg.route)
         clients = self.app.clients
+        clients.io = Io.of(clients.cpu, self.cfg.stack.io)  # the edge clients' HTTP stack
         view = self._view(clients, edge=True)
         self.own[clients] = Router(self, clients, view, self.cfg.client)
         call_soon(self.env, lambda _e: self._settle())  # where env.process would start it

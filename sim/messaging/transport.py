@@ -155,6 +155,11 @@ class MessagingTransport:
         self.door = door(self.fabric, app, self.cfg)
         connect = self.fabric.connect if self.door is None else self.door.connect
         account = account_for(self.users, EDGE_USER)
+        # the edge clients' own reads and writes: a NATS client library, or with an HTTP
+        # bridge in front the HTTP stack they reach it with
+        clients = app.clients
+        edge_io = self.cfg.client.io if self.bridges is None else app.sc.http.stack.io
+        clients.io = Io.of(clients.cpu, edge_io)
         # the edge's NATS connections: one per edge client, or one per bridge replica
         owners: list[tuple[Component, str]] = [
             (app.clients, f"client-{k}") for k in range(app.sc.workload.clients)

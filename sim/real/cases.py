@@ -21,7 +21,9 @@ and ``http.stack.io``, cost no CPU: counted once, not twice). What the machine i
 the round trip and the waits of a wake-up after a long and a brief sleep (``cold_latency``,
 ``idle_latency``), and the idle times between which one grows into the other
 (``cold_latency_after``, ``cold_latency_full_after``) — is measured here
-(:class:`~sim.real.measure.Loopback`) and given to every process, as the RTT is; the
+(:class:`~sim.real.measure.Loopback`) and given to every process, as the RTT is (the load
+processes too: as the workload's clients, with the peers' I/O, each waits to wake for its
+reply; their own CPU is in the hops' round trip); the
 server's own wait after a long sleep is measured on the server itself
 (:func:`~sim.real.measure.own_cold_latency`), since its runtime's way of waking is not a
 Python process's.
@@ -147,8 +149,9 @@ def scenario(
     (measured: the proxy's record of busy connections rises with it). Not given: Poisson
     arrivals at the case's rate."""
     rtts = {k: f"{net.hop_rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
-    # the peers (Python processes): their CPU is the measured demand; what stays is the wait
-    # to wake them, the loopback's
+    # the peers and the load processes (Python processes): the peers' CPU is the measured
+    # demand, the load processes' the hops' round trip; what stays is the wait to wake them,
+    # the loopback's (the edge clients take the in-service I/O below)
     after, full = net.wake_ramp
     waking = {
         "cold_latency": net.cold_latency,

@@ -34,8 +34,9 @@ from sim.scenario import scenario_hash
 
 BUCKET_NOTE = (
     "network: propagation and transmission; queueing: waiting for a core or a pooled "
-    "connection; CPU: the services' own work; proxy / broker: gateway, sidecar and broker "
-    "processing; handshakes: TCP/TLS set-up on the path."
+    "connection; CPU: the services' own work; proxy / broker: moving the messages (gateway, "
+    "sidecar and broker processing, and the services' and clients' own reads and writes, "
+    "with each wait to wake); handshakes: TCP/TLS set-up on the path."
 )
 
 
@@ -311,7 +312,7 @@ def _figures(res: Results, rep: Report, render: bool) -> list[FigureDoc]:
             FigureDoc(
                 "breakdown",
                 "Where the time goes",
-                f"The mean latency of a request split by where it was spent; proxy and broker processing on the path account for {infra[0]:.3g} ms over HTTP and {infra[1]:.3g} ms over messaging.",
+                f"The mean latency of a request split by where it was spent; moving the messages (proxies, broker and every end's reads and writes) accounts for {infra[0]:.3g} ms over HTTP and {infra[1]:.3g} ms over messaging.",
             ),
             lambda: plots.breakdown_bars(
                 {

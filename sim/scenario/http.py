@@ -495,7 +495,8 @@ class Events(Strict):
 
 # --------------------------------------------------------------------------- all of it
 class Stack(Strict):
-    """The HTTP client and server stack inside each service (Go net/http or alike)."""
+    """The HTTP client and server stack inside each service (Go net/http or alike), and the
+    edge clients' own (theirs on this architecture, and in front of a messaging http-bridge)."""
 
     io: IoCost | None = cited(
         IoCost(),
@@ -503,7 +504,8 @@ class Stack(Strict):
         "was measured to pay (same runtime, same system calls), as the messaging side's client "
         "library (messaging.client.io) does",
         description="what the service's HTTP stack costs its own cores per request or response "
-        "read or written (sim.core.io); null: free",
+        "read or written (sim.core.io), and what the edge clients' stack costs theirs (a "
+        "request's latency includes the client's wait to wake for its response); null: free",
     )
 
 

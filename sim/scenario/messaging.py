@@ -141,7 +141,8 @@ class Client(Strict):
         "path was measured to pay (same runtime, same system calls); the HTTP side's in-service "
         "stack (http.stack.io) is given the same figures",
         description="what the NATS client library costs the service's own cores per message "
-        "read or written (sim.core.io); null: free",
+        "read or written (sim.core.io), and the edge clients' theirs (a request's latency "
+        "includes the client's wait to wake for its reply); null: free",
     )
 
     spread: Literal["random", "ordered", "round-robin"] = cited(
