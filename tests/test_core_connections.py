@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+import numpy as np
 import pytest
 import simpy
 
@@ -409,6 +410,26 @@ def test_scenario_http1_concurrency_opens_connections_http2_does_not() -> None:
     assert len(late) > 150
     assert late["queueing"].to_numpy() == pytest.approx(0.0, abs=1e-12)
     assert late["latency"].to_numpy() == pytest.approx(0.011, abs=1e-12)
+
+
+def test_scenario_an_edge_client_s_connection_limit_makes_requests_wait_for_one() -> None:
+    """http.client_max_connections 1: 500 arrivals/s, about 6 in flight at once, share the
+    one connection of the one client, each after the one before it."""
+    sc = _one_hop("http1", "none", rate=500, idle=90, duration=0.2)
+    capped = sc.model_copy(
+        update={"http": sc.http.model_copy(update={"client_max_connections": 1})}
+    )
+    free, one = sim.simulate(sc, "http"), sim.simulate(capped, "http")
+    assert _row(free, "clients")["connections_opened"] > 1
+    assert _row(one, "clients")["connections_opened"] == 1
+    req = requests_of(one).sort_values("start")
+    # each request leaves when the one before it is back (a round trip of 10 ms and 1 ms of
+    # work: 11 ms each), the first at its arrival, 2 ms apart: so the k-th ends at
+    # first + 10 ms (the handshake) + 11 ms * (k + 1)
+    first = req["start"].iloc[0]
+    ends = (req["start"] + req["latency"]).to_numpy()
+    k = len(ends)
+    assert ends == pytest.approx(first + 0.010 + 0.011 * (1 + np.arange(k)), abs=1e-9)
 
 
 def test_scenario_broker_connections_are_opened_once_at_start() -> None:

@@ -11,7 +11,7 @@ import yaml
 
 from sim.cli import main
 from sim.real.calibrate import Calibration, profile, with_io, write_profile
-from sim.real.cases import Case, grid, scenario
+from sim.real.cases import Case, grid, predict, scenario
 from sim.real.compare import Row, load_profile, table_csv, table_md, write
 from sim.real.fit import Fit
 from sim.real.measure import Loopback, Measurement
@@ -470,3 +470,16 @@ def test_the_real_sends_are_replayed_after_an_idle_warm_up() -> None:
         "kind": "poisson",
         "rate": 800,
     }
+
+
+def test_the_simulated_load_holds_the_real_load_s_connections_and_no_more() -> None:
+    # bursts of 12 sends at once, more than the 8 connections the real load processes keep
+    # (2 processes × 4): the rest wait for one, as in sim.real.load.http_requester, so the
+    # proxy holds those 8 and at most 8 to its backend
+    case = Case("proxy", 2000, responders=1)
+    sends = np.repeat(np.arange(0.0, 0.2, 5e-3), 12)
+    sc = scenario(case, 50e-6, NET, 0.3, sends=sends)
+    assert sc["http"]["client_max_connections"] == 1 and sc["workload"]["clients"] == 8
+    assert predict(sc, case).server["connections_peak"] == 16
+    sc["http"]["client_max_connections"] = 2  # a load that may open more: the proxy holds more
+    assert predict(sc, case).server["connections_peak"] > 16

@@ -107,9 +107,10 @@ class Wire:
         key = (frm, client, to)  # components hash by identity
         pool = self.pools.get(key)
         if pool is None:
-            p = self.cfg.pool
-            idle = self.cfg.client_idle_timeout if frm is self.edge else p.idle_timeout
-            pool = Pool(self.env, self.net, frm, to, tls, p.max_connections, streams, idle)
+            p, edge = self.cfg.pool, frm is self.edge
+            idle = self.cfg.client_idle_timeout if edge else p.idle_timeout
+            most = self.cfg.client_max_connections if edge else p.max_connections
+            pool = Pool(self.env, self.net, frm, to, tls, most, streams, idle)
             self.pools[key] = pool
             self._of.setdefault(id(frm), []).append(pool)
             self._of.setdefault(id(to), []).append(pool)

@@ -201,6 +201,9 @@ def scenario(
         },
         "http": {
             "gateway": {"enabled": case.kind == "proxy", "replicas": 1, "io": dict(waking)},
+            # each load process keeps its connections_per_client open and holds a request
+            # that finds them all busy until one frees: one connection per simulated client
+            "client_max_connections": 1,
             "sidecar": {"enabled": False},
             "tls": {"version": "none"},
             "stack": {"io": dict(peer_io)},

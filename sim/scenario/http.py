@@ -555,6 +555,15 @@ class HttpSettings(Strict):
     """Connection pool limits and timeouts of every proxy and client."""
     client_idle_timeout: Duration = cited(90.0, "Go net/http DefaultTransport: 90 s", gt=0)
     """Edge clients close a connection idle for this many seconds."""
+    client_max_connections: int = cited(
+        1024,
+        "as the mesh's own pools (http.pool.max_connections: Envoy circuit breaker 1024); Go "
+        "net/http's MaxConnsPerHost is 0, no limit; browsers keep 6 per host over HTTP/1.1",
+        description="connections one edge client may open to each host it sends to first (a "
+        "gateway replica; with no gateway, an instance or its proxy); a request that finds "
+        "them all busy waits for one",
+        ge=1,
+    )
     tls: Tls = Field(default_factory=lambda: Tls())
     """TLS on the mesh's connections (mTLS between proxies)."""
     control_plane: ControlPlane = Field(default_factory=lambda: ControlPlane())

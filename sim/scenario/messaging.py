@@ -330,7 +330,8 @@ class Ingress(Strict):
     """Resident memory of each bridge replica, in bytes."""
     max_connections: int = cited(
         1024,
-        "as the HTTP side's edge pools (http.pool.max_connections: Envoy circuit breaker 1024)",
+        "as the HTTP side's edge clients (http.client_max_connections: 1024, as Envoy's "
+        "circuit breaker)",
         description="connections one edge client may open to one bridge replica",
         ge=1,
     )
