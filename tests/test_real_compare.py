@@ -20,12 +20,13 @@ from sim.real.procstat import Window
 MACHINE = {"cores": 2.0, "other_cores_mean": 0.1, "other_cores_max": 0.2, "loadavg_max": 0.3,
            "loopback_rtt": 30e-6, "loopback_rtt_after_sleep": 110e-6, "cold_latency": 40e-6,
            "idle_latency": 20e-6, "lateness_median": 0.6e-3}  # fmt: skip
-# 40 µs per wake-up from idle, 20 after a brief sleep; the wait to wake grows from none at 1 ms
-# asleep to all 40 µs at 5 ms (round trips 30 + 2 × the wait)
+# 40 µs per wake-up from idle, 20 after a brief sleep (around a ring of 3: 3 hops of 15 µs
+# and 20 µs of wait each); the wait to wake grows from none at 1 ms asleep to all 40 µs at
+# 5 ms (round trips 30 + 2 × the wait)
 NET = Loopback(
     30e-6,
     110e-6,
-    70e-6,
+    105e-6,
     ramp=((1e-3, 30e-6), (1.5e-3, 40e-6), (2e-3, 50e-6), (3e-3, 70e-6), (5e-3, 110e-6),
           (7e-3, 110e-6)),
 )  # fmt: skip
@@ -149,7 +150,8 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     brief = values["messaging.broker.io.idle_latency"]
     assert (
         brief["value"] == pytest.approx(20e-6)
-        and "pinned to different cores 70 µs" in brief["source"]
+        and "around a ring of 3 processes 105 µs 0.5 ms apart against 30 µs between two"
+        in brief["source"]
     )
     assert values["http.gateway.io.idle_latency"]["value"] == pytest.approx(20e-6)
 
@@ -333,7 +335,7 @@ def test_the_hops_carry_only_the_load_process_s_own_cpu_of_the_loopback_round_tr
     # a 60 µs round trip of which the sending end spent 40 µs of CPU: the four one-way hops of
     # a request carry those 40 µs, 20 µs per round trip; the servers' and peers' CPU is charged
     # by the simulator itself
-    net = Loopback(60e-6, 160e-6, 100e-6, sender_cpu=40e-6)
+    net = Loopback(60e-6, 160e-6, 150e-6, sender_cpu=40e-6)
     assert net.hop_rtt == pytest.approx(20e-6)
     sc = scenario(Case("reqreply", 200), 50e-6, net, 2.0)
     assert sc["placement"]["network"]["same_zone_rtt"] == f"{20e-6}s"

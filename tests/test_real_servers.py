@@ -99,21 +99,28 @@ def test_the_simulator_runs_the_same_topology(nats_binary: Path, tmp_path: Path)
     assert replayed.requests == m.sent
 
 
-def test_loopback_measures_both_waits_and_leaves_this_process_where_it_was() -> None:
+def test_loopback_measures_both_waits_and_the_ring() -> None:
     from sim.real.measure import loopback
 
-    before = os.sched_getaffinity(0)
     net = loopback(samples=20, repeats=1)
-    assert os.sched_getaffinity(0) == before  # pinned for the apart round trips, then restored
     assert 0 < net.rtt < 0.05 and 0 < net.cold_rtt < 0.05
     assert net.cold_latency >= 0 and net.idle_latency >= 0
     # the sending end's CPU is part of its round trip (one thread: never more than the wall time)
     assert net.sender_cpu is not None and 0 < net.sender_cpu <= net.rtt * 1.05
     assert 0 < net.hop_rtt <= net.rtt
-    if len(before) >= 2:
-        assert net.apart_rtt is not None and 0 < net.apart_rtt < 0.05
-    else:
-        assert net.apart_rtt is None and net.idle_latency == 0
+    assert net.ring_rtt is not None and 0 < net.ring_rtt < 0.05  # around 3 processes
+
+
+def test_a_ring_s_relays_forward_every_message_and_stop_with_it() -> None:
+    import multiprocessing as mp
+
+    from sim.real.measure import WARM_GAP, _round_trip
+
+    before = len(mp.active_children())
+    for ring in (2, 3, 5):
+        took, cpu = _round_trip(5, WARM_GAP, ring)
+        assert 0 < took < 0.05 and 0 < cpu <= took * 1.05
+    assert len(mp.active_children()) == before  # every relay ended with the ring
 
 
 @pytest.mark.parametrize("component", ["broker", "gateway"])

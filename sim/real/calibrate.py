@@ -46,6 +46,7 @@ from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
 from sim.real.fit import COUNTERS, PER_REQUEST, TERMS, Fit, fit
 from sim.real.measure import (
     COLD_GAP,
+    RING,
     WARM_GAP,
     Loopback,
     Measurement,
@@ -288,7 +289,7 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
         f"loopback round trip {net.rtt * 1e6:.0f} µs ({net.hop_rtt * 1e6:.0f} µs left to the "
         "hops of the simulated cases once the servers' and peers' CPU is charged), "
         f"{net.cold_rtt * 1e6:.0f} µs after {COLD_GAP * 1e3:g} ms asleep: a wake-up from idle "
-        f"waits {net.cold_latency * 1e6:.0f} µs ({ramp_words(net)}); {_apart(net)}"
+        f"waits {net.cold_latency * 1e6:.0f} µs ({ramp_words(net)}); {_ring(net)}"
     )
     own = own_waits({c.component for c in cases}, net)
     say(
@@ -314,12 +315,12 @@ def memory_per_rate(ms: Sequence[Measurement]) -> tuple[float, tuple[float, floa
     return max(0.0, slope), (float(y.min()) / 2**20, float(y.max()) / 2**20)
 
 
-def _apart(net: Loopback) -> str:
-    if net.apart_rtt is None:
-        return "one core only: the wait after a brief sleep is not measured (idle_latency 0)"
+def _ring(net: Loopback) -> str:
+    if net.ring_rtt is None:
+        return "the wait after a brief sleep not measured (idle_latency 0)"
     return (
-        f"pinned to different cores {net.apart_rtt * 1e6:.0f} µs: a wake-up after a brief "
-        f"sleep waits {net.idle_latency * 1e6:.0f} µs"
+        f"around a ring of {RING} processes {net.ring_rtt * 1e6:.0f} µs: a wake-up after a "
+        f"brief sleep waits {net.idle_latency * 1e6:.0f} µs on average"
     )
 
 
@@ -359,10 +360,11 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         f"{COLD_GAP * 1e3:g} ms apart: half the difference per wake-up (the machine's, every process)"
     )
     briefly = (
-        f"measured: sim calibrate, one-byte loopback round trip between two processes pinned "
-        f"to different cores {cal.net.apart_rtt * 1e6 if cal.net.apart_rtt else 0:.0f} µs "
-        f"{WARM_GAP * 1e3:g} ms apart against {cal.net.rtt * 1e6:.0f} µs unpinned: half the "
-        "difference per wake-up (the machine's, every process)"
+        f"measured: sim calibrate, one-byte loopback round trip around a ring of {RING} "
+        f"processes {cal.net.ring_rtt * 1e6 if cal.net.ring_rtt else 0:.0f} µs "
+        f"{WARM_GAP * 1e3:g} ms apart against {cal.net.rtt * 1e6:.0f} µs between two: what "
+        f"each of its {RING} hops takes beyond half the latter, on average (the machine's, "
+        "every process; sim/real/measure.py Loopback.idle_latency)"
     )
     after, full = cal.net.wake_ramp
     ramp = (
@@ -380,7 +382,7 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
         if cal.net.ramp:
             values[f"{section}.cold_latency_after"] = {"value": after, "source": ramp}
             values[f"{section}.cold_latency_full_after"] = {"value": full, "source": ramp}
-        if cal.net.apart_rtt is not None:
+        if cal.net.ring_rtt is not None:
             values[f"{section}.idle_latency"] = {"value": cal.net.idle_latency, "source": briefly}
     for component, own in cal.own.items():  # a server's own, where measured on it
         if own is not None:

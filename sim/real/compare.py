@@ -58,6 +58,7 @@ from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
 from sim.real.measure import (
     COLD_GAP,
     RAMP_GAPS,
+    RING,
     Loopback,
     Measurement,
     loopback,
@@ -534,8 +535,9 @@ def table_md(
         f"{machine['cold_latency'] * 1e6:.0f} µs"
         + _own_line(machine)
         + _ramp_line(machine)
-        + "; between processes on different cores each "
-        f"wake-up after a brief sleep waits {machine.get('idle_latency', 0.0) * 1e6:.0f} µs; "
+        + "; a wake-up after a brief sleep waits "
+        f"{machine.get('idle_latency', 0.0) * 1e6:.0f} µs on average (around a ring of "
+        f"{RING} processes, some landing on a core that idled); "
         f"the sending end's own CPU is {machine.get('sender_cpu', 0.0) * 1e6:.0f} µs of the round "
         "trip, which leaves every hop a round trip of "
         f"{machine.get('hop_rtt', machine['loopback_rtt']) * 1e6:.0f} µs once the simulator "

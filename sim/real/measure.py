@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -357,12 +356,14 @@ def _measure_proxy(
     return _finish(case, gathered, cpu, window, rss, rss_idle, conns)
 
 
-def _echo(sock: socket.socket, core: int | None = None) -> None:
-    if core is not None:
-        os.sched_setaffinity(0, {core})
-    with sock:  # as a responder does: read what is there, write it back
-        while data := sock.recv(65536):
-            sock.sendall(data)
+def _relay(src: socket.socket, dst: socket.socket) -> None:
+    """Read what is there on ``src`` and write it on ``dst`` (the same socket: an echo, as a
+    responder does) until ``src`` closes."""
+    with src, dst:
+        while data := src.recv(65536):
+            dst.sendall(data)
+        if dst is not src:
+            dst.shutdown(socket.SHUT_WR)  # the next in the ring stops too
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,7 @@ class Loopback:
 
     rtt: float  # s: one byte there and back, both processes woken within WARM_GAP
     cold_rtt: float  # s: the same after COLD_GAP asleep
-    apart_rtt: float | None = None  # s: as rtt, the two processes pinned to different cores
+    ring_rtt: float | None = None  # s: as rtt, around a ring of RING unpinned processes
     sender_cpu: float | None = None  # s: CPU of the sending end per warm round trip
     # (s apart, median round trip s) at the RAMP_GAPS between WARM_GAP and COLD_GAP
     ramp: tuple[tuple[float, float], ...] = ()
@@ -422,15 +423,21 @@ class Loopback:
 
     @property
     def idle_latency(self) -> float:
-        """The extra wait of one wake-up onto a core that idled briefly (two per round trip
-        between processes on different cores; the scheduler runs a woken process on its
-        waker's core where it can, so ``rtt`` pays none), seconds; 0 where not measured."""
-        if self.apart_rtt is None:
+        """The extra wait, on average, of one wake-up after a brief sleep, seconds; 0 where
+        not measured: each hop of the ring's round trip less half the echo's, whose two
+        processes pay none (the scheduler runs a woken process on its waker's core, which is
+        about to sleep, where it can). Along a ring, some wake-ups land on a core that idled
+        since the last round trip and wait for it (on a VM, the host running a halted vCPU
+        again), as a case's server, peers and load processes do."""
+        if self.ring_rtt is None:
             return 0.0
-        return max(0.0, (self.apart_rtt - self.rtt) / 2)
+        return max(0.0, (self.ring_rtt - RING * self.rtt / 2) / RING)
 
 
 WARM_GAP, COLD_GAP = 0.5e-3, 10e-3  # s between round trips: inside / well past warm_window
+RING = 3  # processes around the ring idle_latency is measured on: a case's load process,
+# server and peer (measured on this project's VM, 12 round trips each: 12, 11 and 14 µs per
+# hop on rings of 3, 4 and 5; 25 µs with the two ends of an echo pinned to different cores)
 # s between round trips in between, where the wait to wake grows (IoCost.cold_latency_after)
 RAMP_GAPS = (1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 7e-3)
 RAMP_SAMPLES = 100  # round trips per gap and pair of processes
@@ -476,12 +483,13 @@ def loopback(samples: int = 200, repeats: int = 3) -> Loopback:
     Round trips sent back to back measure something else (46–65 µs on that VM, against
     19–26 µs at 0.2–0.5 ms spacing), and scenarios do not send that way.
 
-    Where this process may use two cores, the :data:`WARM_GAP` round trips are measured a
-    third time with the two ends pinned to different cores (``apart_rtt``): left alone, the
-    scheduler wakes the echo on the sender's core, which is about to sleep, and no halted
-    core is woken; pinned apart, each wake-up lands on a core that idled since the last
-    round trip, as a server's and its peers' wake-ups do (on that VM: 57–80 µs against
-    24 µs, at any spacing from 20 µs to 1 ms).
+    The :data:`WARM_GAP` round trips are measured a third time around a ring of :data:`RING`
+    processes, each forwarding to the next (``ring_rtt``, unpinned, as a case's processes
+    are). Between two processes the scheduler wakes the echo on the sender's core, which is
+    about to sleep, and no halted core is woken; around a ring some wake-ups land on a core
+    that idled since the last round trip and wait for it (on that VM: 58–114 µs around 3
+    processes against 24–41 µs for an echo; pinned to different cores, an echo took 59–80 µs,
+    every wake-up waiting).
 
     Then ``min(samples, RAMP_SAMPLES)`` round trips at each of the :data:`RAMP_GAPS` (≈6 s):
     how the wait grows between the two (:attr:`Loopback.wake_ramp`)."""
@@ -492,90 +500,83 @@ def loopback(samples: int = 200, repeats: int = 3) -> Loopback:
     for _ in range(repeats):
         for gap in RAMP_GAPS:
             ramp[gap].append(_round_trip(min(samples, RAMP_SAMPLES), gap)[0])
-    cores = _two_cores()
-    apart = [_round_trip(samples, WARM_GAP, cores)[0] for _ in range(repeats)] if cores else []
+    ring = [_round_trip(samples, WARM_GAP, RING)[0] for _ in range(repeats)]
     return Loopback(
         float(np.median([t for t, _ in warm])),
         float(np.median(cold)),
-        float(np.median(apart)) if apart else None,
+        float(np.median(ring)),
         float(np.median([c for _, c in warm])),
         tuple((gap, float(np.median(ts))) for gap, ts in ramp.items()),
     )
 
 
-def _two_cores() -> tuple[int, int] | None:
-    """Two cores this process may run on (to pin a round trip's ends apart), if it has two."""
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None
-    return (allowed[0], allowed[1]) if len(allowed) >= 2 else None
+def _pair() -> tuple[socket.socket, socket.socket]:
+    """Two ends of one loopback TCP connection (``TCP_NODELAY``, as every load process's)."""
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        a = socket.create_connection(lsock.getsockname())
+        b, _ = lsock.accept()
+    for s in (a, b):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return a, b
 
 
-def _pinned(cpu: int | None, then: Any) -> Any:
-    """Run ``then()`` with this process on core ``cpu`` alone (unless None)."""
-    if cpu is None:
-        return then()
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        return then()
-    finally:
-        os.sched_setaffinity(0, before)
-
-
-def _round_trip(
-    samples: int, gap: float, cores: tuple[int, int] | None = None
-) -> tuple[float, float]:
+def _round_trip(samples: int, gap: float, ring: int = 2) -> tuple[float, float]:
     """The load processes' own way: wait in ``select`` until the send is due, send a
     :data:`~sim.real.cases.PAYLOAD`-byte message with ``sendall``, wait in ``select`` for
-    the echo, ``recv`` it (:mod:`sim.real.load`). ``cores``: this end runs on the first,
-    the echo on the second (every wake-up lands on a core that was idle). Returns the median
-    round trip and the median CPU this end spent on it (its thread's CPU clock, from the send
-    to the reply read), seconds."""
-    return _pinned(cores[0] if cores else None, lambda: _timed(samples, gap, cores))
-
-
-def _timed(samples: int, gap: float, cores: tuple[int, int] | None) -> tuple[float, float]:
+    it to come back, ``recv`` it (:mod:`sim.real.load`); from an echo in another process,
+    or around a ring of ``ring`` processes, this one included, each forwarding to the next.
+    Returns the median round trip and the median CPU this end spent on it (its thread's CPU
+    clock, from the send to the reply read), seconds."""
     import multiprocessing as mp
     import selectors
 
     msg = b"x" * PAYLOAD
-    with socket.socket() as lsock:
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(1)
-        with socket.create_connection(lsock.getsockname()) as a:
-            b, _ = lsock.accept()
-            b.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            echo_core = cores[1] if cores else None
-            child = mp.get_context("fork").Process(target=_echo, args=(b, echo_core), daemon=True)
-            child.start()
-            b.close()
-            sel = selectors.DefaultSelector()
-            sel.register(a, selectors.EVENT_READ)
+    if ring == 2:  # one connection, echoed
+        out, echo = _pair()
+        back = out
+        ends = [(echo, echo)]
+    else:  # one connection per hop: relay k reads link k and writes link k + 1
+        links = [_pair() for _ in range(ring)]
+        out, back = links[0][0], links[-1][1]
+        ends = [(links[k][1], links[k + 1][0]) for k in range(ring - 1)]
+    children = []
+    for src, dst in ends:
+        child = mp.get_context("fork").Process(target=_relay, args=(src, dst), daemon=True)
+        child.start()
+        children.append(child)
+    for src, dst in ends:
+        src.close()
+        dst.close()
+    sel = selectors.DefaultSelector()
+    sel.register(back, selectors.EVENT_READ)
 
-            def once(wait: float) -> tuple[float, float]:
-                due = time.perf_counter() + wait
-                while (left := due - time.perf_counter()) > 0:
-                    sel.select(left)
-                c, t = time.thread_time(), time.perf_counter()
-                a.sendall(msg)
-                got = 0
-                while got < len(msg):
-                    sel.select(5.0)
-                    got += len(a.recv(65536))
-                return time.perf_counter() - t, time.thread_time() - c
+    def once(wait: float) -> tuple[float, float]:
+        due = time.perf_counter() + wait
+        while (left := due - time.perf_counter()) > 0:
+            sel.select(left)
+        c, t = time.thread_time(), time.perf_counter()
+        out.sendall(msg)
+        got = 0
+        while got < len(msg):
+            sel.select(5.0)
+            got += len(back.recv(65536))
+        return time.perf_counter() - t, time.thread_time() - c
 
-            try:
-                for _ in range(WARM_UP):  # untimed: the first round trips of new processes
-                    once(WARM_GAP)  # run slower (measured: 48 µs, then 19–24 µs)
-                times = [once(gap) for _ in range(samples)]
-            finally:
-                a.shutdown(socket.SHUT_WR)
-                child.join(timeout=5)
-                if child.is_alive():
-                    child.kill()
+    try:
+        for _ in range(WARM_UP):  # untimed: the first round trips of new processes
+            once(WARM_GAP)  # run slower (measured: 48 µs, then 19–24 µs)
+        times = [once(gap) for _ in range(samples)]
+    finally:
+        out.shutdown(socket.SHUT_WR)
+        for child in children:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.kill()
+        sel.close()
+        out.close()
+        back.close()
     return float(np.median([t for t, _ in times])), float(np.median([c for _, c in times]))
 
 
