@@ -109,7 +109,7 @@ class Application:
         plan = self.planner.plan(flow.service, flow.operation)
         clients = self.clients
         if clients.io is not None:  # its own timer woke it to send: the clock starts after
-            clients.cpu.awake()  # that wait (Cpu.awake), its reply's read waits to wake
+            clients.io.cpu.awake()  # that wait (Cpu.awake), its reply's read waits to wake
         status = yield from self.transport.request(
             tr, self.clients, flow.service, flow.operation, plan
         )
