@@ -123,6 +123,26 @@ def test_a_ring_s_relays_forward_every_message_and_stop_with_it() -> None:
     assert len(mp.active_children()) == before  # every relay ended with the ring
 
 
+@pytest.mark.parametrize("ring", [2, 3])
+def test_a_ring_whose_relay_dies_is_an_error_not_a_hang(
+    ring: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing as mp
+
+    from sim.real import measure
+    from sim.real.servers import ServerError
+
+    def dies(src: object, dst: object) -> None:  # a relay that ends at once, closing both
+        src.close()  # type: ignore[attr-defined]
+        dst.close()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(measure, "_relay", dies)
+    with pytest.raises(ServerError, match=f"through {ring} processes broke"):
+        measure._round_trip(5, measure.WARM_GAP, ring)
+    for child in mp.active_children():
+        child.join(timeout=5)
+
+
 @pytest.mark.parametrize("component", ["broker", "gateway"])
 def test_each_server_s_own_wait_to_wake_is_measured_on_itself(
     component: str, tmp_path: Path

@@ -557,11 +557,16 @@ def _round_trip(samples: int, gap: float, ring: int = 2) -> tuple[float, float]:
         while (left := due - time.perf_counter()) > 0:
             sel.select(left)
         c, t = time.thread_time(), time.perf_counter()
-        out.sendall(msg)
-        got = 0
-        while got < len(msg):
-            sel.select(5.0)
-            got += len(back.recv(65536))
+        try:
+            out.sendall(msg)
+            got = 0
+            while got < len(msg):
+                data = back.recv(65536) if sel.select(5.0) else b""
+                if not data:  # no answer in 5 s, or closed: bounded, as every wait here
+                    raise ServerError(f"a loopback round trip through {ring} processes broke")
+                got += len(data)
+        except OSError as e:
+            raise ServerError(f"a loopback round trip through {ring} processes broke: {e}") from e
         return time.perf_counter() - t, time.thread_time() - c
 
     try:
@@ -569,7 +574,8 @@ def _round_trip(samples: int, gap: float, ring: int = 2) -> tuple[float, float]:
             once(WARM_GAP)  # run slower (measured: 48 µs, then 19–24 µs)
         times = [once(gap) for _ in range(samples)]
     finally:
-        out.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):  # already closed by the far end
+            out.shutdown(socket.SHUT_WR)
         for child in children:
             child.join(timeout=5)
             if child.is_alive():
