@@ -103,12 +103,12 @@ def test_loopback_measures_both_waits_and_the_ring() -> None:
     from sim.real.measure import loopback
 
     net = loopback(samples=20, repeats=1)
-    assert 0 < net.rtt < 0.05 and 0 < net.cold_rtt < 0.05
+    assert net.rtt > 0 and net.cold_rtt > 0
     assert net.cold_latency >= 0 and net.idle_latency >= 0
     # the sending end's CPU is part of its round trip (one thread: never more than the wall time)
     assert net.sender_cpu is not None and 0 < net.sender_cpu <= net.rtt * 1.05
     assert 0 < net.hop_rtt <= net.rtt
-    assert net.ring_rtt is not None and 0 < net.ring_rtt < 0.05  # around 3 processes
+    assert net.ring_rtt is not None and net.ring_rtt > 0  # around 3 processes
 
 
 def test_a_ring_s_relays_forward_every_message_and_stop_with_it() -> None:
@@ -119,7 +119,7 @@ def test_a_ring_s_relays_forward_every_message_and_stop_with_it() -> None:
     before = len(mp.active_children())
     for ring in (2, 3, 5):
         took, cpu = _round_trip(5, WARM_GAP, ring)
-        assert 0 < took < 0.05 and 0 < cpu <= took * 1.05
+        assert took > 0 and 0 < cpu <= took * 1.05  # one thread's CPU within its wall time
     assert len(mp.active_children()) == before  # every relay ended with the ring
 
 
