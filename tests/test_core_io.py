@@ -2,7 +2,7 @@
 
 Costs are round numbers in microseconds so every instant is known by hand: a wake-up 10 µs,
 a message 1 µs, a byte 0.01 µs, a cold wake-up 100 µs extra after 1 ms asleep (and, where a
-test says so, a 50 µs wait for the sleeping core: ``cold_latency``, a step at 1 ms of sleep
+test says so, more after a deep sleep: ``deep_wakeup``; or a 50 µs wait for the sleeping core: ``cold_latency``, a step at 1 ms of sleep
 unless a test gives it a ramp).
 """
 
@@ -20,6 +20,7 @@ US = 1e-6
 COST = IoCost(
     wakeup=10 * US,
     cold_wakeup=100 * US,
+    deep_wakeup=0.0,
     cold_latency=0.0,
     cold_latency_after=1e-3,
     cold_latency_full_after=1e-3,
@@ -307,6 +308,59 @@ def test_a_full_after_at_or_below_the_start_makes_the_wait_a_step() -> None:
     )
     _env, _cpu, io = world(cost=cost)
     assert [io.waking(t) for t in (1.999e-3, 2e-3, 3e-3)] == pytest.approx([0.0, 50 * US, 50 * US])
+
+
+def test_a_deep_sleep_costs_more_cpu_in_a_straight_line_with_its_depth() -> None:
+    # deep_wakeup 200 µs: none up to 1 ms asleep, all of it from 5 ms, 50 µs more per ms
+    # between; the cold 100 µs from 1 ms asleep (warm_window) as before
+    cost = COST.model_copy(
+        update={
+            "deep_wakeup": 200 * US,
+            "cold_latency_after": 1e-3,
+            "cold_latency_full_after": 5e-3,
+        }
+    )
+    env, _cpu, io = world(cost=cost)
+    done: list[tuple[str, float]] = []
+    chan = io.channel(tls=False)
+
+    def send(name: str) -> None:
+        chan.send(0, None, lambda: done.append((name, env.now)))
+
+    at(env, 3e-3, lambda: send("a"))  # asleep 3 ms: half as deep, 11 + 100 + 100 µs of CPU
+    at(env, 3.211e-3 + 6e-3, lambda: send("b"))  # asleep 6 ms: all of it, 11 + 100 + 200 µs
+    at(env, 9.522e-3 + 0.5e-3, lambda: send("c"))  # asleep 0.5 ms: warm, 11 µs
+    at(env, 10.033e-3 + 2e-3, lambda: send("d"))  # asleep 2 ms: a quarter, 11 + 100 + 50 µs
+    env.run()
+    # the extra keeps the core busy after the read; it delays no message
+    assert done == [
+        ("a", pytest.approx(3.011e-3)),
+        ("b", pytest.approx(9.222e-3)),
+        ("c", pytest.approx(10.033e-3)),
+        ("d", pytest.approx(12.044e-3)),
+    ]
+    assert io.seconds == pytest.approx((211 + 311 + 11 + 161) * US)
+    assert (io.cold_wakeups, io.deep_wakeups) == (3, pytest.approx(0.5 + 1 + 0.25))
+    assert [io.depth(t) for t in (0.5e-3, 1e-3, 2e-3, 5e-3, 1.0)] == pytest.approx(
+        [0.0, 0.0, 0.25, 1.0, 1.0]
+    )
+    assert io.window()["deep_wakeups"] == pytest.approx(1.75)
+
+
+def test_a_busy_process_pays_no_deep_wakeup() -> None:
+    cost = COST.model_copy(
+        update={
+            "deep_wakeup": 200 * US,
+            "cold_latency_after": 1e-3,
+            "cold_latency_full_after": 5e-3,
+        }
+    )
+    env, cpu, io = world(cores=2, cost=cost)
+    chan = io.channel(tls=False)
+    cpu.execute(8e-3)  # one core busy until 8 ms: the process is awake
+    at(env, 7e-3, lambda: chan.send(0, None, lambda: None))
+    env.run()
+    assert (io.wakeups, io.cold_wakeups, io.deep_wakeups, io.seconds) == (1, 0, 0.0, 11 * US)
 
 
 def test_a_process_its_own_timer_woke_writes_at_once_and_its_next_read_waits_from_then() -> None:

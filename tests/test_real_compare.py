@@ -445,11 +445,11 @@ def test_the_table_compares_the_loopback_with_the_profiles_own(tmp_path: Path) -
     from sim.real.compare import DEFAULT_PROFILE, PROXY_PROFILES
 
     profiles = {"broker": DEFAULT_PROFILE, "gateway": PROXY_PROFILES["haproxy"]}
-    text = table_md([row("p50 latency", 1e-3, 1e-3)], MACHINE | {"loopback_rtt": 57e-6}, profiles)
-    # default.yaml records 28.5 µs, haproxy.yaml 18.3 µs
+    text = table_md([row("p50 latency", 1e-3, 1e-3)], MACHINE | {"loopback_rtt": 109.2e-6}, profiles)
+    # both record 54.6 µs (one sim calibrate)
     assert (
-        "The loopback round trip when the profiles were measured: `default.yaml` 28 µs (this "
-        "run's ×2.00), `haproxy.yaml` 18 µs (this run's ×3.11)."
+        "The loopback round trip when the profiles were measured: `default.yaml` 55 µs (this "
+        "run's ×2.00), `haproxy.yaml` 55 µs (this run's ×2.00)."
     ) in text
     # a profile that records none says nothing
     bare = tmp_path / "bare.yaml"

@@ -82,9 +82,26 @@ def test_fit_rejects_mismatched_or_empty_input() -> None:
 def test_counter_names_match_the_components_frame() -> None:
     assert set(COUNTERS.values()) == {
         "requests",
-        "io_wakeups", "io_cold_wakeups", "io_messages", "io_bytes", "io_tls_records",
-        "io_tls_bytes",
+        "io_wakeups", "io_cold_wakeups", "io_deep_wakeups", "io_messages", "io_bytes",
+        "io_tls_records", "io_tls_bytes",
     }  # fmt: skip
+
+
+def test_a_known_term_s_share_is_taken_off_before_fitting_the_rest() -> None:
+    """deep_wakeup, measured on the server itself, is not fitted: the rest fit what it leaves."""
+    counts = synthetic(30, seed=5)
+    rng = np.random.default_rng(6)
+    for c in counts:
+        c["io_deep_wakeups"] = c["io_cold_wakeups"] * rng.uniform(0.0, 1.0)  # 0..1 each
+    deep = {"deep_wakeup": 90e-6}
+    cpu = [predict(c, TRUE | deep) for c in counts]
+    result = fit(counts, cpu, known=deep)
+    assert "deep_wakeup" not in result.values
+    for t in TERMS:
+        assert result.values[t] == pytest.approx(TRUE[t], rel=1e-6), t
+    assert result.r2 == pytest.approx(1.0)
+    # without it, the other terms absorb the deep share and no longer fit exactly
+    assert fit(counts, cpu).worst > 1e-3
 
 
 def test_proportional_columns_keep_the_given_default() -> None:

@@ -144,20 +144,27 @@ def test_a_ring_whose_relay_dies_is_an_error_not_a_hang(
 
 
 @pytest.mark.parametrize("component", ["broker", "gateway"])
-def test_each_server_s_own_wait_to_wake_is_measured_on_itself(
+def test_each_server_s_own_wait_to_wake_and_deep_sleep_cpu_are_measured_on_itself(
     component: str, tmp_path: Path
 ) -> None:
-    from sim.real.measure import own_cold_latency
+    from sim.real.measure import COLD_GAP, WARM_GAP, own_wake
 
     if component == "gateway" and find_proxy() is None:
         pytest.skip("no L7 proxy on PATH (make test installs haproxy from Debian)")
-    net = Loopback(30e-6, 120e-6)  # a Python process waits 45 µs
-    wait = own_cold_latency(component, net, tmp_path, samples=20)
+    # a Python process waits 45 µs; sleeps deepen from 1 ms to 5 ms
+    net = Loopback(30e-6, 120e-6, ramp=((1e-3, 30e-6), (5e-3, 120e-6)))
+    after, full = net.wake_ramp
+    got = own_wake(component, net, tmp_path, samples=21)
     found = find_proxy()
     if component == "gateway" and found is not None and found[0] == "envoy":
-        assert wait is None  # no listener of its own configured
+        assert got is None  # no listener of its own configured
         return
-    assert wait is not None and 0 <= wait < 0.05
+    assert got is not None and got.cold_latency >= 0
+    assert got.warm_cpu > 0 and got.cold_cpu > 0  # answering costs the server CPU
+    depth = [min(1.0, max(0.0, (g - after) / (full - after))) for g in (WARM_GAP, COLD_GAP)]
+    assert got.deep_wakeup == pytest.approx(
+        max(0.0, (got.cold_cpu - got.warm_cpu) / (depth[1] - depth[0]))
+    )
 
 
 def test_listening_ports_are_drawn_below_the_ephemeral_range() -> None:

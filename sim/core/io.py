@@ -11,8 +11,15 @@ flushed together: the cost per message falls as load rises, as measured on real 
 with no curve fitted by hand. A wake-up that finds the whole process asleep (every core idle
 for at least ``warm_window``) pays ``cold_wakeup`` on top: the thread is woken from
 epoll/futex sleep with cold caches, and the runtime's other threads spin looking for work.
-That is why a real nats-server spends 220 µs of CPU per request/reply at 100 req/s but 130 µs
-at 800 (figures and sources: ``IoCost`` in :mod:`sim.scenario.common`). The cold extra CPU is
+The longer the sleep, the more it costs: a wake-up after a deep sleep pays ``deep_wakeup``
+more, a share of it growing in a straight line with the time asleep between the machine's
+``cold_latency_after`` and ``cold_latency_full_after`` (the ramp the wait to wake follows,
+below: caches and TLBs refilled after the core sat in a deep idle state, on a VM after the
+host ran other work on it). Measured here on the servers themselves, one round trip at a
+time: nats-server spent 90 µs of CPU per ``PING`` 0.5 ms apart and 203 µs 10 ms apart,
+haproxy 52 and 121 µs per proxied request. Together that is why a real nats-server spends
+220 µs of CPU per request/reply at 100 req/s but 130 µs at 800 (figures and sources:
+``IoCost`` in :mod:`sim.scenario.common`). The cold extra CPU is
 paid *around* the message, not before it is handed on: the same server answers a raw-protocol
 round trip in 31–50 µs on loopback, far less than 200 µs. So it keeps the core busy after the
 batch (a tail, as a proxy's telemetry is). What a sleeping process does delay is its waking:
@@ -37,10 +44,11 @@ every message that arrived before then joins it. Each message's trace books the 
 work as ``infra`` (transport processing) and the rest of its wait as ``queueing``.
 
 :class:`Io` is one component's event loop: its costs and counters (wake-ups, cold wake-ups,
-messages, bytes, TLS records and bytes, CPU seconds), which :meth:`Io.mark` restarts at the
-end of the warm-up so the results cover the measured window. A component without an ``Io``
-(``io: null`` in the scenario, or every figure zero) moves messages for free, at once — the
-textbook queue the validation suite checks against closed forms.
+deep wake-ups — each counted by how deep its sleep went, 0 to 1 —, messages, bytes, TLS
+records and bytes, CPU seconds), which :meth:`Io.mark` restarts at the end of the warm-up so
+the results cover the measured window. A component without an ``Io`` (``io: null`` in the
+scenario, or every figure zero) moves messages for free, at once — the textbook queue the
+validation suite checks against closed forms.
 """
 
 from __future__ import annotations
@@ -57,7 +65,16 @@ if TYPE_CHECKING:
     from sim.core.trace import Trace
     from sim.scenario.common import IoCost
 
-COUNTERS = ("wakeups", "cold_wakeups", "messages", "bytes", "tls_records", "tls_bytes", "seconds")
+COUNTERS = (
+    "wakeups",
+    "cold_wakeups",
+    "deep_wakeups",
+    "messages",
+    "bytes",
+    "tls_records",
+    "tls_bytes",
+    "seconds",
+)
 
 Done = Callable[[], Any]
 UNKNOWN = -2.0  # a batch's cpu.idle() not known before it gets a core (idle() is >= -1)
@@ -75,6 +92,8 @@ class Io:
         "cold_latency_full_after",
         "cold_wakeups",
         "cpu",
+        "deep",
+        "deep_wakeups",
         "idle_latency",
         "messages",
         "on_share",
@@ -100,18 +119,20 @@ class Io:
         self.idle_latency = cost.idle_latency
         self.cold_latency_full_after, self.ramp = ramp(cost)
         self.warm = cost.warm_window
+        self.deep = cost.deep_wakeup
         self.per_message = cost.per_message
         self.per_byte = cost.per_byte
         self.tls_record = cost.tls_per_record
         self.tls_byte = cost.tls_per_byte
         self.wakeups = 0
         self.cold_wakeups = 0
+        self.deep_wakeups = 0.0  # in whole deep wake-ups: each counts how deep its sleep was
         self.messages = 0
         self.bytes = 0.0
         self.tls_records = 0
         self.tls_bytes = 0.0
         self.seconds = 0.0
-        self._mark = (0, 0, 0, 0.0, 0, 0.0, 0.0)
+        self._mark = (0, 0, 0.0, 0, 0.0, 0, 0.0, 0.0)
         # told each tagged message's equal share of its wake-up's work (a broker books it
         # to the message's account)
         self.on_share: Callable[[Any, float], None] | None = None
@@ -141,11 +162,27 @@ class Io:
         if idle >= self.warm:  # asleep (warm ≥ 0; idle is -1 while busy)
             cold = self.cold
             self.cold_wakeups += 1
+        if idle > self.cold_latency_after and self.deep > 0.0:  # and long enough to go deep
+            depth = self.depth(idle)
+            cold += self.deep * depth
+            self.deep_wakeups += depth
         self.wakeups += 1
         self.messages += messages
         self.bytes += nbytes
         self.seconds += work + cold
         return work, cold
+
+    def depth(self, idle: float) -> float:
+        """How deep a sleep of ``idle`` seconds went, 0 to 1: none up to
+        ``cold_latency_after``, all of it from ``cold_latency_full_after``, a straight line
+        between (the machine's idle states, as :meth:`waking`'s wait grows)."""
+        if idle <= self.cold_latency_after:
+            return 0.0
+        if idle >= self.cold_latency_full_after:
+            return 1.0
+        return (idle - self.cold_latency_after) / (
+            self.cold_latency_full_after - self.cold_latency_after
+        )
 
     def waking(self, idle: float) -> float:
         """How long a wake-up now waits before its first read, given ``idle = cpu.idle()``:
@@ -173,10 +210,11 @@ class Io:
         """Start of the measured window."""
         self._mark = self.totals()
 
-    def totals(self) -> tuple[int, int, int, float, int, float, float]:
+    def totals(self) -> tuple[int, int, float, int, float, int, float, float]:
         return (
             self.wakeups,
             self.cold_wakeups,
+            self.deep_wakeups,
             self.messages,
             self.bytes,
             self.tls_records,

@@ -50,6 +50,7 @@ from sim.real.measure import (
     WARM_GAP,
     Loopback,
     Measurement,
+    OwnWake,
     loopback,
     measure,
     own_waits,
@@ -109,7 +110,7 @@ class Calibration:
     versions: dict[str, str] = field(default_factory=dict)
     busiest_other: float = 0.0  # most cores other work used during any case
     net: Loopback = NOMINAL  # measured loopback: round trip, wake-up from idle
-    own: dict[str, float | None] = field(default_factory=dict)  # each server's own cold wait
+    own: dict[str, OwnWake | None] = field(default_factory=dict)  # each server's own waking
 
     def io_values(self, component: str) -> dict[str, float]:
         """Fitted cost-model values of one component, with its warm window."""
@@ -229,7 +230,7 @@ def defaults(component: str) -> dict[str, float]:
     case = Case("proxy" if component == "gateway" else "reqreply", 100.0)
     model = scenario_from_dict(scenario(case, 0.0, NOMINAL, 1.0))
     out = {}
-    for term in (*FITTED[component], "warm_window"):
+    for term in (*FITTED[component], "deep_wakeup", "warm_window"):
         node: Any = model
         for key in path_of(component, term).split("."):
             node = getattr(node, key)
@@ -238,26 +239,30 @@ def defaults(component: str) -> dict[str, float]:
 
 
 def fit_component(
-    ms: Sequence[Measurement], component: str, net: Loopback, say: Say
+    ms: Sequence[Measurement], component: str, net: Loopback, say: Say, deep: float | None = None
 ) -> tuple[Fit, float]:
-    """Grid-search ``warm_window``, NNLS the linear terms, then refit from the best."""
+    """Grid-search ``warm_window``, NNLS the linear terms, then refit from the best.
+    ``deep``: the server's ``deep_wakeup`` measured on itself (:func:`own_wake`), whose share
+    is taken off before fitting; None: the scenario's cited default's."""
     rows = [m for m in ms if m.case.component == component and m.requests > 0]
     if not rows:
         raise ServerError(f"no measured case for the {component}")
     y = [m.cpu_per_request for m in rows]
     base = defaults(component)
+    cited = base.pop("deep_wakeup")
+    known = {"deep_wakeup": cited if deep is None else deep}
     terms = FITTED[component]
     best: tuple[float, Fit, float] | None = None
     for w in WARM_WINDOWS:
-        counts = [simulated_counts(m, base | {"warm_window": w}, net) for m in rows]
-        f = fit(counts, y, fixed=base, terms=terms)
+        counts = [simulated_counts(m, base | known | {"warm_window": w}, net) for m in rows]
+        f = fit(counts, y, fixed=base, terms=terms, known=known)
         score = sum(r * r for r in f.residuals)
         if best is None or score < best[0]:
             best = (score, f, w)
     assert best is not None
     _, f, w = best
-    counts = [simulated_counts(m, f.values | {"warm_window": w}, net) for m in rows]
-    f = fit(counts, y, fixed=base, terms=terms)
+    counts = [simulated_counts(m, f.values | known | {"warm_window": w}, net) for m in rows]
+    f = fit(counts, y, fixed=base, terms=terms, known=known)
     kept = [t for t in terms if not f.identified[t]]
     say(
         f"fit {component}: "
@@ -294,13 +299,27 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
     own = own_waits({c.component for c in cases}, net)
     say(
         "own wait to wake from idle: "
-        + (", ".join(f"{k} {v * 1e6:.0f} µs" for k, v in own.items() if v is not None) or "none")
+        + (
+            ", ".join(
+                f"{k} {v.cold_latency * 1e6:.0f} µs (a deep sleep costs it "
+                f"{v.deep_wakeup * 1e6:.0f} µs CPU more: {v.warm_cpu * 1e6:.0f} µs per round "
+                f"trip {WARM_GAP * 1e3:g} ms apart, {v.cold_cpu * 1e6:.0f} µs {COLD_GAP * 1e3:g} "
+                "ms apart)"
+                for k, v in own.items()
+                if v is not None
+            )
+            or "none"
+        )
     )
     ms = measure_grid(cases, QUICK_DURATION if quick else DURATION, say)
     cal = Calibration(ms, memory=memory, versions=versions, net=net, own=own)
     cal.busiest_other = max(m.other_cores for m in ms)
     for component in dict.fromkeys(m.case.component for m in ms):
-        cal.fits[component], cal.warm_window[component] = fit_component(ms, component, net, say)
+        mine = own.get(component)
+        deep = mine.deep_wakeup if mine is not None else None
+        cal.fits[component], cal.warm_window[component] = fit_component(
+            ms, component, net, say, deep
+        )
     return cal
 
 
@@ -386,14 +405,25 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
             values[f"{section}.idle_latency"] = {"value": cal.net.idle_latency, "source": briefly}
     for component, own in cal.own.items():  # a server's own, where measured on it
         if own is not None:
+            trips = (
+                "measured: sim calibrate, round trips to the server itself, one at a time "
+                "(nats-server PING/PONG; the proxy answering a listener of its own)"
+            )
             values[f"{SECTIONS[component]}.cold_latency"] = {
-                "value": own,
-                "source": "measured: sim calibrate, round trips to the server itself "
-                "(nats-server PING/PONG; the proxy answering a listener of its own) "
-                f"{COLD_GAP * 1e3:g} ms apart less {WARM_GAP * 1e3:g} ms apart, less a Python "
-                f"process's wait ({cal.net.cold_latency * 1e6:.0f} µs, as above): "
-                "sim/real/measure.py own_cold_latency",
+                "value": own.cold_latency,
+                "source": f"{trips}, {COLD_GAP * 1e3:g} ms apart less {WARM_GAP * 1e3:g} ms "
+                f"apart, less a Python process's wait ({cal.net.cold_latency * 1e6:.0f} µs, "
+                "as above): sim/real/measure.py own_wake",
             }
+            if component in cal.fits:
+                values[f"{SECTIONS[component]}.deep_wakeup"] = {
+                    "value": own.deep_wakeup,
+                    "source": f"{trips}: its CPU per round trip {own.warm_cpu * 1e6:.0f} µs "
+                    f"{WARM_GAP * 1e3:g} ms apart, {own.cold_cpu * 1e6:.0f} µs "
+                    f"{COLD_GAP * 1e3:g} ms apart, over how much deeper the longer sleep goes "
+                    "on the ramp above (sim/real/measure.py own_wake); the other terms were "
+                    "fitted with it",
+                }
     nats = f"measured: sim calibrate, nats-server {cal.versions['nats-server']}"
     values["messaging.broker.memory"] = {
         "value": cal.memory["broker"],

@@ -25,7 +25,7 @@ the round trip and the waits of a wake-up after a long and a brief sleep (``cold
 processes too: as the workload's clients, with the peers' I/O, each waits to wake for its
 reply; their own CPU is in the hops' round trip); the
 server's own wait after a long sleep is measured on the server itself
-(:func:`~sim.real.measure.own_cold_latency`), since its runtime's way of waking is not a
+(:func:`~sim.real.measure.own_wake`), since its runtime's way of waking is not a
 Python process's.
 """
 
@@ -44,7 +44,15 @@ if TYPE_CHECKING:
 Kind = Literal["reqreply", "fanout", "proxy"]
 RATES = (100, 200, 400, 800, 1200, 2000)
 QUICK_RATES = (200, 800)
-IO_COSTS = ("wakeup", "cold_wakeup", "per_message", "per_byte", "tls_per_record", "tls_per_byte")
+IO_COSTS = (
+    "wakeup",
+    "cold_wakeup",
+    "deep_wakeup",
+    "per_message",
+    "per_byte",
+    "tls_per_record",
+    "tls_per_byte",
+)
 PAYLOAD = 128  # bytes per request and reply body (small RPCs, as in nats bench -s 128)
 BIG = 16384  # bytes: a large body, to separate per-byte from per-message costs
 WARMUP = 0.5  # s of the simulated run before the load, not measured
@@ -136,7 +144,7 @@ def scenario(
 ) -> dict[str, Any]:
     """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s),
     ``net`` this machine's loopback, ``server_cold`` the server's own wait to wake from idle
-    (:func:`~sim.real.measure.own_cold_latency`; None: a Python process's, ``net``'s).
+    (:func:`~sim.real.measure.own_wake`; None: a Python process's, ``net``'s).
 
     ``profile``: a calibration profile, applied under the scenario's own values (the peers'
     in-service ``io``, set here in full, takes none of it).

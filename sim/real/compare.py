@@ -223,7 +223,12 @@ def _round(
     cores = os.cpu_count() or 1
     net = loopback()
     own = own_waits({c.component for c in cases}, net)
-    said = ", ".join(f"{k} {v * 1e6:.0f} µs" for k, v in own.items() if v is not None)
+    said = ", ".join(
+        f"{k} {v.cold_latency * 1e6:.0f} µs (a deep sleep costs it {v.deep_wakeup * 1e6:.0f} µs "
+        "CPU more)"
+        for k, v in own.items()
+        if v is not None
+    )
     say(
         f"loopback round trip {net.rtt * 1e6:.0f} µs, {net.cold_rtt * 1e6:.0f} µs after "
         f"{COLD_GAP * 1e3:g} ms asleep ({ramp_words(net)}); own wait to wake from idle: "
@@ -240,7 +245,9 @@ def _round(
         first = first or m
         if pooled is None and case.kind == "proxy":
             pooled = m
-        got = rows_for(m, net, profiles[case.component], cores, duration, own[case.component])
+        mine = own[case.component]
+        cold = mine.cold_latency if mine is not None else None
+        got = rows_for(m, net, profiles[case.component], cores, duration, cold)
         lateness.append(m.lateness)
         rows += got
         others.append(m.other_cores)
@@ -259,7 +266,8 @@ def _round(
         "cold_latency_after": net.wake_ramp[0],
         "cold_latency_full_after": net.wake_ramp[1],
         "sender_cpu": net.sender_cpu or 0.0,
-        **{f"own_cold_{k}": v for k, v in own.items() if v is not None},
+        **{f"own_cold_{k}": v.cold_latency for k, v in own.items() if v is not None},
+        **{f"own_deep_{k}": v.deep_wakeup for k, v in own.items() if v is not None},
         "hop_rtt": net.hop_rtt,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
@@ -459,7 +467,15 @@ def _own_line(machine: dict[str, float]) -> str:
     if not own:
         return ""
     each = ", ".join(f"the {k}'s {v * 1e6:.0f} µs" for k, v in sorted(own))
-    return f" (a Python process; measured on each server itself: {each})"
+    deep = [(k[len("own_deep_") :], v) for k, v in machine.items() if k.startswith("own_deep_")]
+    more = ", ".join(f"the {k}'s {v * 1e6:.0f} µs" for k, v in sorted(deep))
+    cpu = (
+        f"; the CPU a wake-up after a deep sleep costs it more, measured the same way: {more}, "
+        "shown beside the profile's deep_wakeup, which the predictions use"
+        if deep
+        else ""
+    )
+    return f" (a Python process; measured on each server itself: {each}{cpu})"
 
 
 def _fmt(metric: str, value: float) -> str:

@@ -2,8 +2,9 @@
 
 The simulator charges a component (:mod:`sim.core` cost model, issue 13)
 
-    CPU = wakeup·wakeups + cold_wakeup·cold_wakeups + per_message·messages
-          + per_byte·bytes + tls_per_record·tls_records + tls_per_byte·tls_bytes,
+    CPU = wakeup·wakeups + cold_wakeup·cold_wakeups + deep_wakeup·deep_wakeups
+          + per_message·messages + per_byte·bytes + tls_per_record·tls_records
+          + tls_per_byte·tls_bytes,
 
 linear in the parameters once the counts are known. The counts come from simulating each
 measured case (they depend only weakly on the parameters, through batching), so
@@ -19,6 +20,9 @@ a column that is (nearly) a combination of those already taken — smallest sing
 the unit-normalised columns below :data:`COLLINEAR` — is not fitted: it keeps its value from
 ``fixed`` (the scenario's cited default), its share is subtracted from the measured CPU, and
 it is reported as not identified.
+
+A term measured on its own (``known``: ``deep_wakeup``, from round trips to the server one at
+a time, :func:`sim.real.measure.own_wake`) is not fitted: its share is subtracted first.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ COUNTERS = {
     PER_REQUEST: "requests",
     "wakeup": "io_wakeups",
     "cold_wakeup": "io_cold_wakeups",
+    "deep_wakeup": "io_deep_wakeups",
     "per_message": "io_messages",
     "per_byte": "io_bytes",
     "tls_per_record": "io_tls_records",
@@ -77,30 +82,33 @@ def fit(
     cpu: Sequence[float],
     fixed: Mapping[str, float] | None = None,
     terms: Sequence[str] = TERMS,
+    known: Mapping[str, float] | None = None,
 ) -> Fit:
     """Fit ``terms`` to measured ``cpu`` from per-row ``counts`` (keys: :data:`COUNTERS`).
 
     Terms that cannot be identified from these rows keep their value from ``fixed`` (0 when
-    absent). Earlier terms win over later ones they are collinear with."""
+    absent). Earlier terms win over later ones they are collinear with. ``known``: terms
+    measured otherwise (not in ``terms``), whose share of each row is taken off first."""
     if len(counts) != len(cpu) or not counts:
         raise ValueError("need one measured CPU figure per row of counts, and at least one row")
     a = np.array([[float(c.get(COUNTERS[t], 0.0)) for t in terms] for c in counts])
     y = np.asarray(cpu, dtype=float)
     if np.any(y <= 0):
         raise ValueError("measured CPU must be > 0 in every row")
+    given = np.array([predict(c, known or {}) for c in counts])
     w = 1.0 / y
     used = identifiable(a * w[:, None])
     x = np.array(
         [0.0 if used[i] else float((fixed or {}).get(t, 0.0)) for i, t in enumerate(terms)]
     )
-    rest = y - a @ x  # what the fitted terms must explain
+    rest = y - given - a @ x  # what the fitted terms must explain
     scale = np.abs(a[:, used]).max(axis=0) if used.any() else np.ones(0)
     if used.any():
         from scipy.optimize import nnls  # only when fitting: the CLI's parser imports this
 
         x_scaled, _ = nnls((a[:, used] / scale) * w[:, None], rest * w)
         x[used] = x_scaled / scale
-    pred = a @ x
+    pred = given + a @ x
     ss_res = float(np.sum((pred - y) ** 2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)

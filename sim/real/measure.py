@@ -586,20 +586,38 @@ def _round_trip(samples: int, gap: float, ring: int = 2) -> tuple[float, float]:
     return float(np.median([t for t, _ in times])), float(np.median([c for _, c in times]))
 
 
-def own_cold_latency(
-    component: str, net: Loopback, workdir: Path, samples: int = 150
-) -> float | None:
-    """The server's own wait to wake from idle (``IoCost.cold_latency``), seconds; None where
-    it cannot be measured here (no such server, or an Envoy, which has no listener of its own
-    configured).
+@dataclass(frozen=True)
+class OwnWake:
+    """What the server itself pays for waking, measured on round trips to it."""
 
-    The loopback's ``cold_latency`` is a Python process's, measured with a Python echo. The
-    same round trip to the server itself — nats-server's ``PING``/``PONG``, or a proxy
-    answering a listener of its own with no backend — differs only in the echoing end, so the
-    server's wait is the echo's plus the difference: its round trip :data:`COLD_GAP` apart
-    minus :data:`WARM_GAP` apart, less ``net.cold_latency``. It includes whatever the
-    server's runtime does on the message's path after a sleep. On this project's VM it came to
-    94–126 µs for nats-server and 72–105 µs for haproxy, against a Python process's 45 µs."""
+    cold_latency: float  # s: its wait to wake after a long sleep (IoCost.cold_latency)
+    deep_wakeup: float  # s: CPU a deep sleep costs it more per wake-up (IoCost.deep_wakeup)
+    warm_cpu: float  # s: its CPU per round trip WARM_GAP apart
+    cold_cpu: float  # s: the same COLD_GAP apart
+
+
+def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -> OwnWake | None:
+    """The server's own wait to wake from idle and the CPU a deep sleep costs it; None where
+    they cannot be measured here (no such server, or an Envoy, which has no listener of its
+    own configured).
+
+    One round trip at a time to the server itself, on one kept connection — nats-server's
+    ``PING``/``PONG``, or a proxy answering a listener of its own with no backend —
+    :data:`WARM_GAP` and :data:`COLD_GAP` apart.
+
+    * The wait: the loopback's ``cold_latency`` is a Python process's, measured with a
+      Python echo; these round trips differ only in the echoing end, so the server's wait is
+      the echo's plus the difference, its round trip :data:`COLD_GAP` apart minus
+      :data:`WARM_GAP` apart less ``net.cold_latency``. It includes whatever the server's
+      runtime does on the message's path after a sleep. On this project's VM it came to
+      94–126 µs for nats-server and 72–105 µs for haproxy, against a Python process's 45 µs.
+    * The CPU: the server's own CPU clock over each set of round trips, less what it spends
+      asleep with nobody calling (measured over :data:`IDLE_FOR` first: nats-server's
+      runtime wakes on its own), per round trip. Each round trip wakes it once from a sleep
+      of the gap, so the difference between the two gaps, over how much deeper the longer
+      sleep is on this machine's ramp (``net.wake_ramp``, :meth:`sim.core.io.Io.depth`), is
+      ``deep_wakeup``: 113 µs for nats-server (90 → 203 µs per ``PING``) and 69 µs for
+      haproxy on this project's VM."""
     if component == "broker":
         binary = nats_server_binary()
         if binary is None:
@@ -607,7 +625,9 @@ def own_cold_latency(
         with NatsServer(binary, workdir) as server:
             server.start()
             hello = b'CONNECT {"verbose":false}\r\n'
-            warm, cold = _own_round_trips(server.port, hello, b"PING\r\n", b"PONG\r\n", samples)
+            trips = _own_round_trips(
+                server.port, hello, b"PING\r\n", b"PONG\r\n", samples, lambda: [server.pid]
+            )
     else:
         found = find_proxy()
         if found is None:
@@ -617,16 +637,42 @@ def own_cold_latency(
             if proxy.ping_port is None:
                 return None
             request = b"GET / HTTP/1.1\r\nHost: ping\r\n\r\n"
-            warm, cold = _own_round_trips(proxy.ping_port, b"", request, b"ok", samples)
-    return max(0.0, (cold - warm) - net.cold_latency)
+            trips = _own_round_trips(proxy.ping_port, b"", request, b"ok", samples, proxy.pids)
+    (warm, warm_cpu), (cold, cold_cpu) = trips
+    deeper = _depth(net, COLD_GAP) - _depth(net, WARM_GAP)
+    return OwnWake(
+        cold_latency=max(0.0, (cold - warm) - net.cold_latency),
+        deep_wakeup=max(0.0, (cold_cpu - warm_cpu) / deeper) if deeper > 0 else 0.0,
+        warm_cpu=warm_cpu,
+        cold_cpu=cold_cpu,
+    )
+
+
+def _depth(net: Loopback, asleep: float) -> float:
+    """How deep a sleep of ``asleep`` s goes on this machine's ramp (0 to 1, Io.depth)."""
+    after, full = net.wake_ramp
+    if asleep <= after:
+        return 0.0
+    return 1.0 if asleep >= full else (asleep - after) / (full - after)
+
+
+IDLE_FOR = 1.0  # s the server's CPU is read with nobody calling, before its round trips
+BLOCKS = 3  # the round trips at each gap, in this many blocks taking turns with the other's
 
 
 def _own_round_trips(
-    port: int, hello: bytes, request: bytes, reply: bytes, samples: int
-) -> tuple[float, float]:
-    """Median round trips of ``request`` until what was read ends with ``reply``, on one kept
-    connection to a server already accepting (its ``start`` waited), :data:`WARM_GAP` and
-    :data:`COLD_GAP` apart (after :data:`WARM_UP` untimed)."""
+    port: int,
+    hello: bytes,
+    request: bytes,
+    reply: bytes,
+    samples: int,
+    pids: Callable[[], list[int]],
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``(median round trip, server CPU per round trip)`` :data:`WARM_GAP` and
+    :data:`COLD_GAP` apart, seconds: ``request`` until what was read ends with ``reply``, on
+    one kept connection to a server already accepting (its ``start`` waited), after
+    :data:`WARM_UP` untimed, in :data:`BLOCKS` blocks per gap, taking turns. The server's CPU (``pids``' CPU clocks) is less what it spent
+    per second with nobody calling, over :data:`IDLE_FOR` before."""
     import selectors
 
     with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
@@ -654,21 +700,36 @@ def _own_round_trips(
 
         for _ in range(WARM_UP):
             once(WARM_GAP)
-        warm = float(np.median([once(WARM_GAP) for _ in range(samples)]))
-        cold = float(np.median([once(COLD_GAP) for _ in range(samples)]))
+        c0, t0 = _cpu_of(pids()), time.perf_counter()
+        time.sleep(IDLE_FOR)
+        idle = (_cpu_of(pids()) - c0) / (time.perf_counter() - t0)  # CPU s per s
+
+        trips: dict[float, list[float]] = {WARM_GAP: [], COLD_GAP: []}
+        cpu = dict.fromkeys(trips, 0.0)
+        for k in range(BLOCKS):  # interleaved: a phase of the machine moves both alike
+            for gap in trips:
+                n = samples // BLOCKS + (k < samples % BLOCKS)
+                c0, t0 = _cpu_of(pids()), time.perf_counter()
+                trips[gap] += [once(gap) for _ in range(n)]
+                cpu[gap] += _cpu_of(pids()) - c0 - idle * (time.perf_counter() - t0)
+        warm, cold = (
+            (float(np.median(trips[g])), max(0.0, cpu[g] / len(trips[g])))
+            for g in (WARM_GAP, COLD_GAP)
+        )
     return warm, cold
 
 
-def own_waits(components: set[str], net: Loopback) -> dict[str, float | None]:
-    """Each server's own wait to wake from idle (:func:`own_cold_latency`), None where it
-    cannot be measured (the loopback's is used then)."""
+def own_waits(components: set[str], net: Loopback) -> dict[str, OwnWake | None]:
+    """Each server's own wait to wake from idle and the CPU a deep sleep costs it
+    (:func:`own_wake`), None where they cannot be measured (the loopback's wait and the
+    profile's costs are used then)."""
     import tempfile
 
-    out: dict[str, float | None] = {}
+    out: dict[str, OwnWake | None] = {}
     for component in sorted(components):
         with tempfile.TemporaryDirectory(prefix="meshsim-real-") as d:
             try:
-                out[component] = own_cold_latency(component, net, Path(d))
+                out[component] = own_wake(component, net, Path(d))
             except ServerError:
                 out[component] = None
     return out

@@ -348,7 +348,7 @@ class Proxy(_Managed):
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     # a second listener the proxy answers itself, with no backend: its own round trip
-    # (:func:`sim.real.measure.own_cold_latency`); None where not configured (Envoy)
+    # (:func:`sim.real.measure.own_wake`); None where not configured (Envoy)
     ping_port: int | None = field(default_factory=free_port)
 
     def start(self) -> Proxy:

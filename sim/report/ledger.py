@@ -114,7 +114,8 @@ def _io(v: IoCost | None) -> str:
     if v is None or not any(v.model_dump().values()):
         return "free (io: null)"
     return (
-        f"{v.wakeup * 1e6:.3g} µs per wake-up (+{v.cold_wakeup * 1e6:.3g} µs cold), "
+        f"{v.wakeup * 1e6:.3g} µs per wake-up (+{v.cold_wakeup * 1e6:.3g} µs cold, "
+        f"+{v.deep_wakeup * 1e6:.3g} µs more after a deep sleep), "
         f"{v.per_message * 1e6:.3g} µs per message, TLS +{v.tls_per_record * 1e6:.3g} µs"
     )
 

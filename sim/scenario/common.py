@@ -40,11 +40,13 @@ class Tls(Strict):
 # scenarios/SOURCES.md (generated from these models).
 _GO_SOURCE = (
     "measured: sim calibrate (sim/calibration/measured.yaml) on a 2-vCPU VM, nats-server "
-    "2.15.1: request/reply to a 2-member queue group and 1:3 fan-out, 128 B and 16 KiB bodies, "
-    "plain and TLS, 100–2,000 req/s (30 cases, 99–420 µs CPU per request), non-negative least "
-    "squares, R² 0.93: {what}. sim validate --real with these figures kept 18 of 18 broker CPU "
-    "rows within ±30 % (2026-12-07, reports/validation-real/measured-profile/), where an "
-    "earlier hand fit (3 µs per wake-up, 200 µs cold) kept 5–16 of 18 in six runs"
+    "2.15.1, 2026-12-07: request/reply to a 2-member queue group and 1:3 fan-out, 128 B and "
+    "16 KiB bodies, plain and TLS, 100–2,000 req/s (24 cases, 104–495 µs CPU per request), "
+    "non-negative least squares once deep_wakeup, measured on the server itself, was taken off, "
+    "R² 0.95: {what}. The fit of the day before, without deep_wakeup (10 µs per wake-up, "
+    "194 µs cold, R² 0.93), kept 18 of 18 broker CPU rows of sim validate --real within "
+    "±30 %, and an earlier hand fit (3 µs per wake-up, 200 µs cold) 5–16 of 18 in six runs "
+    "(reports/validation-real/runs.md)"
 )
 
 
@@ -56,6 +58,18 @@ COLD_LATENCY_SOURCE = (
     "≈46 µs for each of its two wake-ups (sim calibrate measures it on the user's machine); "
     "on bare metal it is the idle state's exit latency (Linux intel_idle, Skylake-SP: C1E "
     "10 µs, C6 133 µs)"
+)
+
+
+# The CPU a wake-up costs more the deeper the sleep before it (sim.core.io Io.depth).
+DEEP_WAKEUP_SOURCE = (
+    "measured: 2-vCPU KVM guest (cpuidle haltpoll), the server answering one round trip at a "
+    "time on one kept loopback connection, its CPU per round trip 0.5 ms apart against 10 ms "
+    "apart (sim/real/measure.py own_waits; sim calibrate measures it on the user's machine): "
+    "{who}. The CPU grows with the time asleep as the wait to wake does (at 0.2, 0.5, 1, 2, 5, "
+    "10, 20 ms apart: nats-server 82, 90, 103, 132, 181, 203, 206 µs per PING; haproxy 59, "
+    "52, 71, 77, 92, 121, 134 µs per proxied request). On bare metal a core's deepest idle "
+    "state costs less to leave (not measured here)"
 )
 
 
@@ -79,22 +93,36 @@ class IoCost(Strict):
     slept, per message, per byte, and on TLS links per record and per byte."""
 
     wakeup: Duration = cited(
-        10e-6,
-        _GO_SOURCE.format(what="≈10 µs per read or write batch (10.2 fitted)"),
+        5.5e-6,
+        _GO_SOURCE.format(what="≈5.5 µs per read or write batch (5.52 fitted)"),
         description="CPU seconds per wake-up: one read or write system call batch",
         ge=0,
     )
     cold_wakeup: Duration = cited(
-        190e-6,
+        214e-6,
         _GO_SOURCE.format(
-            what="≈190 µs extra when the process had slept ≥ warm_window (194 fitted; the cost "
-            "per request falls with the rate as fewer wake-ups find the server asleep)"
+            what="≈214 µs extra when the process had slept ≥ warm_window (213.6 fitted; the "
+            "cost per request falls with the rate as fewer wake-ups find the server asleep)"
         ),
         description="extra CPU seconds for a wake-up after every core of the process was idle "
         "for warm_window (threads woken from epoll/futex sleep, cold caches, the runtime "
         "spinning for work): it keeps a core busy after the wake-up but delays no message "
         "(measured: the same server answers a loopback round trip in 31–50 µs); the wait "
         "for the core itself is cold_latency",
+        ge=0,
+    )
+    deep_wakeup: Duration = cited(
+        74e-6,
+        DEEP_WAKEUP_SOURCE.format(
+            who="nats-server 2.15.1 spent 95 µs of CPU per PING answered 0.5 ms apart and "
+            "169 µs 10 ms apart: 74 µs (sim calibrate, 2026-12-07, sim/calibration/"
+            "measured.yaml; other runs that day 81–113 µs, in faster phases of the VM)"
+        ),
+        description="further CPU seconds for a wake-up after a deep sleep: none after "
+        "cold_latency_after of idle, all of it from cold_latency_full_after, a straight line "
+        "between (the ramp the wait to wake follows): caches and TLBs refilled after the core "
+        "sat in a deep idle state. Like cold_wakeup it keeps a core busy after the wake-up "
+        "but delays no message",
         ge=0,
     )
     cold_latency: Duration = cited(
@@ -154,23 +182,23 @@ class IoCost(Strict):
         ge=0,
     )
     per_byte: Duration = cited(
-        1.0e-9,
+        0.7e-9,
         _GO_SOURCE.format(
-            what="≈1 ns per byte read or written (1.03 fitted, from the 16 KiB cases)"
+            what="≈0.7 ns per byte read or written (0.699 fitted, from the 16 KiB cases)"
         ),
         description="CPU seconds per byte read or written",
         ge=0,
     )
     tls_per_record: Duration = cited(
-        9.5e-6,
-        _GO_SOURCE.format(what="≈9.5 µs per TLS record (9.46 fitted, from the TLS cases)"),
+        6.6e-6,
+        _GO_SOURCE.format(what="≈6.6 µs per TLS record (6.63 fitted, from the TLS cases)"),
         description="extra CPU seconds per message on a TLS link (record framing, AEAD setup)",
         ge=0,
     )
     tls_per_byte: Duration = cited(
         1.4e-9,
         _GO_SOURCE.format(
-            what="≈1.4 ns per TLS byte (1.43 fitted, from the 16 KiB TLS cases; AES-128-GCM "
+            what="≈1.4 ns per TLS byte (1.40 fitted, from the 16 KiB TLS cases; AES-128-GCM "
             "alone is 0.85 ns: OpenSSL 3.0.19 `speed -evp aes-128-gcm`, 1 KiB records)"
         ),
         description="extra CPU seconds per byte on a TLS link (AES-128-GCM)",
@@ -179,29 +207,36 @@ class IoCost(Strict):
 
 
 _HAPROXY_SOURCE = (
-    "measured: haproxy 2.6, HTTP/1.1 keep-alive, 106 / 84 / 62 µs CPU per proxied request at "
-    "100 / 400 / 800 req/s (4 reads or writes per request): fitted as {what}"
+    "measured: sim calibrate (sim/calibration/haproxy.yaml) on a 2-vCPU VM, haproxy 2.6.12 as a "
+    "gateway, 2026-12-07: HTTP/1.1 keep-alive, 128 B and 16 KiB bodies, 100–2,000 req/s "
+    "(9 cases, 68–174 µs CPU per request, 4 reads or writes each), non-negative least squares "
+    "once deep_wakeup, measured on haproxy itself, was taken off, R² 0.90: {what}"
 )
 
 # An event-driven C/C++ proxy's I/O (haproxy measured; Envoy and ztunnel assumed alike)
 PROXY_IO = IoCost(
     wakeup=2e-6,
-    cold_wakeup=98e-6,
-    warm_window=1e-3,
+    cold_wakeup=22e-6,
+    deep_wakeup=62e-6,
+    warm_window=50e-6,
     per_message=2.5e-6,
-    per_byte=0.1e-9,
+    per_byte=0.45e-9,
     tls_per_record=7e-6,
     tls_per_byte=0.85e-9,
 )
 PROXY_IO_SOURCE = _HAPROXY_SOURCE.format(
-    what="≈4.5 µs per read or write (2 µs wake-up + 2.5 µs per message) and ≈98 µs extra for a "
-    "wake-up after ≥ 1 ms asleep (the fit gives 84 µs at 400 req/s, as measured); Envoy and "
-    "ztunnel are assumed to pay the same for I/O, their L7 work is cpu_per_request. Per byte: "
-    "assumption, copying through kernel socket buffers ≈10 GB/s. TLS, not measured on a proxy: "
-    "7 µs per record (assumption: the first estimate from nats-server, 290 → 370–390 µs per "
-    "order with TLS at 200 orders/s, kept for a C/C++ proxy, whose I/O costs less than Go's) "
-    "and 0.85 ns per byte (OpenSSL 3.0.19 `speed -evp aes-128-gcm`, 1 KiB records, 1.17 GB/s "
-    "on one core)"
+    what="≈22 µs extra for a wake-up after ≥ 50 µs asleep (22.1 fitted; warm_window the best of "
+    "50 µs, 0.2, 1 and 5 ms), 62 µs more after a deep sleep (haproxy answering a listener of "
+    "its own one request at a time: 40 µs of CPU per request 0.5 ms apart, 103 µs 10 ms apart), "
+    "0.45 ns per byte (0.446 fitted, from the 16 KiB cases); 2 µs per wake-up and 2.5 µs per "
+    "message are not identifiable from those cases (every message its own wake-up) and are "
+    "kept from the first fit (haproxy 2.6, 106 / 84 / 62 µs per proxied request at 100 / 400 / "
+    "800 req/s); haproxy's own L7 work, 19 µs per request fitted, is haproxy.yaml's "
+    "cpu_per_request, not I/O. Envoy and ztunnel are assumed to pay the same for I/O, their L7 "
+    "work is cpu_per_request. TLS, not measured on a proxy: 7 µs per record (assumption: the "
+    "first estimate from nats-server, 290 → 370–390 µs per order with TLS at 200 orders/s, kept "
+    "for a C/C++ proxy, whose I/O costs less than Go's) and 0.85 ns per byte (OpenSSL 3.0.19 "
+    "`speed -evp aes-128-gcm`, 1 KiB records, 1.17 GB/s on one core)"
 )
 
 
