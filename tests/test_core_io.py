@@ -310,17 +310,15 @@ def test_a_full_after_at_or_below_the_start_makes_the_wait_a_step() -> None:
     assert [io.waking(t) for t in (1.999e-3, 2e-3, 3e-3)] == pytest.approx([0.0, 50 * US, 50 * US])
 
 
+DEEP = COST.model_copy(
+    update={"deep_wakeup": 200 * US, "cold_latency_after": 1e-3, "cold_latency_full_after": 5e-3}
+)
+
+
 def test_a_deep_sleep_costs_more_cpu_in_a_straight_line_with_its_depth() -> None:
     # deep_wakeup 200 µs: none up to 1 ms asleep, all of it from 5 ms, 50 µs more per ms
     # between; the cold 100 µs from 1 ms asleep (warm_window) as before
-    cost = COST.model_copy(
-        update={
-            "deep_wakeup": 200 * US,
-            "cold_latency_after": 1e-3,
-            "cold_latency_full_after": 5e-3,
-        }
-    )
-    env, _cpu, io = world(cost=cost)
+    env, _cpu, io = world(cost=DEEP)
     done: list[tuple[str, float]] = []
     chan = io.channel(tls=False)
 
@@ -348,14 +346,7 @@ def test_a_deep_sleep_costs_more_cpu_in_a_straight_line_with_its_depth() -> None
 
 
 def test_a_busy_process_pays_no_deep_wakeup() -> None:
-    cost = COST.model_copy(
-        update={
-            "deep_wakeup": 200 * US,
-            "cold_latency_after": 1e-3,
-            "cold_latency_full_after": 5e-3,
-        }
-    )
-    env, cpu, io = world(cores=2, cost=cost)
+    env, cpu, io = world(cores=2, cost=DEEP)
     chan = io.channel(tls=False)
     cpu.execute(8e-3)  # one core busy until 8 ms: the process is awake
     at(env, 7e-3, lambda: chan.send(0, None, lambda: None))

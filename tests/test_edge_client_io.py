@@ -37,7 +37,8 @@ workload:
 
 IO = (
     "{idle_latency: 20us, cold_latency: 50us, cold_latency_after: 5ms, "
-    "cold_latency_full_after: 5ms, wakeup: 3us, cold_wakeup: 0, per_message: 0, per_byte: 0}"
+    "cold_latency_full_after: 5ms, wakeup: 3us, cold_wakeup: 0, deep_wakeup: 0, per_message: 0, "
+    "per_byte: 0}"
 )
 
 

@@ -21,7 +21,14 @@ NET: dict[str, Any] = {
 
 
 # a wake-up 0.1 ms and a message 0.2 ms, nothing else: every read and write costs the same
-FLAT_IO = {"wakeup": 1e-4, "per_message": 2e-4, "cold_wakeup": 0, "cold_latency": 0, "per_byte": 0}
+FLAT_IO = {
+    "wakeup": 1e-4,
+    "per_message": 2e-4,
+    "cold_wakeup": 0,
+    "deep_wakeup": 0,
+    "cold_latency": 0,
+    "per_byte": 0,
+}
 
 
 def box(broker: dict[str, Any] | None = None, **messaging: Any) -> Sandbox:

@@ -259,7 +259,13 @@ def test_interest_change_costs_a_write_per_peer_and_a_parse_each() -> None:
         {
             "broker": {
                 "servers": 3,
-                "io": {"wakeup": 1e-3, "per_message": 0, "cold_wakeup": 0, "per_byte": 0},
+                "io": {
+                    "wakeup": 1e-3,
+                    "per_message": 0,
+                    "cold_wakeup": 0,
+                    "deep_wakeup": 0,
+                    "per_byte": 0,
+                },
                 "first_ping": 100,  # no client ping in the window
             },
             "tls": {"version": "none"},

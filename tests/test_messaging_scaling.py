@@ -35,7 +35,8 @@ workload:
   flows: [{{name: f, service: svc, operation: op}}]
 messaging:
   broker:
-    io: {{wakeup: 2us, per_message: 1us, cold_wakeup: 0, per_byte: 0, tls_per_record: 0,
+    io: {{wakeup: 2us, per_message: 1us, cold_wakeup: 0, deep_wakeup: 0, per_byte: 0,
+          tls_per_record: 0,
           tls_per_byte: 0}}
 """
     return sim.simulate(scenario(text), "messaging")

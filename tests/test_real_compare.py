@@ -445,7 +445,9 @@ def test_the_table_compares_the_loopback_with_the_profiles_own(tmp_path: Path) -
     from sim.real.compare import DEFAULT_PROFILE, PROXY_PROFILES
 
     profiles = {"broker": DEFAULT_PROFILE, "gateway": PROXY_PROFILES["haproxy"]}
-    text = table_md([row("p50 latency", 1e-3, 1e-3)], MACHINE | {"loopback_rtt": 109.2e-6}, profiles)
+    text = table_md(
+        [row("p50 latency", 1e-3, 1e-3)], MACHINE | {"loopback_rtt": 109.2e-6}, profiles
+    )
     # both record 54.6 µs (one sim calibrate)
     assert (
         "The loopback round trip when the profiles were measured: `default.yaml` 55 µs (this "

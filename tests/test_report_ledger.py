@@ -79,7 +79,7 @@ def test_equal_settings_are_not_listed() -> None:
     assert "I/O cost: protocol inside each service" not in rows
     changed = override(sim.load_scenario(TINY), ["messaging.client.io=null"])
     got = cells(changed)["I/O cost: protocol inside each service"]
-    assert got[1] == "free (io: null)" and got[0].startswith("10 µs per wake-up")
+    assert got[1] == "free (io: null)" and got[0].startswith("5.5 µs per wake-up")
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: Path(p).stem)

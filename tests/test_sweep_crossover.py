@@ -48,7 +48,7 @@ http:
 messaging:
   tls: {version: none}
   client: {io: null}
-  broker: {io: {wakeup: 50us, per_message: 0, cold_wakeup: 0, per_byte: 0}}
+  broker: {io: {wakeup: 50us, per_message: 0, cold_wakeup: 0, deep_wakeup: 0, per_byte: 0}}
 """
 
 

@@ -148,14 +148,14 @@ def test_probabilistic_calls_in_service_work() -> None:
 
 @pytest.mark.slow
 def test_expected_infrastructure_load_matches_a_run() -> None:
-    """With no cold wake-ups and no per-byte work, gateways, sidecars and the broker cost a
+    """With no cold or deep wake-ups and no per-byte work, gateways, sidecars and the broker cost a
     fixed CPU per read or write at 200/s (batches are rare), so a 20 s run (≈ 4000 orders;
     Poisson count sd ≈ 1.6 %) must land within 5 % (≈ 3 sd) of the expected busy cores,
     summed by kind."""
     warm = [
         f"{p}.io.{f}=0"
         for p in ("http.gateway", "http.sidecar", "messaging.broker")
-        for f in ("cold_wakeup", "per_byte", "tls_per_byte")
+        for f in ("cold_wakeup", "deep_wakeup", "per_byte", "tls_per_byte")
     ]
     # the single-server setup: the estimate knows one broker server and direct clients (no
     # route hops, no edge bridge)

@@ -13,8 +13,8 @@ that instance. The infrastructure follows the transports' code paths:
 
 * HTTP: each gateway or sidecar traversal costs that proxy's ``cpu_per_request`` (on and
   off the path together) plus four reads or writes of its ``io`` (each a wake-up of its
-  own: no batching, no cold wake-ups — the cost near saturation); an edge request passes a gateway (if enabled) and the target's
-  inbound sidecar, an internal call also the caller's outbound sidecar (``mesh``), a
+  own: no batching, no cold or deep wake-ups — the cost near saturation); an edge request
+  passes a gateway (if enabled) and the target's inbound sidecar, an internal call also the caller's outbound sidecar (``mesh``), a
   gateway (``gateway`` route), or neither (``direct``); a webhook passes the publisher's
   outbound sidecar and the observer's inbound one; a mirrored request copy only the
   observer's inbound sidecar.
