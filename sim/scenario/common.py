@@ -43,10 +43,11 @@ _GO_SOURCE = (
     "2.15.1, 2026-12-07: request/reply to a 2-member queue group and 1:3 fan-out, 128 B and "
     "16 KiB bodies, plain and TLS, 100–2,000 req/s (24 cases, 104–495 µs CPU per request), "
     "non-negative least squares once deep_wakeup, measured on the server itself, was taken off, "
-    "R² 0.95: {what}. The fit of the day before, without deep_wakeup (10 µs per wake-up, "
-    "194 µs cold, R² 0.93), kept 18 of 18 broker CPU rows of sim validate --real within "
-    "±30 %, and an earlier hand fit (3 µs per wake-up, 200 µs cold) 5–16 of 18 in six runs "
-    "(reports/validation-real/runs.md)"
+    "R² 0.95: {what}. sim validate --real with these figures kept 18 of 18 broker CPU rows "
+    "within ±30 % in both runs since (0.76–1.25×, runs 28–29 of reports/validation-real/"
+    "runs.md), as did the fit of the day before, without deep_wakeup (10 µs per wake-up, "
+    "194 µs cold, R² 0.93); an earlier hand fit (3 µs per wake-up, 200 µs cold) kept 5–16 of "
+    "18 in six runs"
 )
 
 
@@ -210,7 +211,10 @@ _HAPROXY_SOURCE = (
     "measured: sim calibrate (sim/calibration/haproxy.yaml) on a 2-vCPU VM, haproxy 2.6.12 as a "
     "gateway, 2026-12-07: HTTP/1.1 keep-alive, 128 B and 16 KiB bodies, 100–2,000 req/s "
     "(9 cases, 68–174 µs CPU per request, 4 reads or writes each), non-negative least squares "
-    "once deep_wakeup, measured on haproxy itself, was taken off, R² 0.90: {what}"
+    "once deep_wakeup, measured on haproxy itself, was taken off, R² 0.90 (0.69 without it, "
+    "the day before): {what}. sim validate --real with haproxy's fit kept 6 of 6 proxy CPU rows "
+    "within ±30 % in both runs since (0.80–1.07×, runs 28–29 of reports/validation-real/"
+    "runs.md), where every earlier run had 100 req/s at 0.54–0.74×"
 )
 
 # An event-driven C/C++ proxy's I/O (haproxy measured; Envoy and ztunnel assumed alike)
