@@ -14,7 +14,7 @@ from sim.real.calibrate import Calibration, profile, with_io, write_profile
 from sim.real.cases import Case, grid, predict, scenario
 from sim.real.compare import Row, load_profile, table_csv, table_md, write
 from sim.real.fit import Fit
-from sim.real.measure import Loopback, Measurement
+from sim.real.measure import Loopback, Measurement, OwnWake
 from sim.real.procstat import Window
 
 MACHINE = {"cores": 2.0, "other_cores_mean": 0.1, "other_cores_max": 0.2, "loadavg_max": 0.3,
@@ -104,6 +104,17 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
     probed = profile(Calibration(cal.measurements, fits, {"broker": 1e-3}, cal.memory,
                                  cal.versions, net=replace(NET, sender_cpu=26e-6)))  # fmt: skip
     assert probed["machine"]["loopback_sender_cpu"] == pytest.approx(26e-6)
+    # a server measured on itself gives its own wait and its deep-sleep CPU
+    own = {"broker": OwnWake(cold_latency=90e-6, deep_wakeup=70e-6, warm_cpu=95e-6,
+                             cold_cpu=165e-6)}  # fmt: skip
+    mine = profile(replace(cal, own=own))["values"]
+    assert mine["messaging.broker.io.cold_latency"]["value"] == pytest.approx(90e-6)
+    assert mine["messaging.broker.io.deep_wakeup"]["value"] == pytest.approx(70e-6)
+    assert (
+        "95 µs 0.5 ms apart, 165 µs 10 ms apart"
+        in (mine["messaging.broker.io.deep_wakeup"]["source"])
+    )
+    assert "messaging.broker.io.deep_wakeup" not in data["values"]  # not measured: cited
     path = tmp_path / "p.yaml"
     write_profile(path, data)
     loaded = load_profile(path)
