@@ -35,6 +35,7 @@ from sim.real.servers import free_port
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 10.0
+BIND_TRIES = 3  # starts of one server whose own port another listener took meanwhile
 
 
 def find_nats_server() -> Path | None:
@@ -63,6 +64,21 @@ class NatsServer:
         return f"nats://{HOST}:{self.port}"
 
     def start(self) -> NatsServer:
+        """Start and wait until it accepts clients. A port of its own taken between
+        ``free_port``'s check and the server's bind (another test's listener, on parallel
+        workers) is drawn again, up to :data:`BIND_TRIES` times; a cluster's route port is
+        in ``config`` and is not."""
+        for _ in range(BIND_TRIES):
+            try:
+                return self._start_once()
+            except RuntimeError as e:
+                mine = (f"{HOST}:{self.port}", f"{HOST}:{self.http_port}")
+                if "address already in use" not in str(e) or not any(p in str(e) for p in mine):
+                    raise
+                self.port, self.http_port = free_port(), free_port()
+        return self._start_once()
+
+    def _start_once(self) -> NatsServer:
         conf = self.workdir / f"{self.name}.conf"
         conf.write_text(
             f'server_name: "{self.name}"\nlisten: "{HOST}:{self.port}"\n'

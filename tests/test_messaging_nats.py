@@ -274,3 +274,25 @@ def test_allow_responses_like_real_server(nats_server: Any) -> None:
     assert [p.value[1].payload] == [b.decode() for b in real]
     tallies = box.servers[0].book.tallies
     assert tallies[("server", "nats-0", "permission_violations")].value == len(errors)
+
+
+def test_a_server_whose_port_was_taken_meanwhile_starts_on_another(
+    nats_server_bin: Path, tmp_path: Path
+) -> None:
+    """Parallel workers draw ports at random; one taken between the draw and nats-server's
+    bind ("address already in use") is drawn again, not a failed test."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((HOST, 0))
+        taken.listen(1)
+        port = int(taken.getsockname()[1])
+        srv = NatsServer(nats_server_bin, tmp_path, "moved", "", port=port)
+        try:
+            srv.start()
+            assert srv.port != port
+            assert "address already in use" not in srv.log()  # the log is the start that worked
+            client = RawClient(srv.port)  # it answers CONNECT on the new port
+            client.close()
+        finally:
+            srv.stop()
