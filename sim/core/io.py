@@ -173,16 +173,8 @@ class Io:
         return work, cold
 
     def depth(self, idle: float) -> float:
-        """How deep a sleep of ``idle`` seconds went, 0 to 1: none up to
-        ``cold_latency_after``, all of it from ``cold_latency_full_after``, a straight line
-        between (the machine's idle states, as :meth:`waking`'s wait grows)."""
-        if idle <= self.cold_latency_after:
-            return 0.0
-        if idle >= self.cold_latency_full_after:
-            return 1.0
-        return (idle - self.cold_latency_after) / (
-            self.cold_latency_full_after - self.cold_latency_after
-        )
+        """How deep a sleep of ``idle`` seconds went (:func:`depth` on this Io's ramp)."""
+        return depth(idle, self.cold_latency_after, self.cold_latency_full_after)
 
     def waking(self, idle: float) -> float:
         """How long a wake-up now waits before its first read, given ``idle = cpu.idle()``:
@@ -228,6 +220,18 @@ class Io:
             k: float(now - then)
             for k, now, then in zip(COUNTERS, self.totals(), self._mark, strict=True)
         }
+
+
+def depth(idle: float, after: float, full: float) -> float:
+    """How deep a sleep of ``idle`` seconds went, 0 to 1: none up to ``after``
+    (``cold_latency_after``), all of it from ``full`` (``cold_latency_full_after``), a
+    straight line between (the machine's idle states, as :meth:`Io.waking`'s wait grows;
+    ``full <= after``: a step at ``after``)."""
+    if idle <= after:
+        return 0.0
+    if idle >= full:
+        return 1.0
+    return (idle - after) / (full - after)
 
 
 def ramp(cost: IoCost) -> tuple[float, float]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.core.io import depth
 from sim.real import procstat
 from sim.real.cases import PAYLOAD, Case
 from sim.real.load import Result, http_backend, http_requester, nats_requester, responder, sink
@@ -615,9 +616,10 @@ def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -
       asleep with nobody calling (measured over :data:`IDLE_FOR` first: nats-server's
       runtime wakes on its own), per round trip. Each round trip wakes it once from a sleep
       of the gap, so the difference between the two gaps, over how much deeper the longer
-      sleep is on this machine's ramp (``net.wake_ramp``, :meth:`sim.core.io.Io.depth`), is
-      ``deep_wakeup``: 113 µs for nats-server (90 → 203 µs per ``PING``) and 69 µs for
-      haproxy on this project's VM."""
+      sleep is on this machine's ramp (``net.wake_ramp``, :func:`sim.core.io.depth`), is
+      ``deep_wakeup``: 47–113 µs for nats-server (95 → 169 µs per ``PING`` in the shipped
+      calibration) and 37–63 µs for haproxy's own listener on this project's VM, moving with
+      its phase."""
     if component == "broker":
         binary = nats_server_binary()
         if binary is None:
@@ -639,21 +641,13 @@ def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -
             request = b"GET / HTTP/1.1\r\nHost: ping\r\n\r\n"
             trips = _own_round_trips(proxy.ping_port, b"", request, b"ok", samples, proxy.pids)
     (warm, warm_cpu), (cold, cold_cpu) = trips
-    deeper = _depth(net, COLD_GAP) - _depth(net, WARM_GAP)
+    deeper = depth(COLD_GAP, *net.wake_ramp) - depth(WARM_GAP, *net.wake_ramp)
     return OwnWake(
         cold_latency=max(0.0, (cold - warm) - net.cold_latency),
         deep_wakeup=max(0.0, (cold_cpu - warm_cpu) / deeper) if deeper > 0 else 0.0,
         warm_cpu=warm_cpu,
         cold_cpu=cold_cpu,
     )
-
-
-def _depth(net: Loopback, asleep: float) -> float:
-    """How deep a sleep of ``asleep`` s goes on this machine's ramp (0 to 1, Io.depth)."""
-    after, full = net.wake_ramp
-    if asleep <= after:
-        return 0.0
-    return 1.0 if asleep >= full else (asleep - after) / (full - after)
 
 
 IDLE_FOR = 1.0  # s the server's CPU is read with nobody calling, before its round trips
