@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.io import depth
 from sim.real import procstat
 from sim.real.cases import PAYLOAD, Case
 from sim.real.load import Result, http_backend, http_requester, nats_requester, responder, sink
@@ -640,6 +639,8 @@ def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -
                 return None
             request = b"GET / HTTP/1.1\r\nHost: ping\r\n\r\n"
             trips = _own_round_trips(proxy.ping_port, b"", request, b"ok", samples, proxy.pids)
+    from sim.core.io import depth  # imports SimPy: not at the CLI's start (test_first_hour)
+
     (warm, warm_cpu), (cold, cold_cpu) = trips
     deeper = depth(COLD_GAP, *net.wake_ramp) - depth(WARM_GAP, *net.wake_ramp)
     return OwnWake(
