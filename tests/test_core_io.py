@@ -391,3 +391,55 @@ def test_awake_leaves_a_busy_process_s_idle_time_alone() -> None:
     at(env, 0.5e-3, check)
     env.run()
     assert cpu.idle_since == pytest.approx(1e-3)
+
+
+HANDOFF = COST.model_copy(update={"cold_wakeup": 0.0, "handoff_latency": 30 * US})
+
+
+def test_a_write_waits_its_hand_off_and_takes_what_is_written_meanwhile() -> None:
+    env, cpu, io = world(cores=2, cost=HANDOFF)
+    done: list[tuple[str, float]] = []
+    traces = {n: Trace(i, "f", 0.0) for i, n in enumerate("abcd")}
+    rx, tx = io.channel(tls=False), io.channel(tls=False, write=True)
+
+    def write(name: str) -> None:
+        tx.send(0, traces[name], lambda: done.append((name, env.now)))
+
+    # "a" read at 1 ms (11 µs) is written at once: the write waits 30 µs for its hand-off,
+    # then 11 µs of work; "b", written at 1.02 ms while the hand-off is under way, joins
+    # that write (12 µs for both); "c" written at 1.047 ms, while that write is on a core,
+    # forms the next write, which goes straight on when it ends (no second hand-off); "d"
+    # at 2 ms, with the writer idle again, waits a hand-off of its own
+    at(env, 1e-3, lambda: rx.send(0, None, lambda: write("a")))
+    at(env, 1.02e-3, lambda: write("b"))
+    at(env, 1.047e-3, lambda: write("c"))
+    at(env, 2e-3, lambda: write("d"))
+    env.run()
+    assert done == [
+        ("a", pytest.approx(1.053e-3)),
+        ("b", pytest.approx(1.053e-3)),
+        ("c", pytest.approx(1.064e-3)),
+        ("d", pytest.approx(2.041e-3)),
+    ]
+    assert (io.wakeups, io.messages) == (4, 5)  # one read, three writes
+    assert cpu.busy.area() == pytest.approx(45 * US)  # the hand-off costs no CPU
+    # the hand-off is the transport's latency (infra), not queueing for a core
+    assert traces["a"].infra == pytest.approx(42 * US) and traces["a"].queueing == pytest.approx(0)
+    assert traces["b"].infra == pytest.approx(33 * US)
+    assert traces["c"].infra == pytest.approx(11 * US)
+    assert traces["c"].queueing == pytest.approx(6 * US)
+    assert traces["d"].infra == pytest.approx(41 * US)
+
+
+def test_reads_take_no_hand_off_and_none_is_the_old_channel() -> None:
+    env, _cpu, io = world(cost=HANDOFF)
+    done: list[float] = []
+    rx = io.channel(tls=False)
+    at(env, 1e-3, lambda: rx.send(0, None, lambda: done.append(env.now)))
+    env.run()
+    assert done == [pytest.approx(1.011e-3)]
+    env, _cpu, io = world(cost=COST.model_copy(update={"cold_wakeup": 0.0}))
+    tx = io.channel(tls=False, write=True)
+    at(env, 1e-3, lambda: tx.send(0, None, lambda: done.append(env.now)))
+    env.run()
+    assert done[1:] == [pytest.approx(1.011e-3)]

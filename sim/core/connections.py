@@ -116,9 +116,9 @@ class Connection:
         # each end's reads and writes on its own cores (sim.core.io); None where they are free
         secure = pool is not None and tls_active(pool.tls)
         self.a_rx = a.io.channel(secure) if a.io is not None else None
-        self.a_tx = a.io.channel(secure) if a.io is not None else None
+        self.a_tx = a.io.channel(secure, write=True) if a.io is not None else None
         self.b_rx = b.io.channel(secure) if b.io is not None else None
-        self.b_tx = b.io.channel(secure) if b.io is not None else None
+        self.b_tx = b.io.channel(secure, write=True) if b.io is not None else None
 
 
 class Pool:

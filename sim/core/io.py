@@ -34,7 +34,13 @@ there; these are the machine's, not the process's ``warm_window``. A brief sleep
 a briefly idle core polls or sits in C1, but 17–27 µs on a VM that halts an idle vCPU at once
 (measured here between processes pinned to different vCPUs). That wait uses no CPU of the
 process; messages that arrive meanwhile are read in the same wake-up, and the trace books it
-as ``infra`` (the transport's latency).
+as ``infra`` (the transport's latency). A message a component *writes* may wait too,
+``handoff_latency``, before the write's wake-up when that connection's writer is idle: the
+thread that read it hands it to the writer of another connection (nats-server's reading
+goroutine signals the receiving connection's ``writeLoop``), and on a VM the far end's reader
+wakes later behind a server that keeps its core spinning. None on bare metal by default;
+measured here through real servers against a direct hop (:mod:`sim.real.measure`
+``transit``). Messages written meanwhile join the same write.
 
 :class:`Channel` is one direction (read or write) of one connection at one component. It has
 at most one batch on a core at a time (one goroutine or event-loop callback per connection
@@ -94,6 +100,7 @@ class Io:
         "cpu",
         "deep",
         "deep_wakeups",
+        "handoff",
         "idle_latency",
         "messages",
         "on_share",
@@ -117,6 +124,7 @@ class Io:
         self.cold_latency = cost.cold_latency
         self.cold_latency_after = cost.cold_latency_after
         self.idle_latency = cost.idle_latency
+        self.handoff = cost.handoff_latency
         self.cold_latency_full_after, self.ramp = ramp(cost)
         self.warm = cost.warm_window
         self.deep = cost.deep_wakeup
@@ -144,9 +152,10 @@ class Io:
             return None
         return cls(cpu, cost)
 
-    def channel(self, tls: bool) -> Channel:
-        """A new direction of a connection (TLS or not) at this component."""
-        return Channel(self, tls)
+    def channel(self, tls: bool, write: bool = False) -> Channel:
+        """A new direction of a connection (TLS or not) at this component: its reading or,
+        ``write``, its writing (whose wake-up waits ``handoff_latency`` when idle)."""
+        return Channel(self, tls, write)
 
     def cost(self, messages: int, nbytes: float, tls: bool, idle: float) -> tuple[float, float]:
         """One wake-up carrying ``messages`` messages of ``nbytes`` bytes in all, counted:
@@ -306,17 +315,19 @@ class _Batch:
 class Channel:
     """One direction (read or write) of one connection at one component."""
 
-    __slots__ = ("cpu", "env", "io", "open", "running", "slow_wake", "tls")
+    __slots__ = ("cpu", "env", "handoff", "io", "open", "running", "slow_wake", "tls")
 
-    def __init__(self, io: Io, tls: bool):
+    def __init__(self, io: Io, tls: bool, write: bool = False):
         self.io = io
         self.cpu = io.cpu  # kept here, not looked up through io per message
         self.env = io.cpu.env
         self.tls = tls
         self.open: _Batch | None = None  # taking messages until it gets a core
         self.running = False  # a batch of this channel is on a core
+        # a write's wake-up waits for the hand-off to the connection's writer
+        self.handoff = io.handoff if write else 0.0
         # may a wake-up wait before its first read (Io.waking)? Asked once, not per batch
-        self.slow_wake = io.cold_latency > 0.0 or io.idle_latency > 0.0
+        self.slow_wake = io.cold_latency > 0.0 or io.idle_latency > 0.0 or self.handoff > 0.0
 
     def send(self, nbytes: float, tr: Trace | None, done: Done, tag: Any = None) -> None:
         """Read or write one message; ``done()`` once its wake-up's work is over. ``tag``:
@@ -332,8 +343,10 @@ class Channel:
         cpu = self.cpu
         if self.slow_wake:
             idle = cpu.idle()
-            # a busy process (idle -1) finds the message at once: no Io.waking to ask
-            if idle >= 0.0 and (wait := self.io.waking(idle)) > 0:
+            # a busy process (idle -1) finds the message at once (no Io.waking to ask), but
+            # a write still waits for its hand-off to the connection's writer
+            wait = self.io.waking(idle) + self.handoff if idle >= 0.0 else self.handoff
+            if wait > 0:
                 self.running = True  # waking up: what arrives meanwhile joins this batch
                 b.callbacks = [self._woken]
                 self.env.schedule(b, NORMAL, wait)  # as call_at would (the batch is an event)

@@ -394,7 +394,7 @@ class BrokerServer(Component):
             return None
         chan = self.tx.get(key)
         if chan is None:
-            chan = self.tx[key] = io.channel(self.tls)
+            chan = self.tx[key] = io.channel(self.tls, write=True)
         return chan
 
     def _to_route(self, dst: BrokerServer, msg: Msg) -> None:

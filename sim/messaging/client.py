@@ -126,7 +126,7 @@ class ClientConn:
         self.tls = fabric.cfg.tls  # TLS on this connection (a websocket's is its listener's)
         secure = tls_active(self.tls)
         self.rx: Channel | None = io.channel(secure) if io is not None else None
-        self.tx: Channel | None = io.channel(secure) if io is not None else None
+        self.tx: Channel | None = io.channel(secure, write=True) if io is not None else None
         self.inbox_interest = self.subscribe(f"{self.inbox}*", None, "inbox")
 
     def __repr__(self) -> str:

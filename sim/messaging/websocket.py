@@ -84,7 +84,7 @@ class WsConn(ClientConn):
         self.tls = listener.tls
         io, secure = owner.io, tls_active(self.tls)
         self.rx = io.channel(secure) if io is not None else None
-        self.tx = io.channel(secure) if io is not None else None
+        self.tx = io.channel(secure, write=True) if io is not None else None
 
     def opened(self, server: BrokerServer) -> Generator[Any, Any, None]:
         """The HTTP upgrade: GET out, the server's work, 101 back."""

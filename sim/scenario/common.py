@@ -88,6 +88,22 @@ WAKE_RAMP_SOURCE = (
 )
 
 
+# What forwarding a message adds on its path beyond the model's hop, waits and CPU
+# (sim.core.io Channel: a write's wake-up), the machine's and the server's.
+HANDOFF_SOURCE = (
+    "assumption: none on bare metal, where the hand-off from the reading goroutine or thread "
+    "to the writer of another connection is a goroutine switch or a callback on the same "
+    "core, a few µs inside per_message (nats-server server/client.go: readLoop ends with "
+    "flushClients(0), which signals each receiving connection's writeLoop through its "
+    "sync.Cond; haproxy forwards within one event-loop pass). Not so on a VM: measured on a "
+    "2-vCPU KVM guest, one message at a time 0.5 ms apart from a Python process to another "
+    "through the server against directly (sim/real/transit.py), less what the model "
+    "already charges on that path (the extra hop, the server's wait to wake, its read and "
+    "write CPU and, on a proxy, its L7 work), a message through nats-server took {broker}, "
+    "through haproxy {proxy}; sim calibrate and sim validate --real measure it on your machine"
+)
+
+
 class IoCost(Strict):
     """What moving messages costs a component's cores (sim.core.io): per wake-up (one read or
     write system call batch with its scheduling), extra for a wake-up after the whole process
@@ -164,6 +180,22 @@ class IoCost(Strict):
         description="seconds a wake-up waits before its first read when every core of the "
         "process is idle, for less than cold_latency_after (a core in a shallow idle state; on "
         "a VM the host waking a halted vCPU): on the message's path, no CPU",
+        ge=0,
+    )
+    handoff_latency: Duration = cited(
+        0.0,
+        HANDOFF_SOURCE.format(
+            broker="58–112 µs longer than directly (5–41 µs beyond what the model charges)",
+            proxy="49–82 µs (0–13 µs beyond) (2026-12-07, rounds of sim validate --real and "
+            "probes between them, moving with the VM's phase; reports/validation-real/"
+            "runs.md, runs 30–31)",
+        ),
+        description="seconds a message this component writes waits before the write's "
+        "wake-up when that connection's writer is idle (the reading thread hands the "
+        "message to the writer, and the reader of the far end wakes later behind it: on "
+        "nats-server the reading goroutine signals the other connection's writeLoop, "
+        "client.go flushClients → flushSignal); messages written meanwhile join the same "
+        "write: on the message's path, no CPU",
         ge=0,
     )
     warm_window: Duration = cited(
