@@ -16,6 +16,7 @@ from sim.real.compare import Row, load_profile, table_csv, table_md, write
 from sim.real.fit import Fit
 from sim.real.measure import Loopback, Measurement, OwnWake
 from sim.real.procstat import Window
+from sim.real.transit import Transit
 
 MACHINE = {"cores": 2.0, "other_cores_mean": 0.1, "other_cores_max": 0.2, "loadavg_max": 0.3,
            "loopback_rtt": 30e-6, "loopback_rtt_after_sleep": 110e-6, "cold_latency": 40e-6,
@@ -115,6 +116,15 @@ def test_profile_round_trip_and_application(tmp_path: Path) -> None:
         in (mine["messaging.broker.io.deep_wakeup"]["source"])
     )
     assert "messaging.broker.io.deep_wakeup" not in data["values"]  # not measured: cited
+    # and what a message through it took beyond a direct hop, less what the model charges
+    through = {"broker": replace(own["broker"], transit=Transit(120e-6, 40e-6))}
+    handed = profile(replace(cal, own=through, handoff={"broker": 25e-6}))["values"]
+    assert handed["messaging.broker.io.handoff_latency"]["value"] == pytest.approx(25e-6)
+    assert (
+        "through the server (120 µs) against directly (40 µs)"
+        in (handed["messaging.broker.io.handoff_latency"]["source"])
+    )
+    assert "messaging.broker.io.handoff_latency" not in mine  # no transit measured
     path = tmp_path / "p.yaml"
     write_profile(path, data)
     loaded = load_profile(path)

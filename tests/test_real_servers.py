@@ -165,6 +165,10 @@ def test_each_server_s_own_wait_to_wake_and_deep_sleep_cpu_are_measured_on_itsel
     assert got.deep_wakeup == pytest.approx(
         max(0.0, (got.cold_cpu - got.warm_cpu) / (depth[1] - depth[0]))
     )
+    # and a message through it, one at a time, against straight between two processes
+    assert got.transit is not None
+    assert got.transit.through > 0 and got.transit.direct > 0
+    assert got.transit.extra == max(0.0, got.transit.through - got.transit.direct)
 
 
 def test_listening_ports_are_drawn_below_the_ephemeral_range() -> None:

@@ -42,7 +42,7 @@ import yaml
 
 from sim.io import atomic_text
 from sim.real import procstat
-from sim.real.cases import QUICK_RATES, RATES, Case, grid, predict, scenario
+from sim.real.cases import QUICK_RATES, RATES, Case, grid, handoff_for, predict, scenario
 from sim.real.fit import COUNTERS, PER_REQUEST, TERMS, Fit, fit
 from sim.real.measure import (
     COLD_GAP,
@@ -111,6 +111,7 @@ class Calibration:
     busiest_other: float = 0.0  # most cores other work used during any case
     net: Loopback = NOMINAL  # measured loopback: round trip, wake-up from idle
     own: dict[str, OwnWake | None] = field(default_factory=dict)  # each server's own waking
+    handoff: dict[str, float] = field(default_factory=dict)  # each server's handoff_latency
 
     def io_values(self, component: str) -> dict[str, float]:
         """Fitted cost-model values of one component, with its warm window."""
@@ -320,7 +321,25 @@ def calibrate(rates: Sequence[float] | None, quick: bool, say: Say) -> Calibrati
         cal.fits[component], cal.warm_window[component] = fit_component(
             ms, component, net, say, deep
         )
+        if mine is not None and mine.transit is not None:
+            cal.handoff[component] = handoff_of(cal, component, mine)
+            say(
+                f"{component}: a message through it took {mine.transit.extra * 1e6:.0f} µs longer "
+                f"than directly, {cal.handoff[component] * 1e6:.0f} µs of it beyond what the "
+                "model charges (handoff_latency)"
+            )
     return cal
+
+
+def handoff_of(cal: Calibration, component: str, own: OwnWake) -> float:
+    """The server's ``handoff_latency`` under the fitted costs: what it added to a message's
+    one-way time (``own.transit``) less what the model with those costs charges on that path
+    (:func:`~sim.real.cases.handoff_for`, on the component's first case)."""
+    assert own.transit is not None
+    m = next(m for m in cal.measurements if m.case.component == component)
+    values = cal.io_values(component) | {"deep_wakeup": own.deep_wakeup}
+    sc = scenario(m.case, m.service_demand, cal.net, 1.0, server_cold=own.cold_latency)
+    return handoff_for(with_io(sc, component, values), m.case, cal.net, own.transit.extra)
 
 
 def memory_per_rate(ms: Sequence[Measurement]) -> tuple[float, tuple[float, float]]:
@@ -423,6 +442,18 @@ def profile(cal: Calibration, name: str = "default") -> dict[str, Any]:
                     f"{COLD_GAP * 1e3:g} ms apart, over how much deeper the longer sleep goes "
                     "on the ramp above (sim/real/measure.py own_wake); the other terms were "
                     "fitted with it",
+                }
+            if component in cal.handoff and own.transit is not None:
+                t = own.transit
+                values[f"{SECTIONS[component]}.handoff_latency"] = {
+                    "value": cal.handoff[component],
+                    "source": "measured: sim calibrate, one message at a time "
+                    f"{WARM_GAP * 1e3:g} ms apart from a Python process to another through the "
+                    f"server ({t.through * 1e6:.0f} µs) against directly "
+                    f"({t.direct * 1e6:.0f} µs), less what the model with the costs above "
+                    "charges on that path (the second hop, the server's wait to wake, its read "
+                    "and write, a proxy's L7 work): sim/real/transit.py, sim/real/cases.py "
+                    "handoff_for",
                 }
     nats = f"measured: sim calibrate, nats-server {cal.versions['nats-server']}"
     values["messaging.broker.memory"] = {

@@ -26,7 +26,8 @@ processes too: as the workload's clients, with the peers' I/O, each waits to wak
 reply; their own CPU is in the hops' round trip); the
 server's own wait after a long sleep is measured on the server itself
 (:func:`~sim.real.measure.own_wake`), since its runtime's way of waking is not a
-Python process's.
+Python process's, and so is what it adds to a message's path beyond what the model charges
+there (``handoff_latency``, :func:`handoff_for`).
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ def scenario(
     profile: Profile | None = None,
     server_cold: float | None = None,
     sends: Sequence[float] | np.ndarray = (),
+    server_extra: float | None = None,
 ) -> dict[str, Any]:
     """The simulator scenario of ``case``; ``demand`` is the peer's CPU per request (s),
     ``net`` this machine's loopback, ``server_cold`` the server's own wait to wake from idle
@@ -155,7 +157,12 @@ def scenario(
     that fall within ``duration``: their timers, of millisecond resolution, send what fell
     due while they slept in one burst, which a Poisson process at the same rate does not
     (measured: the proxy's record of busy connections rises with it). Not given: Poisson
-    arrivals at the case's rate."""
+    arrivals at the case's rate.
+
+    ``server_extra``: what the real server added to a message's one-way time, through it
+    against directly (:attr:`~sim.real.transit.Transit.extra`). Given, the server's
+    ``handoff_latency`` is what of it the model does not already charge
+    (:func:`handoff_for`); not given, the profile's or the default."""
     rtts = {k: f"{net.hop_rtt}s" for k in ("same_host_rtt", "same_zone_rtt", "cross_zone_rtt")}
     # the peers and the load processes (Python processes): the peers' CPU is the measured
     # demand, the load processes' the hops' round trip; what stays is the wait to wake them,
@@ -222,11 +229,43 @@ def scenario(
             "client": {"io": dict(peer_io)},
         },
     }
-    if profile is None:
-        return sc
-    from sim.scenario.profile import apply
+    if profile is not None:
+        from sim.scenario.profile import apply
 
-    return apply(sc, profile, profile.name)[0]
+        sc = apply(sc, profile, profile.name)[0]
+    if server_extra is not None:
+        section = sc["http"]["gateway"] if case.kind == "proxy" else sc["messaging"]["broker"]
+        section["io"]["handoff_latency"] = handoff_for(sc, case, net, server_extra)
+    return sc
+
+
+def handoff_for(sc: dict[str, Any], case: Case, net: Loopback, extra: float) -> float:
+    """The case's server's ``handoff_latency`` in scenario ``sc``: ``extra`` (what the real
+    server added to a message's one-way time :data:`~sim.real.measure.WARM_GAP` apart,
+    :mod:`sim.real.transit`) less what the model charges on that path — the second loopback
+    hop, the server's wait to wake after that sleep, its read and its write of one
+    :data:`PAYLOAD`-byte message, and a proxy's L7 work on the request's way
+    (``cpu_per_request × on_path_fraction / 2``) — never below 0."""
+    from typing import cast
+
+    from sim.api import scenario_from_dict
+    from sim.core.cpu import Cpu
+    from sim.core.io import Io
+    from sim.real.measure import WARM_GAP
+
+    model = scenario_from_dict(sc, name=f"<{sc['name']}>")
+    if case.kind == "proxy":
+        gw = model.http.gateway
+        cost, l7 = gw.io, gw.cpu_per_request * gw.on_path_fraction / 2
+    else:
+        cost, l7 = model.messaging.broker.io, 0.0
+    if cost is None:
+        return extra
+    io = Io(cast(Cpu, None), cost.model_copy(update={"handoff_latency": 0.0}))  # arithmetic only
+    read = io.cost(1, PAYLOAD, False, WARM_GAP)[0]
+    write = io.cost(1, PAYLOAD, False, -1.0)[0]
+    charged = net.hop_rtt / 2 + io.waking(WARM_GAP) + read + write + l7
+    return max(0.0, extra - charged)
 
 
 def _arrivals(case: Case, sends: Sequence[float] | np.ndarray, duration: float) -> dict[str, Any]:

@@ -61,6 +61,7 @@ from sim.real.measure import (
     RING,
     Loopback,
     Measurement,
+    OwnWake,
     loopback,
     measure,
     own_waits,
@@ -135,12 +136,15 @@ def rows_for(
     cores: int,
     duration: float,
     server_cold: float | None = None,
+    server_extra: float | None = None,
 ) -> list[Row]:
     """Simulate ``m``'s case and compare its four metrics (and show its p99, unjudged);
-    ``server_cold``: the server's own wait to wake from idle (None: the loopback's)."""
+    ``server_cold``: the server's own wait to wake from idle (None: the loopback's);
+    ``server_extra``: what it added to a message's one-way time (None: the profile's
+    ``handoff_latency``)."""
     case = m.case
     prof = load_profile(profile) if profile else None
-    sc = scenario(case, m.service_demand, net, duration, prof, server_cold, m.sends)
+    sc = scenario(case, m.service_demand, net, duration, prof, server_cold, m.sends, server_extra)
     p = predict(sc, case)
     other = m.other_cores
     judged = other <= BUSY_FRACTION * cores
@@ -225,7 +229,7 @@ def _round(
     own = own_waits({c.component for c in cases}, net)
     said = ", ".join(
         f"{k} {v.cold_latency * 1e6:.0f} µs (a deep sleep costs it {v.deep_wakeup * 1e6:.0f} µs "
-        "CPU more)"
+        f"CPU more; a message through it takes {_extra(v) * 1e6:.0f} µs longer than directly)"
         for k, v in own.items()
         if v is not None
     )
@@ -247,7 +251,8 @@ def _round(
             pooled = m
         mine = own[case.component]
         cold = mine.cold_latency if mine is not None else None
-        got = rows_for(m, net, profiles[case.component], cores, duration, cold)
+        extra = mine.transit.extra if mine is not None and mine.transit is not None else None
+        got = rows_for(m, net, profiles[case.component], cores, duration, cold, extra)
         lateness.append(m.lateness)
         rows += got
         others.append(m.other_cores)
@@ -268,10 +273,16 @@ def _round(
         "sender_cpu": net.sender_cpu or 0.0,
         **{f"own_cold_{k}": v.cold_latency for k, v in own.items() if v is not None},
         **{f"own_deep_{k}": v.deep_wakeup for k, v in own.items() if v is not None},
+        **{f"own_transit_{k}": _extra(v) for k, v in own.items() if v is not None},
         "hop_rtt": net.hop_rtt,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
     return rows, machine, first, pooled
+
+
+def _extra(own: OwnWake) -> float:
+    """What the server added to a message's one-way time (0 where not measured)."""
+    return own.transit.extra if own.transit is not None else 0.0
 
 
 def combine(
@@ -475,7 +486,18 @@ def _own_line(machine: dict[str, float]) -> str:
         if deep
         else ""
     )
-    return f" (a Python process; measured on each server itself: {each}{cpu})"
+    through = [
+        (k[len("own_transit_") :], v) for k, v in machine.items() if k.startswith("own_transit_")
+    ]
+    longer = ", ".join(f"the {k}'s {v * 1e6:.0f} µs" for k, v in sorted(through))
+    path = (
+        f"; a message through it, one at a time, took longer than straight from one process to "
+        f"another by {longer}: what of it the model does not already charge is each server's "
+        "handoff_latency in the predictions"
+        if through
+        else ""
+    )
+    return f" (a Python process; measured on each server itself: {each}{cpu}{path})"
 
 
 def _fmt(metric: str, value: float) -> str:

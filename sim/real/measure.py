@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.real import procstat
+from sim.real import procstat, transit
 from sim.real.cases import PAYLOAD, Case
 from sim.real.load import Result, http_backend, http_requester, nats_requester, responder, sink
 from sim.real.servers import (
@@ -41,6 +41,7 @@ from sim.real.servers import (
     free_port,
     nats_server_binary,
 )
+from sim.real.transit import Transit
 from sim.scenario.common import IoCost
 
 READY_TIMEOUT = 30.0
@@ -594,6 +595,8 @@ class OwnWake:
     deep_wakeup: float  # s: CPU a deep sleep costs it more per wake-up (IoCost.deep_wakeup)
     warm_cpu: float  # s: its CPU per round trip WARM_GAP apart
     cold_cpu: float  # s: the same COLD_GAP apart
+    # what it adds to a message's one-way time, through it against directly (transit.py)
+    transit: Transit | None = None
 
 
 def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -> OwnWake | None:
@@ -618,7 +621,10 @@ def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -
       sleep is on this machine's ramp (``net.wake_ramp``, :func:`sim.core.io.depth`), is
       ``deep_wakeup``: 47–113 µs for nats-server (95 → 169 µs per ``PING`` in the shipped
       calibration) and 37–63 µs for haproxy's own listener on this project's VM, moving with
-      its phase."""
+      its phase.
+    * What it adds on a message's path: one message at a time, :data:`WARM_GAP` apart,
+      from a Python process to another through the server against directly
+      (:func:`sim.real.transit.transit`; ``transit``)."""
     if component == "broker":
         binary = nats_server_binary()
         if binary is None:
@@ -628,6 +634,11 @@ def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -
             hello = b'CONNECT {"verbose":false}\r\n'
             trips = _own_round_trips(
                 server.port, hello, b"PING\r\n", b"PONG\r\n", samples, lambda: [server.pid]
+            )
+            through = _transit(
+                lambda: transit.broker_receiver(server.port, WARM_UP + samples),
+                lambda: transit.broker_sender(server.port),
+                samples,
             )
     else:
         found = find_proxy()
@@ -639,6 +650,11 @@ def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -
                 return None
             request = b"GET / HTTP/1.1\r\nHost: ping\r\n\r\n"
             trips = _own_round_trips(proxy.ping_port, b"", request, b"ok", samples, proxy.pids)
+            through = _transit(
+                lambda: transit.proxy_receiver(proxy.backend, WARM_UP + samples),
+                lambda: transit.proxy_sender(proxy.port),
+                samples,
+            )
     from sim.core.io import depth  # imports SimPy: not at the CLI's start (test_first_hour)
 
     (warm, warm_cpu), (cold, cold_cpu) = trips
@@ -648,7 +664,20 @@ def own_wake(component: str, net: Loopback, workdir: Path, samples: int = 150) -
         deep_wakeup=max(0.0, (cold_cpu - warm_cpu) / deeper) if deeper > 0 else 0.0,
         warm_cpu=warm_cpu,
         cold_cpu=cold_cpu,
+        transit=through,
     )
+
+
+def _transit(
+    receiver: Callable[[], tuple[Any, Any]], sender: Callable[[], transit.Sender], samples: int
+) -> Transit | None:
+    """:func:`sim.real.transit.transit` through a running server; None where the probe broke
+    (the server's own waits, measured before it, are kept: a validation round then uses the
+    profile's ``handoff_latency``)."""
+    try:
+        return transit.transit(sender(), receiver(), samples, WARM_GAP, WARM_UP, BLOCKS)
+    except (ServerError, OSError):
+        return None
 
 
 IDLE_FOR = 1.0  # s the server's CPU is read with nobody calling, before its round trips
