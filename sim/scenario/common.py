@@ -185,10 +185,10 @@ class IoCost(Strict):
     handoff_latency: Duration = cited(
         0.0,
         HANDOFF_SOURCE.format(
-            broker="58–112 µs longer than directly (5–41 µs beyond what the model charges)",
-            proxy="49–82 µs (0–13 µs beyond) (2026-12-07, rounds of sim validate --real and "
-            "probes between them, moving with the VM's phase; reports/validation-real/"
-            "runs.md, runs 30–31)",
+            broker="58–112 µs longer than directly (5–42 µs beyond what the model charges)",
+            proxy="48–82 µs (0–18 µs beyond) (2026-12-07, rounds of sim validate --real, sim "
+            "calibrate and probes between them, moving with the VM's phase; reports/"
+            "validation-real/runs.md, runs 30–32)",
         ),
         description="seconds a message this component writes waits before the write's "
         "wake-up when that connection's writer is idle (the reading thread hands the "
