@@ -412,6 +412,20 @@ def test_rounds_are_judged_by_their_medians_and_a_busy_round_is_left_out() -> No
     assert table_md(rows, MACHINE, None).count("| — |") == 3  # one round: no spread shown
 
 
+def test_a_figure_one_round_did_not_measure_is_the_median_of_those_that_did() -> None:
+    from sim.real.compare import combine
+
+    rows = [Row("reqreply@200", "broker", "p50 latency", 1e-3, 1e-3, 0.1, True)]
+    # the broker's own probes broke in the first round; the later rounds measured them
+    first = MACHINE | {"loopback_rtt": 30e-6, "own_transit_gateway": 60e-6}
+    later = first | {"own_transit_broker": 90e-6, "own_cold_broker": 80e-6}
+    _, machine = combine([(rows, first), (rows, later), (rows, later | {"own_cold_broker": 60e-6})])
+    assert machine["own_transit_broker"] == pytest.approx(90e-6)
+    assert machine["own_cold_broker"] == pytest.approx(70e-6)
+    assert machine["own_transit_gateway"] == pytest.approx(60e-6)
+    assert "by the broker's 90 µs, the gateway's 60 µs" in table_md(rows, machine, None)
+
+
 def test_validate_real_runs_its_rounds_interleaved(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import sim.real.compare as compare
 

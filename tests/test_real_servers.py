@@ -171,6 +171,23 @@ def test_each_server_s_own_wait_to_wake_and_deep_sleep_cpu_are_measured_on_itsel
     assert got.transit.extra == max(0.0, got.transit.through - got.transit.direct)
 
 
+def test_a_broken_transit_probe_leaves_the_server_s_own_waits(  # type: ignore[no-untyped-def]
+    monkeypatch, tmp_path: Path, nats_binary: Path
+) -> None:
+    import sim.real.transit as transit
+    from sim.real.measure import own_wake
+    from sim.real.servers import ServerError
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ServerError("a transit probe lost messages (3 of 170 read)")
+
+    monkeypatch.setattr(transit, "transit", broken)
+    net = Loopback(30e-6, 120e-6, ramp=((1e-3, 30e-6), (5e-3, 120e-6)))
+    got = own_wake("broker", net, tmp_path, samples=21)
+    assert got is not None and got.transit is None
+    assert got.cold_latency >= 0 and got.warm_cpu > 0  # measured before the probe: kept
+
+
 def test_listening_ports_are_drawn_below_the_ephemeral_range() -> None:
     # outgoing connections take their source ports from the ephemeral range, so a port
     # chosen there could be taken before the server binds it

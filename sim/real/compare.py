@@ -229,7 +229,7 @@ def _round(
     own = own_waits({c.component for c in cases}, net)
     said = ", ".join(
         f"{k} {v.cold_latency * 1e6:.0f} µs (a deep sleep costs it {v.deep_wakeup * 1e6:.0f} µs "
-        f"CPU more; a message through it takes {_extra(v) * 1e6:.0f} µs longer than directly)"
+        f"CPU more; {_extra_words(v)})"
         for k, v in own.items()
         if v is not None
     )
@@ -273,16 +273,22 @@ def _round(
         "sender_cpu": net.sender_cpu or 0.0,
         **{f"own_cold_{k}": v.cold_latency for k, v in own.items() if v is not None},
         **{f"own_deep_{k}": v.deep_wakeup for k, v in own.items() if v is not None},
-        **{f"own_transit_{k}": _extra(v) for k, v in own.items() if v is not None},
+        **{
+            f"own_transit_{k}": v.transit.extra
+            for k, v in own.items()
+            if v is not None and v.transit is not None
+        },
         "hop_rtt": net.hop_rtt,
         "lateness_median": float(np.median(lateness)) if lateness else 0.0,
     }
     return rows, machine, first, pooled
 
 
-def _extra(own: OwnWake) -> float:
-    """What the server added to a message's one-way time (0 where not measured)."""
-    return own.transit.extra if own.transit is not None else 0.0
+def _extra_words(own: OwnWake) -> str:
+    """What the server added to a message's one-way time, in words."""
+    if own.transit is None:
+        return "what a message through it takes not measured (the probe broke)"
+    return f"a message through it takes {own.transit.extra * 1e6:.0f} µs longer than directly"
 
 
 def combine(
@@ -314,7 +320,9 @@ def combine(
                 spread=max(measured) / low if low > 0 else float("nan"),
             )
         )
-    machine = {k: float(np.median([m[k] for m in machines if k in m])) for k in machines[0]}
+    # every figure any round measured (a server's own probe may have broken in one round)
+    keys = dict.fromkeys(k for m in machines for k in m)
+    machine = {k: float(np.median([m[k] for m in machines if k in m])) for k in keys}
     machine |= {
         "other_cores_mean": float(np.mean([m["other_cores_mean"] for m in machines])),
         "other_cores_max": max(m["other_cores_max"] for m in machines),

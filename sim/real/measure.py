@@ -675,7 +675,17 @@ def _transit(
     (the server's own waits, measured before it, are kept: a validation round then uses the
     profile's ``handoff_latency``)."""
     try:
-        return transit.transit(sender(), receiver(), samples, WARM_GAP, WARM_UP, BLOCKS)
+        rx = receiver()
+    except (ServerError, OSError):
+        return None
+    try:
+        send = sender()
+    except (ServerError, OSError):
+        rx[0].kill()
+        rx[0].join(transit.TIMEOUT)
+        return None
+    try:
+        return transit.transit(send, rx, samples, WARM_GAP, WARM_UP, BLOCKS)
     except (ServerError, OSError):
         return None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import queue
 import selectors
 import socket
 import time
@@ -167,7 +168,10 @@ def transit(
                 sent[name] += send.send(m, gap)
         medians = {}
         for name, (_, (_, out)) in probes.items():
-            got = out.get(timeout=TIMEOUT * 2)
+            try:
+                got = out.get(timeout=TIMEOUT * 2)
+            except queue.Empty:
+                raise ServerError(f"a transit receiver ({name}) gave no stamps") from None
             if len(got) < n:
                 raise ServerError(f"a transit probe lost messages ({len(got)} of {n} read)")
             medians[name] = float(np.median(np.array(got[warm_up:]) - sent[name][warm_up:]))
